@@ -1,0 +1,66 @@
+# Chamados — every set-up step lives here, so a fresh clone needs nothing else.
+#   make run    venv + install + migrate + demo data + web server (prints URL and logins)
+#   make test   venv + install + Chromium for browser tests + the whole suite
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+CHROMIUM ?= /usr/bin/chromium
+export FLASK_APP := wsgi.py
+
+.PHONY: install browser run migrate seed test test-postgres lint format worker clean
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+# Debian's Chromium for the Playwright browser tests (Playwright's own browser
+# download cannot be used here). Needs root or sudo; skipped with a note otherwise.
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Chromium (Debian package) for browser tests..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	elif command -v sudo >/dev/null; then \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Chromium not found at $(CHROMIUM) and no root: browser tests will be skipped."; \
+	fi
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+seed: migrate
+	$(BIN)/flask seed-demo
+
+run: seed
+	@echo ""
+	@echo "Chamados: http://$(HOST):$(PORT)  (Ctrl+C para parar)"
+	@echo ""
+	$(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads
+
+test: install browser
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The same suite against the real services (what .ci/run does second).
+test-postgres: install browser
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+	TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

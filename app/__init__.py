@@ -1,0 +1,97 @@
+"""Chamados: an IT helpdesk with the device side built in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import load_config
+from app.extensions import csrf, db, limiter, login_manager, migrate, sock
+from app.logging_setup import configure_logging, install_request_logging
+
+__version__ = "0.1.0"
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. `config` overrides what the environment says (tests use it)."""
+    overrides = dict(config or {})
+    instance_path = overrides.pop("INSTANCE_PATH", None)
+    env = overrides.pop("ENV", None)
+    settings = load_config(env, instance_path=instance_path)
+    settings.update(overrides)
+
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
+    app.config.update(settings)
+    app.config["VERSION"] = __version__
+    configure_logging(app.config["LOG_LEVEL"])
+
+    hops = int(app.config.get("PROXY_FIX_HOPS") or 0)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_error_handlers(app)
+    _register_template_helpers(app)
+    install_request_logging(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (registers every table on the metadata)
+    from app.services.auth import load_active_user
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    sock.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Entre para continuar."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_active_user)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.views import auth, companies, dashboard, devices, health, tickets, users
+
+    for module in (auth, companies, dashboard, devices, health, tickets, users):
+        app.register_blueprint(module.bp)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    from app.views.errors import error_response
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(error):
+        return error_response(
+            400, "csrf_failed", "Sua sessão expirou ou o formulário é inválido. Recarregue a página."
+        )
+
+    for status, code, message in (
+        (400, "bad_request", "Requisição inválida."),
+        (403, "forbidden", "Você não tem permissão para acessar esta página."),
+        (404, "not_found", "Página não encontrada."),
+        (405, "method_not_allowed", "Método não permitido."),
+        (413, "payload_too_large", "O envio excede o tamanho máximo permitido."),
+        (429, "rate_limited", "Muitas tentativas. Aguarde um pouco e tente novamente."),
+        (500, "internal_error", "Erro interno. A equipe foi avisada."),
+    ):
+        app.register_error_handler(status, lambda error, s=status, c=code, m=message: error_response(s, c, m))
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from app.views import template_helpers
+
+    template_helpers.register(app)

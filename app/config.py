@@ -1,0 +1,157 @@
+"""Configuration read from the environment and validated once, at start-up.
+
+Every variable is documented in `.env.example`. A bad value stops the app with a
+message that names the variable, instead of failing later on the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+
+ENVIRONMENTS = ("development", "production", "testing")
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment does not describe a runnable app."""
+
+
+def _int(env: dict, name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: dict, name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def normalise_database_url(url: str) -> str:
+    """Point PostgreSQL URLs at the psycopg 3 driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _development_secret_key(instance_path: Path) -> str:
+    """Generate a secret once and keep it, so sessions survive restarts."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def load_config(env: dict | None = None, instance_path: Path | None = None) -> dict:
+    """Build the Flask config mapping from environment variables."""
+    env = dict(os.environ if env is None else env)
+    instance_path = Path(instance_path or env.get("INSTANCE_PATH") or DEFAULT_INSTANCE_PATH)
+
+    app_env = env.get("APP_ENV", "development").strip().lower()
+    if app_env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {app_env!r}")
+    production = app_env == "production"
+
+    secret_key = env.get("SECRET_KEY", "").strip()
+    if not secret_key:
+        if production:
+            raise ConfigError("SECRET_KEY is required when APP_ENV=production")
+        secret_key = _development_secret_key(instance_path)
+    elif production and len(secret_key) < 32:
+        raise ConfigError("SECRET_KEY must have at least 32 characters in production")
+
+    database_url = env.get("DATABASE_URL", "").strip()
+    if not database_url:
+        instance_path.mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite:///{instance_path / 'chamados.sqlite3'}"
+    database_url = normalise_database_url(database_url)
+    if not database_url.startswith(("sqlite:", "postgresql+psycopg:")):
+        raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+
+    redis_url = env.get("REDIS_URL", "").strip() or None
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+
+    provisioning_secret = env.get("MACHINE_PROVISIONING_SECRET", "").strip()
+    if production and not provisioning_secret:
+        raise ConfigError("MACHINE_PROVISIONING_SECRET is required when APP_ENV=production")
+
+    upload_dir = Path(env.get("UPLOAD_DIR") or instance_path / "uploads")
+    config = {
+        "INSTANCE_PATH": str(instance_path),
+        "APP_ENV": app_env,
+        "TESTING": app_env == "testing",
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url),
+        "REDIS_URL": redis_url,
+        "MACHINE_PROVISIONING_SECRET": provisioning_secret or None,
+        "MACHINE_TOKEN_TTL_MS": _int(env, "MACHINE_TOKEN_TTL_MS", 2_592_000_000, minimum=60_000),
+        "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "America/Sao_Paulo"),
+        "UPLOAD_DIR": str(upload_dir),
+        "ATTACHMENT_MAX_BYTES": _int(env, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024),
+        "ATTACHMENT_ALLOWED_EXTENSIONS": _extensions(env),
+        # Requests larger than the biggest upload plus form overhead are refused with 413.
+        "MAX_CONTENT_LENGTH": _int(env, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024) + 1024 * 1024,
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # Redis down must not break login: count in memory until it is back.
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_DURATION": _int(env, "REMEMBER_COOKIE_DAYS", 30, minimum=1) * 86400,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+        "PROXY_FIX_HOPS": _int(env, "PROXY_FIX_HOPS", 0),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        "SEED_USER_EMAIL": env.get("SEED_USER_EMAIL", "admin@demo.chamados.local"),
+        "SEED_USER_PASSWORD": env.get("SEED_USER_PASSWORD", "chamados-demo"),
+        "SEED_USER_NAME": env.get("SEED_USER_NAME", "Administrador Demo"),
+    }
+    return config
+
+
+def _engine_options(database_url: str) -> dict:
+    if database_url.startswith("sqlite:"):
+        # The dev server and tests use threads; SQLite must allow that.
+        return {"connect_args": {"check_same_thread": False, "timeout": 15}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+
+
+def _extensions(env: dict) -> frozenset[str]:
+    raw = env.get("ATTACHMENT_ALLOWED_EXTENSIONS", "pdf,png,jpg,jpeg,gif,webp,txt,log,csv,zip,docx,xlsx")
+    extensions = frozenset(e.strip().lower().lstrip(".") for e in raw.split(",") if e.strip())
+    if not extensions:
+        raise ConfigError("ATTACHMENT_ALLOWED_EXTENSIONS must list at least one extension")
+    return extensions

@@ -1,0 +1,37 @@
+"""All models, imported here so Alembic and the app see the whole schema."""
+
+from app.models.company import Company, generate_provisioning_code
+from app.models.machine import Machine
+from app.models.queue import DEFAULT_QUEUE_NAME, Queue
+from app.models.tenant import Tenant
+from app.models.ticket import (
+    OPEN_STATUSES,
+    Attachment,
+    Comment,
+    CommentVisibility,
+    Ticket,
+    TicketEvent,
+    TicketPriority,
+    TicketStatus,
+)
+from app.models.user import STAFF_ROLES, Role, User
+
+__all__ = [
+    "DEFAULT_QUEUE_NAME",
+    "OPEN_STATUSES",
+    "STAFF_ROLES",
+    "Attachment",
+    "Comment",
+    "CommentVisibility",
+    "Company",
+    "Machine",
+    "Queue",
+    "Role",
+    "Tenant",
+    "Ticket",
+    "TicketEvent",
+    "TicketPriority",
+    "TicketStatus",
+    "User",
+    "generate_provisioning_code",
+]

@@ -1,0 +1,86 @@
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from app.extensions import db
+from app.models.types import JSONType, UTCDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    AGENT = "agent"
+    COLLABORATOR = "collaborator"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+    @property
+    def is_staff(self) -> bool:
+        return self in STAFF_ROLES
+
+
+ROLE_LABELS = {
+    Role.ADMIN: "Administrador",
+    Role.MANAGER: "Gestor",
+    Role.AGENT: "Agente",
+    Role.COLLABORATOR: "Colaborador",
+}
+STAFF_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.AGENT})
+
+
+def enum_column(enum_class, length: int = 20):
+    """Store an enum as its string value in a VARCHAR, the same on every database."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class User(UserMixin, db.Model):
+    """A person: staff (admin, manager, agent) or a collaborator of a client company.
+
+    History (tickets, events, comments) references the immutable `id`, so the
+    e-mail can change without losing anything.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    name: Mapped[str] = mapped_column(String(160))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    preferences: Mapped[dict] = mapped_column(JSONType, default=dict)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    tenant = relationship("Tenant")
+    company = relationship("Company")
+
+    @validates("email")
+    def _normalise_email(self, _key, value: str) -> str:
+        return value.strip().lower()
+
+    @property
+    def is_staff(self) -> bool:
+        return Role(self.role).is_staff
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"

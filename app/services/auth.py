@@ -1,0 +1,52 @@
+"""Staff and collaborator sign-in: the one place that decides who may log in."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import User
+from app.models.types import utcnow
+from app.services.passwords import hash_password, needs_rehash, verify_password
+
+INVALID_CREDENTIALS = "E-mail ou senha inválidos."
+INACTIVE_ACCOUNT = "Esta conta está desativada. Fale com o administrador."
+
+
+@dataclass
+class LoginResult:
+    user: User | None
+    error: str | None = None
+
+
+def authenticate(email: str, password: str) -> LoginResult:
+    """Check an e-mail and password.
+
+    An e-mail may exist in several tenants; the account whose password matches
+    wins (ordered by id so the answer is stable).
+    """
+    email = (email or "").strip().lower()
+    candidates = db.session.scalars(select(User).where(User.email == email).order_by(User.id)).all()
+    if not candidates:
+        verify_password(None, password)  # same cost as a real check
+        return LoginResult(None, INVALID_CREDENTIALS)
+    for user in candidates:
+        if not verify_password(user.password_hash, password):
+            continue
+        if not user.is_active:
+            return LoginResult(None, INACTIVE_ACCOUNT)
+        if needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        user.last_login_at = utcnow()
+        db.session.commit()
+        return LoginResult(user)
+    return LoginResult(None, INVALID_CREDENTIALS)
+
+
+def load_active_user(user_id: str) -> User | None:
+    """Flask-Login's loader: a deactivated user is logged out on the next request."""
+    try:
+        user = db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+    return user if user is not None and user.is_active else None

@@ -1,0 +1,75 @@
+"""Creating and changing people."""
+
+import re
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Company, Role, User
+from app.services.errors import ValidationError
+from app.services.passwords import MIN_PASSWORD_LENGTH, hash_password
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not EMAIL_PATTERN.match(email) or len(email) > 254:
+        raise ValidationError("Informe um e-mail válido.", field="email")
+    return email
+
+
+def find_user(tenant_id: int, email: str) -> User | None:
+    return db.session.scalar(
+        select(User).where(User.tenant_id == tenant_id, User.email == email.strip().lower())
+    )
+
+
+def validate_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"A senha deve ter pelo menos {MIN_PASSWORD_LENGTH} caracteres.", field="password"
+        )
+
+
+def create_user(
+    *,
+    tenant_id: int,
+    email: str,
+    name: str,
+    role: Role | str,
+    password: str | None = None,
+    company_id: int | None = None,
+    commit: bool = True,
+) -> User:
+    email = normalise_email(email)
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError("Informe o nome.", field="name")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ValidationError("Papel inválido.", field="role") from None
+    if find_user(tenant_id, email) is not None:
+        raise ValidationError("Já existe um usuário com este e-mail.", field="email")
+    if company_id is not None:
+        company = db.session.get(Company, company_id)
+        if company is None or company.tenant_id != tenant_id:
+            raise ValidationError("Empresa inválida.", field="company")
+    if role is Role.COLLABORATOR and company_id is None:
+        raise ValidationError("Colaboradores precisam de uma empresa.", field="company")
+    if password is not None:
+        validate_password(password)
+
+    user = User(
+        tenant_id=tenant_id,
+        email=email,
+        name=name,
+        role=role,
+        company_id=company_id,
+        password_hash=hash_password(password) if password else None,
+    )
+    db.session.add(user)
+    if commit:
+        db.session.commit()
+    return user

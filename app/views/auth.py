@@ -1,0 +1,69 @@
+"""Login and logout, for staff and collaborators alike."""
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+
+from app.extensions import limiter
+from app.services.auth import authenticate
+
+bp = Blueprint("auth", __name__)
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def safe_next_url(target: str | None) -> str | None:
+    """Only same-site relative paths; anything else would be an open redirect."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def home_for(user) -> str:
+    return url_for("dashboard.index")
+
+
+def render_login(error: str | None = None, status: int = 200, email: str = ""):
+    return (
+        render_template(
+            "auth/login.html",
+            error=error,
+            email=email or request.form.get("email", ""),
+            next_url=safe_next_url(request.values.get("next")) or "",
+        ),
+        status,
+    )
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(home_for(current_user))
+    if request.method == "GET":
+        return render_login()
+
+    email = request.form.get("email", "").strip()
+    password = request.form.get("password", "")
+    if not email or not password:
+        return render_login("Informe e-mail e senha.", status=422, email=email)
+
+    result = authenticate(email, password)
+    if result.user is None:
+        return render_login(result.error, status=401, email=email)
+
+    login_user(result.user, remember=bool(request.form.get("remember")))
+    return redirect(safe_next_url(request.form.get("next")) or home_for(result.user))
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    flash("Você saiu do sistema.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,34 @@
+"""Jinja globals and filters shared by every template."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, request
+
+
+def is_fragment_request() -> bool:
+    """htmx asked for a piece of a page (not a boosted full navigation)."""
+    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-Boosted")
+
+
+def layout() -> str:
+    """The template a page extends: the full layout, or the bare one for an htmx fragment."""
+    return "_fragment.html" if is_fragment_request() else "base.html"
+
+
+def localtime(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    if value is None:
+        return "—"
+    zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
+    return value.astimezone(zone).strftime(fmt)
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.globals.update(layout=layout, is_fragment_request=is_fragment_request)
+    app.jinja_env.filters["localtime"] = localtime
+
+    @app.after_request
+    def _vary_on_htmx(response):
+        # The same URL answers a fragment or a full page; caches must keep them apart.
+        response.vary.add("HX-Request")
+        return response

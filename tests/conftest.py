@@ -1,0 +1,293 @@
+"""Shared fixtures.
+
+The suite runs on SQLite by default. With TEST_DATABASE_URL (PostgreSQL) and
+TEST_REDIS_URL set it runs against those real services instead. The schema is
+built once per session by the real migrations (`flask db upgrade`), and every
+test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import re
+import shutil
+import socket
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.config import normalise_database_url
+from app.extensions import db, limiter
+from app.models import Company, Queue, Role, Tenant, User
+from app.services.passwords import hash_password
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
+PASSWORD = "senha-de-teste-123"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def pytest_report_header(config):
+    database = TEST_DATABASE_URL or "SQLite (temporary file)"
+    redis = TEST_REDIS_URL or "none (in-process)"
+    return f"chamados: database={database} redis={redis}"
+
+
+def _reset_database(url: str) -> None:
+    """Start the session from an empty database so the migrations build everything."""
+    if url.startswith("postgresql"):
+        engine = create_engine(normalise_database_url(url))
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    path = Path(tempfile.mkdtemp(prefix="chamados-tests-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def test_env(workdir) -> dict:
+    """The environment the app under test reads (never the developer's own)."""
+    database_url = TEST_DATABASE_URL or f"sqlite:///{workdir / 'test.sqlite3'}"
+    env = {
+        "APP_ENV": "testing",
+        "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        "DATABASE_URL": database_url,
+        "MACHINE_PROVISIONING_SECRET": "test-provisioning-secret",
+        "UPLOAD_DIR": str(workdir / "uploads"),
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        "LOG_LEVEL": "INFO",
+    }
+    if TEST_REDIS_URL:
+        env["REDIS_URL"] = TEST_REDIS_URL
+    return env
+
+
+class IsolatedClient(FlaskClient):
+    """Runs each request in an empty context, as a real server would.
+
+    Tests hold an app context open for their own queries; without this, Flask
+    would reuse it for the request and `g` (the logged-in user, the DB
+    session) would leak between clients and requests.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def app(test_env, workdir):
+    _reset_database(test_env["DATABASE_URL"])
+    application = create_app({"ENV": test_env, "INSTANCE_PATH": workdir / "instance"})
+    application.test_client_class = IsolatedClient
+    with application.app_context():
+        upgrade()
+        if TEST_REDIS_URL:
+            from app.redis_client import get_redis
+
+            get_redis().flushdb()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(app):
+    """Each test runs inside an app context and leaves empty tables behind."""
+    with app.app_context():
+        limiter.reset()
+        yield
+        db.session.rollback()
+        db.session.remove()
+        with db.engine.begin() as connection:
+            for table in reversed(db.metadata.sorted_tables):
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def make_app(test_env, tmp_path):
+    """Build another app with changed settings (a dead database, a dead Redis...).
+
+    Flask-Limiter keeps its storage on the shared `limiter` object, so building
+    a second app would silently re-point the main app's limiter; it is restored
+    afterwards.
+    """
+    saved = dict(limiter.__dict__)
+
+    def build(**env_overrides):
+        return create_app({"ENV": {**test_env, **env_overrides}, "INSTANCE_PATH": tmp_path})
+
+    yield build
+    limiter.__dict__.clear()
+    limiter.__dict__.update(saved)
+
+
+# --- domain objects -------------------------------------------------------
+
+
+@pytest.fixture
+def tenant(app) -> Tenant:
+    tenant = Tenant(key="acme", name="Suporte Acme")
+    db.session.add(tenant)
+    db.session.commit()
+    return tenant
+
+
+@pytest.fixture
+def other_tenant(app) -> Tenant:
+    tenant = Tenant(key="outra", name="Outra Empresa de Suporte")
+    db.session.add(tenant)
+    db.session.commit()
+    return tenant
+
+
+@pytest.fixture
+def queue(tenant) -> Queue:
+    queue = Queue(tenant_id=tenant.id, name="Chamados")
+    db.session.add(queue)
+    db.session.commit()
+    return queue
+
+
+@pytest.fixture
+def company(tenant) -> Company:
+    company = Company(tenant_id=tenant.id, name="Padaria Pão Quente", apelido="paoquente")
+    db.session.add(company)
+    db.session.commit()
+    return company
+
+
+def make_user(tenant, role=Role.AGENT, email=None, company=None, active=True, name=None) -> User:
+    user = User(
+        tenant_id=tenant.id,
+        email=email or f"{role.value}-{os.urandom(3).hex()}@example.com",
+        name=name or f"Pessoa {role.label}",
+        role=role,
+        company_id=company.id if company else None,
+        password_hash=hash_password(PASSWORD),
+        is_active=active,
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def admin_user(tenant) -> User:
+    return make_user(tenant, Role.ADMIN, email="admin@acme.test", name="Alice Admin")
+
+
+@pytest.fixture
+def agent_user(tenant) -> User:
+    return make_user(tenant, Role.AGENT, email="agente@acme.test", name="Artur Agente")
+
+
+@pytest.fixture
+def collaborator(tenant, company) -> User:
+    return make_user(
+        tenant, Role.COLLABORATOR, email="colab@paoquente.test", company=company, name="Carlos Colaborador"
+    )
+
+
+# --- HTTP clients ---------------------------------------------------------
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token_from(client, path="/login") -> str:
+    response = client.get(path)
+    match = CSRF_INPUT.search(response.get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client, user_or_email, password=PASSWORD, **extra):
+    email = getattr(user_or_email, "email", user_or_email)
+    token = csrf_token_from(client)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token, **extra})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def admin_client(app, admin_user):
+    client = app.test_client()
+    assert login(client, admin_user).status_code == 302
+    return client
+
+
+@pytest.fixture
+def agent_client(app, agent_user):
+    client = app.test_client()
+    assert login(client, agent_user).status_code == 302
+    return client
+
+
+# --- live server and browser ----------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The app served over real HTTP in a background thread."""
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright, headless."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(f"Chromium not found at {CHROMIUM}; run `make deps` (apt-get install chromium)")
+        pytest.skip(f"Chromium not found at {CHROMIUM}; install it with `apt-get install chromium`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-gpu",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server, locale="pt-BR")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()

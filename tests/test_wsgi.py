@@ -1,0 +1,70 @@
+"""wsgi.py under the real gunicorn with gunicorn.conf.py: serves, and shuts down gracefully."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _wait_until_up(url, process, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read().decode()
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                response.read()
+                return response.status
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("gunicorn did not start")
+
+
+def test_gunicorn_finishes_requests_in_flight_on_sigterm(app, test_env, workdir):
+    port = free_port()
+    env = {
+        **os.environ,
+        **test_env,
+        "INSTANCE_PATH": str(workdir / "instance"),
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "WEB_CONCURRENCY": "1",
+    }
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    process = subprocess.Popen(
+        [str(gunicorn), "-c", "gunicorn.conf.py", "tests.slow_wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert _wait_until_up(f"http://127.0.0.1:{port}/health", process) == 200
+
+        result = {}
+
+        def slow_request():
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/test-only/slow", timeout=10) as response:
+                result["status"], result["body"] = response.status, response.read()
+
+        worker = threading.Thread(target=slow_request)
+        worker.start()
+        time.sleep(1.0)  # the request is now inside the worker
+        process.send_signal(signal.SIGTERM)
+        worker.join(timeout=15)
+        exit_code = process.wait(timeout=35)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    log = process.stderr.read().decode()
+    assert result == {"status": 200, "body": b"terminou"}, log
+    assert exit_code == 0, log
+    assert "Handling signal: term" in log and "GET /test-only/slow 200" in log

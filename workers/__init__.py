@@ -1,0 +1,1 @@
+"""Background jobs (RQ). Each job calls a function of app.services; see README, "Jobs"."""
