@@ -64,14 +64,21 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.views import auth, companies, dashboard, devices, health, tickets, users
+    from app.views import auth, companies, dashboard, devices, health, queues, tickets, users
 
-    for module in (auth, companies, dashboard, devices, health, tickets, users):
+    for module in (auth, companies, dashboard, devices, health, queues, tickets, users):
         app.register_blueprint(module.bp)
 
 
 def _register_error_handlers(app: Flask) -> None:
+    from app.services.errors import DomainError
     from app.views.errors import error_response
+
+    @app.errorhandler(DomainError)
+    def _domain_error(error):
+        # A rule refused the change: nothing of it may be half-written.
+        db.session.rollback()
+        return error_response(error.status, error.code, error.message)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error):

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from alembic import context
 from flask import current_app
 
+from app.models.schema_support import include_object
 from app.models.types import UTCDateTime
 
 config = context.config
@@ -36,6 +37,7 @@ def configure_args() -> dict:
     args = dict(current_app.extensions["migrate"].configure_args)
     args.setdefault("compare_type", True)
     args.setdefault("render_item", render_item)
+    args.setdefault("include_object", include_object)
     return args
 
 

@@ -225,18 +225,25 @@ def client(app):
     return app.test_client()
 
 
+def logged_in_client(app, user):
+    """A client logged in as `user` that sends the CSRF token header, as the
+    pages do for every htmx request (hx-headers) and form."""
+    client = app.test_client()
+    assert login(client, user).status_code == 302
+    client.environ_base["HTTP_X_CSRFTOKEN"] = csrf_token_from(
+        client, "/chamados/novo" if user.is_staff else "/login"
+    )
+    return client
+
+
 @pytest.fixture
 def admin_client(app, admin_user):
-    client = app.test_client()
-    assert login(client, admin_user).status_code == 302
-    return client
+    return logged_in_client(app, admin_user)
 
 
 @pytest.fixture
 def agent_client(app, agent_user):
-    client = app.test_client()
-    assert login(client, agent_user).status_code == 302
-    return client
+    return logged_in_client(app, agent_user)
 
 
 # --- live server and browser ----------------------------------------------
@@ -291,3 +298,25 @@ def page(browser, live_server):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def make_ticket(tenant, collaborator):
+    """Open a ticket quickly; keyword arguments go to create_ticket or are set afterwards."""
+    from app.services.tickets import create_ticket
+
+    def make(subject="Chamado de teste", requester=None, **fields):
+        creation = {
+            k: fields.pop(k)
+            for k in ("description_html", "queue_id", "company_id", "priority")
+            if k in fields
+        }
+        ticket = create_ticket(
+            tenant_id=tenant.id, requester=requester or collaborator, subject=subject, **creation
+        )
+        for key, value in fields.items():
+            setattr(ticket, key, value)
+        db.session.commit()
+        return ticket
+
+    return make

@@ -3,6 +3,7 @@
 from app.models.company import Company, generate_provisioning_code
 from app.models.machine import Machine
 from app.models.queue import DEFAULT_QUEUE_NAME, Queue
+from app.models.saved_view import SavedView
 from app.models.tenant import Tenant
 from app.models.ticket import (
     OPEN_STATUSES,
@@ -27,6 +28,7 @@ __all__ = [
     "Machine",
     "Queue",
     "Role",
+    "SavedView",
     "Tenant",
     "Ticket",
     "TicketEvent",

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from app.extensions import db
 from app.models.types import JSONType, UTCDateTime, utcnow
 from app.models.user import enum_column
-from app.services.html import sanitize_html
+from app.services.html import html_to_text, sanitize_html
 
 
 class TicketStatus(enum.StrEnum):
@@ -52,6 +52,8 @@ class TicketPriority(enum.StrEnum):
         return PRIORITY_LABELS[self]
 
 
+PRIORITY_RANKS = {"LOW": 1, "MEDIUM": 2, "HIGH": 3, "URGENT": 4}
+
 PRIORITY_LABELS = {
     TicketPriority.LOW: "Baixa",
     TicketPriority.MEDIUM: "Média",
@@ -77,7 +79,12 @@ class Ticket(db.Model):
         Index("ix_tickets_tenant_status_created", "tenant_id", "status", "created_at"),
         Index("ix_tickets_tenant_assignee_status", "tenant_id", "assignee_id", "status"),
         Index("ix_tickets_tenant_company_status", "tenant_id", "company_id", "status"),
-        Index("ix_tickets_tenant_updated", "tenant_id", "updated_at"),
+        # Keyset pagination: every sortable column is indexed together with id.
+        Index("ix_tickets_tenant_created_id", "tenant_id", "created_at", "id"),
+        Index("ix_tickets_tenant_updated_id", "tenant_id", "updated_at", "id"),
+        Index("ix_tickets_tenant_priority_id", "tenant_id", "priority_rank", "id"),
+        Index("ix_tickets_tenant_resolved", "tenant_id", "resolved_at"),
+        Index("ix_tickets_tenant_requester", "tenant_id", "requester_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -86,10 +93,14 @@ class Ticket(db.Model):
     reference: Mapped[int] = mapped_column()
     subject: Mapped[str] = mapped_column(String(200))
     description_html: Mapped[str] = mapped_column(Text, default="")
+    # Plain text of the description, kept in step by the validator: what search reads.
+    description_text: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[TicketStatus] = mapped_column(enum_column(TicketStatus), default=TicketStatus.PENDING)
     priority: Mapped[TicketPriority] = mapped_column(
         enum_column(TicketPriority), default=TicketPriority.MEDIUM
     )
+    # 1 (Baixa) .. 4 (Urgente): lets "sort by priority" use an index.
+    priority_rank: Mapped[int] = mapped_column(default=PRIORITY_RANKS["MEDIUM"])
     queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"), index=True)
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
     requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -111,7 +122,22 @@ class Ticket(db.Model):
 
     @validates("description_html")
     def _sanitize_description(self, _key, value):
-        return sanitize_html(value)
+        clean = sanitize_html(value)
+        self.description_text = html_to_text(clean)
+        return clean
+
+    @validates("priority")
+    def _rank_priority(self, _key, value):
+        self.priority_rank = PRIORITY_RANKS[TicketPriority(value).value]
+        return value
+
+    @property
+    def worked_seconds_now(self) -> int:
+        """Time spent Em andamento, including the interval still running."""
+        total = self.worked_seconds or 0
+        if self.status == TicketStatus.IN_PROGRESS and self.in_progress_since:
+            total += int((utcnow() - self.in_progress_since).total_seconds())
+        return total
 
     def __repr__(self) -> str:
         return f"<Ticket #{self.reference} {self.status}>"
@@ -147,6 +173,7 @@ class Comment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     author = relationship("User")
+    attachments = relationship("Attachment", order_by="Attachment.id", viewonly=True)
 
     @validates("body_html")
     def _sanitize_body(self, _key, value):
@@ -171,3 +198,4 @@ class Attachment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     ticket = relationship("Ticket")
+    comment = relationship("Comment")

@@ -190,7 +190,7 @@ def _work_ticket(ticket, status, agent, created, now) -> None:
     started = created + timedelta(minutes=30)
     ticket.assignee_id = agent.id
     ticket.first_response_at = started
-    record_event(ticket, "ASSIGNED", agent, assignee_id=agent.id).created_at = started
+    record_event(ticket, "ASSIGNED", agent, to=agent.id, to_name=agent.name).created_at = started
     comment = Comment(
         ticket_id=ticket.id,
         author_id=agent.id,

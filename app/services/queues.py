@@ -43,3 +43,66 @@ def ensure_default_queues() -> list[Queue]:
 
 def list_queues(tenant_id: int) -> list[Queue]:
     return list(db.session.scalars(select(Queue).where(Queue.tenant_id == tenant_id).order_by(Queue.name)))
+
+
+def _clean_queue_name(name: str) -> str:
+    from app.services.errors import ValidationError
+
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError("Informe o nome da fila.", field="name")
+    if len(name) > 80:
+        raise ValidationError("O nome pode ter no máximo 80 caracteres.", field="name")
+    return name
+
+
+def _check_name_free(tenant_id: int, name: str, except_id: int | None = None) -> None:
+    from app.services.errors import ValidationError
+
+    query = select(Queue.id).where(Queue.tenant_id == tenant_id, Queue.name == name)
+    if except_id:
+        query = query.where(Queue.id != except_id)
+    if db.session.scalar(query) is not None:
+        raise ValidationError("Já existe uma fila com este nome.", field="name")
+
+
+def get_queue(tenant_id: int, queue_id: int) -> Queue:
+    from app.services.errors import NotFound
+
+    queue = db.session.get(Queue, queue_id)
+    if queue is None or queue.tenant_id != tenant_id:
+        raise NotFound("Fila não encontrada.")
+    return queue
+
+
+def create_queue(tenant_id: int, name: str) -> Queue:
+    name = _clean_queue_name(name)
+    _check_name_free(tenant_id, name)
+    queue = Queue(tenant_id=tenant_id, name=name)
+    db.session.add(queue)
+    db.session.commit()
+    return queue
+
+
+def rename_queue(queue: Queue, name: str) -> None:
+    from app.services.errors import ValidationError
+
+    name = _clean_queue_name(name)
+    if queue.is_default and name != queue.name:
+        raise ValidationError("A fila “Chamados” é a padrão e não pode ser renomeada.", field="name")
+    if name != queue.name:
+        _check_name_free(queue.tenant_id, name, except_id=queue.id)
+        queue.name = name
+        db.session.commit()
+
+
+def delete_queue(queue: Queue) -> None:
+    from app.models import Ticket
+    from app.services.errors import Conflict
+
+    if queue.is_default:
+        raise Conflict("A fila “Chamados” não pode ser excluída.")
+    if db.session.scalar(select(Ticket.id).where(Ticket.queue_id == queue.id).limit(1)) is not None:
+        raise Conflict("A fila tem chamados; mova-os para outra fila antes de excluir.")
+    db.session.delete(queue)
+    db.session.commit()

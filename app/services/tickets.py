@@ -1,15 +1,29 @@
-"""Ticket creation and numbering.
-
-The status life cycle (Iniciar, Pausar, Encerrar, Reabrir) is added by the
-tickets workspace; creation lives here from the start because the portal, the
-agent API and alerts all create tickets through it.
+"""Tickets: creation and numbering, the status life cycle, assignment, queue and
+priority changes, comments and the timeline. The staff UI, the portal, the
+agent API and the workers all go through these functions.
 """
 
-from sqlalchemy import update
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
-from app.models import Company, Tenant, Ticket, TicketEvent, TicketPriority, User
-from app.services.errors import ValidationError
+from app.models import (
+    Comment,
+    CommentVisibility,
+    Company,
+    Queue,
+    Tenant,
+    Ticket,
+    TicketEvent,
+    TicketPriority,
+    TicketStatus,
+    User,
+)
+from app.models.types import utcnow
+from app.services.errors import Conflict, ValidationError
 from app.services.html import html_to_text
 from app.services.queues import resolve_queue
 
@@ -95,4 +109,350 @@ def create_ticket(
     )
     if commit:
         db.session.commit()
+    return ticket
+
+
+# --- life cycle -------------------------------------------------------------
+#
+# Every status change goes through `change_status`, whoever asks (staff UI,
+# portal, agent API, workers). The UPDATE only applies while the ticket still
+# has the status the person saw, so two agents clicking on the same stale page
+# cannot both win.
+
+TRANSITIONS: dict[str, tuple[frozenset[TicketStatus], TicketStatus]] = {
+    "iniciar": (frozenset({TicketStatus.PENDING, TicketStatus.PAUSED}), TicketStatus.IN_PROGRESS),
+    "pausar": (frozenset({TicketStatus.IN_PROGRESS}), TicketStatus.PAUSED),
+    "encerrar": (
+        frozenset({TicketStatus.PENDING, TicketStatus.IN_PROGRESS, TicketStatus.PAUSED}),
+        TicketStatus.RESOLVED,
+    ),
+    "reabrir": (frozenset({TicketStatus.RESOLVED}), TicketStatus.PENDING),
+}
+ACTION_VERBS = {"iniciar": "iniciar", "pausar": "pausar", "encerrar": "encerrar", "reabrir": "reabrir"}
+
+
+def allowed_actions(ticket: Ticket) -> list[str]:
+    return [action for action, (sources, _target) in TRANSITIONS.items() if ticket.status in sources]
+
+
+def _stale(ticket: Ticket) -> Conflict:
+    db.session.rollback()
+    current = db.session.get(Ticket, ticket.id)
+    return Conflict(
+        f"O chamado foi alterado por outra pessoa e agora está {TicketStatus(current.status).label}. "
+        "Recarregue a página.",
+        code="stale_ticket",
+    )
+
+
+def change_status(
+    ticket: Ticket,
+    action: str,
+    actor: User,
+    *,
+    expected_status: str | None = None,
+    message_html: str = "",
+    reason: str = "",
+) -> Ticket:
+    if action not in TRANSITIONS:
+        raise ValidationError("Ação desconhecida.", field="action")
+    sources, target = TRANSITIONS[action]
+    current = TicketStatus(ticket.status)
+    try:
+        expected = TicketStatus(expected_status) if expected_status else current
+    except ValueError:
+        raise ValidationError("Status esperado inválido.", field="expected_status") from None
+    if expected != current:
+        raise _stale(ticket)
+    if current not in sources:
+        raise Conflict(
+            f"Não é possível {ACTION_VERBS[action]} um chamado {current.label}.", code="invalid_transition"
+        )
+    if action == "encerrar" and not html_to_text(message_html):
+        raise ValidationError("Escreva a mensagem de encerramento.", field="message")
+
+    now = utcnow()
+    values: dict = {"status": target, "updated_at": now}
+    if current == TicketStatus.IN_PROGRESS and ticket.in_progress_since:
+        elapsed = int((now - ticket.in_progress_since).total_seconds())
+        values.update(worked_seconds=(ticket.worked_seconds or 0) + max(elapsed, 0), in_progress_since=None)
+    if target == TicketStatus.IN_PROGRESS:
+        values["in_progress_since"] = now
+        if ticket.first_response_at is None:
+            values["first_response_at"] = now
+    if target == TicketStatus.RESOLVED:
+        values["resolved_at"] = now
+    if action == "reabrir":
+        values["resolved_at"] = None
+    take_over = action == "iniciar" and ticket.assignee_id is None
+    if take_over:
+        values["assignee_id"] = actor.id
+
+    result = db.session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.status == expected)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise _stale(ticket)
+
+    payload = {"from": current.value, "to": target.value}
+    if reason.strip():
+        payload["reason"] = reason.strip()[:500]
+    record_event(ticket, "STATUS_CHANGED", actor, **payload)
+    if take_over:
+        record_event(ticket, "ASSIGNED", actor, to=actor.id, to_name=actor.name, from_name=None)
+    if action == "encerrar":
+        db.session.add(
+            Comment(
+                ticket_id=ticket.id,
+                author_id=actor.id,
+                body_html=message_html,
+                visibility=CommentVisibility.PUBLIC,
+                created_at=now,
+            )
+        )
+    db.session.commit()
+    db.session.refresh(ticket)
+    return ticket
+
+
+# --- assignment, queue, priority -------------------------------------------
+
+
+def staff_member(tenant_id: int, user_id: int | None) -> User | None:
+    """An active staff member of the tenant, or a ValidationError."""
+    if user_id is None:
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or user.tenant_id != tenant_id or not user.is_staff or not user.is_active:
+        raise ValidationError("Responsável inválido: escolha um agente da lista.", field="assignee")
+    return user
+
+
+def assign(ticket: Ticket, assignee_id: int | None, actor: User, *, commit: bool = True) -> bool:
+    """Set or clear the assignee. Returns False when nothing changed (nothing is written)."""
+    assignee = staff_member(ticket.tenant_id, assignee_id)
+    if ticket.assignee_id == (assignee.id if assignee else None):
+        return False
+    previous = ticket.assignee
+    ticket.assignee_id = assignee.id if assignee else None
+    record_event(
+        ticket,
+        "ASSIGNED" if assignee else "UNASSIGNED",
+        actor,
+        to=assignee.id if assignee else None,
+        to_name=assignee.name if assignee else None,
+        from_name=previous.name if previous else None,
+    )
+    if commit:
+        db.session.commit()
+    return True
+
+
+def change_queue(ticket: Ticket, queue_id: int, actor: User, *, commit: bool = True) -> bool:
+    queue = db.session.get(Queue, queue_id) if queue_id else None
+    if queue is None or queue.tenant_id != ticket.tenant_id:
+        raise ValidationError("Fila inválida.", field="queue")
+    if ticket.queue_id == queue.id:
+        return False
+    previous = ticket.queue.name
+    ticket.queue_id = queue.id
+    record_event(ticket, "QUEUE_CHANGED", actor, from_name=previous, to_name=queue.name)
+    if commit:
+        db.session.commit()
+    return True
+
+
+def change_priority(ticket: Ticket, priority: str, actor: User, *, commit: bool = True) -> bool:
+    try:
+        priority = TicketPriority(priority)
+    except ValueError:
+        raise ValidationError("Prioridade inválida.", field="priority") from None
+    if ticket.priority == priority:
+        return False
+    previous = TicketPriority(ticket.priority)
+    ticket.priority = priority
+    record_event(ticket, "PRIORITY_CHANGED", actor, **{"from": previous.value, "to": priority.value})
+    if commit:
+        db.session.commit()
+    return True
+
+
+BULK_ACTIONS = ("atribuir", "fila", "prioridade")
+BULK_LIMIT = 100
+
+
+def bulk_update(user: User, ticket_ids: list[int], action: str, value: str) -> int:
+    """Apply one change to several tickets the user may see; returns how many changed."""
+    from app.services.permissions import visible_tickets
+
+    if action not in BULK_ACTIONS:
+        raise ValidationError("Escolha uma ação em massa.", field="action")
+    if not ticket_ids:
+        raise ValidationError("Selecione ao menos um chamado.", field="tickets")
+    if len(ticket_ids) > BULK_LIMIT:
+        raise ValidationError(f"Selecione no máximo {BULK_LIMIT} chamados por vez.", field="tickets")
+    tickets = db.session.scalars(visible_tickets(user).where(Ticket.id.in_(ticket_ids))).all()
+    changed = 0
+    for ticket in tickets:
+        if action == "atribuir":
+            target = None if value in ("", "nenhum") else _positive_int(value, "assignee")
+            did_change = assign(ticket, target, user, commit=False)
+        elif action == "fila":
+            did_change = change_queue(ticket, _positive_int(value, "queue"), user, commit=False)
+        else:
+            did_change = change_priority(ticket, value, user, commit=False)
+        if did_change:
+            ticket.updated_at = utcnow()
+            changed += 1
+    db.session.commit()
+    return changed
+
+
+def _positive_int(value: str, field: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError("Valor inválido.", field=field) from None
+    if number < 1:
+        raise ValidationError("Valor inválido.", field=field)
+    return number
+
+
+# --- comments -----------------------------------------------------------------
+
+
+def add_comment(
+    ticket: Ticket,
+    author: User,
+    body_html: str,
+    visibility: str = CommentVisibility.PUBLIC,
+    files: list[tuple[str, bytes]] = (),
+) -> Comment:
+    from app.services.attachments import save_attachment
+
+    try:
+        visibility = CommentVisibility(visibility)
+    except ValueError:
+        raise ValidationError("Visibilidade inválida.", field="visibility") from None
+    if not author.is_staff and visibility is CommentVisibility.INTERNAL:
+        raise ValidationError("Comentários internos são apenas da equipe.", field="visibility")
+    if author.is_staff and ticket.assignee_id is None:
+        raise Conflict("Atribua um responsável antes de comentar.", code="no_assignee")
+    if not html_to_text(body_html) and not files:
+        raise ValidationError("Escreva o comentário ou anexe um arquivo.", field="body")
+
+    now = utcnow()
+    comment = Comment(
+        ticket_id=ticket.id, author_id=author.id, body_html=body_html, visibility=visibility, created_at=now
+    )
+    db.session.add(comment)
+    db.session.flush()
+    for filename, data in files:
+        save_attachment(ticket, author, filename, data, comment_id=comment.id)
+    ticket.updated_at = now
+    if author.is_staff and visibility is CommentVisibility.PUBLIC and ticket.first_response_at is None:
+        ticket.first_response_at = now
+    db.session.commit()
+    return comment
+
+
+# --- timeline -----------------------------------------------------------------
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    kind: str  # "event" or "comment"
+    item: object
+
+
+def timeline(ticket: Ticket, *, include_internal: bool) -> list[TimelineEntry]:
+    """Events and comments of a ticket, merged in time order."""
+    events = db.session.scalars(
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket.id)
+        .options(joinedload(TicketEvent.actor))
+        .order_by(TicketEvent.created_at, TicketEvent.id)
+    ).all()
+    comment_query = (
+        select(Comment)
+        .where(Comment.ticket_id == ticket.id)
+        .options(joinedload(Comment.author), selectinload(Comment.attachments))
+        .order_by(Comment.created_at, Comment.id)
+    )
+    if not include_internal:
+        comment_query = comment_query.where(Comment.visibility == CommentVisibility.PUBLIC)
+    comments = db.session.scalars(comment_query).all()
+    entries = [TimelineEntry(e.created_at, "event", e) for e in events]
+    entries += [TimelineEntry(c.created_at, "comment", c) for c in comments]
+    entries.sort(key=lambda entry: (entry.at, 0 if entry.kind == "event" else 1))
+    return entries
+
+
+def describe_event(event: TicketEvent) -> str:
+    """One Portuguese sentence for a timeline event."""
+    payload = event.payload or {}
+    if event.type == "CREATED":
+        return "Chamado aberto"
+    if event.type == "STATUS_CHANGED":
+        text = f"Status: {TicketStatus(payload['from']).label} → {TicketStatus(payload['to']).label}"
+        return text + (f" ({payload['reason']})" if payload.get("reason") else "")
+    if event.type == "ASSIGNED":
+        return f"Atribuído a {payload.get('to_name')}"
+    if event.type == "UNASSIGNED":
+        return "Responsável removido"
+    if event.type == "QUEUE_CHANGED":
+        return f"Fila: {payload.get('from_name')} → {payload.get('to_name')}"
+    if event.type == "PRIORITY_CHANGED":
+        return f"Prioridade: {TicketPriority(payload['from']).label} → {TicketPriority(payload['to']).label}"
+    return event.type
+
+
+def format_duration(seconds: int) -> str:
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}min"
+
+
+def open_ticket_for(
+    actor: User,
+    *,
+    subject: str,
+    description_html: str = "",
+    queue_id: int | None = None,
+    priority: str = "MEDIUM",
+    company_id: int | None = None,
+    requester_email: str = "",
+    assignee_id: int | None = None,
+) -> Ticket:
+    """Staff open a ticket for themselves or on behalf of someone of the tenant."""
+    from app.services.users import find_user
+
+    requester = actor
+    if requester_email.strip():
+        requester = find_user(actor.tenant_id, requester_email)
+        if requester is None:
+            raise ValidationError(
+                "Solicitante não encontrado: use o e-mail de um usuário cadastrado.", field="requester_email"
+            )
+    assignee = staff_member(actor.tenant_id, assignee_id)
+    ticket = create_ticket(
+        tenant_id=actor.tenant_id,
+        requester=requester,
+        subject=subject,
+        description_html=description_html,
+        queue_id=queue_id,
+        company_id=company_id,
+        priority=priority,
+        actor=actor,
+        commit=False,
+    )
+    if assignee is not None:
+        assign(ticket, assignee.id, actor, commit=False)
+    db.session.commit()
     return ticket

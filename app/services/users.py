@@ -73,3 +73,64 @@ def create_user(
     if commit:
         db.session.commit()
     return user
+
+
+PERSON_TYPES = {"todos": "Todos", "pessoas": "Pessoas", "dispositivos": "Dispositivos"}
+USERS_PAGE_LIMIT = 200
+
+
+def get_user(tenant_id: int, user_id: int) -> User:
+    from app.services.errors import NotFound
+
+    user = db.session.get(User, user_id)
+    if user is None or user.tenant_id != tenant_id:
+        raise NotFound("Usuário não encontrado.")
+    return user
+
+
+def list_people(tenant_id: int, search: str = "", limit: int = USERS_PAGE_LIMIT) -> list[User]:
+    query = select(User).where(User.tenant_id == tenant_id).order_by(User.name).limit(limit)
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(db.func.lower(User.name).like(pattern) | User.email.like(pattern))
+    return list(db.session.scalars(query))
+
+
+def update_user(
+    user: User, *, email: str, name: str, role: str, company_id: int | None, is_active: bool, actor: User
+) -> bool:
+    """Edit a person. The id never changes, so their history stays with them."""
+    email = normalise_email(email)
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError("Informe o nome.", field="name")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ValidationError("Papel inválido.", field="role") from None
+    if email != user.email:
+        other = find_user(user.tenant_id, email)
+        if other is not None:
+            raise ValidationError("Já existe um usuário com este e-mail.", field="email")
+    if company_id is not None:
+        company = db.session.get(Company, company_id)
+        if company is None or company.tenant_id != user.tenant_id:
+            raise ValidationError("Empresa inválida.", field="company")
+    if role is Role.COLLABORATOR and company_id is None:
+        raise ValidationError("Colaboradores precisam de uma empresa.", field="company")
+    if user.id == actor.id and (role is not Role.ADMIN or not is_active):
+        raise ValidationError("Você não pode rebaixar nem desativar a própria conta.", field="role")
+    values = {"email": email, "name": name, "role": role, "company_id": company_id, "is_active": is_active}
+    changed = {key: value for key, value in values.items() if getattr(user, key) != value}
+    if not changed:
+        return False
+    for key, value in changed.items():
+        setattr(user, key, value)
+    db.session.commit()
+    return True
+
+
+def set_password(user: User, password: str) -> None:
+    validate_password(password)
+    user.password_hash = hash_password(password)
+    db.session.commit()

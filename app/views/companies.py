@@ -1,23 +1,84 @@
-from flask import Blueprint, render_template
+"""Admin ▸ Empresas."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Company
 from app.security import admin_required
+from app.services import companies as company_service
+from app.services.errors import DomainError
 
 bp = Blueprint("companies", __name__)
-
-MAX_ROWS = 500
 
 
 @bp.get("/empresas")
 @admin_required
 def index():
-    companies = db.session.scalars(
-        select(Company)
-        .where(Company.tenant_id == current_user.tenant_id)
-        .order_by(Company.apelido)
-        .limit(MAX_ROWS)
-    ).all()
-    return render_template("companies/index.html", companies=companies)
+    search = request.args.get("q", "").strip()
+    companies = company_service.list_companies(current_user.tenant_id, search)
+    return render_template("companies/index.html", companies=companies, search=search)
+
+
+@bp.route("/empresas/nova", methods=["GET", "POST"])
+@admin_required
+def new():
+    if request.method == "GET":
+        return render_template("companies/form.html", company=None, values={}, errors={})
+    form = request.form
+    try:
+        company = company_service.create_company(
+            current_user.tenant_id,
+            name=form.get("name", ""),
+            apelido=form.get("apelido", ""),
+            cnpj=form.get("cnpj", ""),
+        )
+    except DomainError as error:
+        db.session.rollback()
+        return render_template(
+            "companies/form.html", company=None, values=form, errors={error.field: error.message}
+        ), 422
+    flash(
+        f"Empresa “{company.apelido}” criada. Código de provisionamento: {company.provisioning_code}",
+        "success",
+    )
+    return redirect(url_for("companies.index"))
+
+
+@bp.route("/empresas/<int:company_id>", methods=["GET", "POST"])
+@admin_required
+def edit(company_id: int):
+    company = company_service.get_company(current_user.tenant_id, company_id)
+    if request.method == "GET":
+        values = {
+            "name": company.name,
+            "apelido": company.apelido,
+            "cnpj": company.cnpj or "",
+            "is_active": company.is_active,
+        }
+        return render_template("companies/form.html", company=company, values=values, errors={})
+    form = request.form
+    try:
+        changed = company_service.update_company(
+            company,
+            name=form.get("name", ""),
+            apelido=form.get("apelido", ""),
+            cnpj=form.get("cnpj", ""),
+            is_active=form.get("is_active") == "1",
+        )
+    except DomainError as error:
+        db.session.rollback()
+        values = {**form, "is_active": form.get("is_active") == "1"}
+        return render_template(
+            "companies/form.html", company=company, values=values, errors={error.field: error.message}
+        ), 422
+    flash("Empresa atualizada." if changed else "Nada mudou.", "success")
+    return redirect(url_for("companies.index"))
+
+
+@bp.post("/empresas/<int:company_id>/codigo")
+@admin_required
+def rotate_code(company_id: int):
+    company = company_service.get_company(current_user.tenant_id, company_id)
+    code = company_service.rotate_provisioning_code(company)
+    flash(f"Novo código de provisionamento de “{company.apelido}”: {code}", "success")
+    return redirect(url_for("companies.edit", company_id=company.id))

@@ -1,8 +1,8 @@
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
 from app.security import staff_required
-from app.services.dashboard import status_counts
+from app.services.dashboard import counters, latest_tickets
 
 bp = Blueprint("dashboard", __name__)
 
@@ -10,4 +10,15 @@ bp = Blueprint("dashboard", __name__)
 @bp.get("/")
 @staff_required
 def index():
-    return render_template("dashboard/index.html", counts=status_counts(current_user.tenant_id))
+    return render_template(
+        "dashboard/index.html",
+        counters=counters(current_user.tenant_id, current_app.config["DEFAULT_TIMEZONE"]),
+        latest=latest_tickets(current_user.tenant_id),
+    )
+
+
+@bp.get("/painel/ultimos")
+@staff_required
+def latest():
+    """The "Últimos chamados" block alone; the Painel polls it every 30 s."""
+    return render_template("dashboard/_latest.html", latest=latest_tickets(current_user.tenant_id))

@@ -15,5 +15,15 @@ def error_response(status: int, code: str, message: str):
         from app.views.auth import render_login
 
         return render_login(error=message, status=429)
-    template = "errors/_message.html" if request.headers.get("HX-Request") else "errors/error.html"
-    return render_template(template, status=status, message=message), status
+    if request.headers.get("HX-Request"):
+        # Show the message in the page's message area instead of the swap target.
+        response = (
+            render_template("errors/_message.html", status=status, message=message),
+            status,
+            {
+                "HX-Retarget": "#flash-area",
+                "HX-Reswap": "innerHTML",
+            },
+        )
+        return response
+    return render_template("errors/error.html", status=status, message=message), status

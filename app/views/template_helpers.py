@@ -7,8 +7,13 @@ from flask import Flask, current_app, request
 
 
 def is_fragment_request() -> bool:
-    """htmx asked for a piece of a page (not a boosted full navigation)."""
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-Boosted")
+    """htmx asked for a piece of a page (not a boosted navigation nor a history restore)."""
+    headers = request.headers
+    return bool(
+        headers.get("HX-Request")
+        and not headers.get("HX-Boosted")
+        and not headers.get("HX-History-Restore-Request")
+    )
 
 
 def layout() -> str:
@@ -24,7 +29,10 @@ def localtime(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
 
 
 def register(app: Flask) -> None:
+    from app.services.tickets import format_duration
+
     app.jinja_env.globals.update(layout=layout, is_fragment_request=is_fragment_request)
+    app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.filters["localtime"] = localtime
 
     @app.after_request

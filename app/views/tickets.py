@@ -1,41 +1,229 @@
-"""Staff ticket pages and attachment downloads."""
+"""Staff ticket workspace: list with filters and saved views, new ticket, ticket page."""
 
-from flask import Blueprint, abort, render_template, request, send_file
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Attachment, Comment, Ticket, TicketEvent
+from app.models import Attachment, CommentVisibility, Ticket, TicketPriority
 from app.security import staff_required
+from app.services import saved_views
+from app.services import tickets as ticket_service
 from app.services.attachments import storage_path
+from app.services.errors import DomainError
 from app.services.permissions import can_view_ticket, visible_tickets
+from app.services.queues import default_queue, list_queues
+from app.services.ticket_filters import (
+    SORT_LABELS,
+    UNASSIGNED,
+    FilterError,
+    assignee_choices,
+    company_choices,
+    list_tickets,
+    parse_filters,
+)
+from app.views.template_helpers import is_fragment_request
 
 bp = Blueprint("tickets", __name__)
 
-PAGE_SIZE = 50
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"}
 
 
-def _int_arg(name: str) -> int | None:
-    try:
-        return int(request.args[name])
-    except (KeyError, ValueError):
-        return None
+def _timezone() -> str:
+    return current_app.config["DEFAULT_TIMEZONE"]
+
+
+def _list_context(filters, page=None, error=None) -> dict:
+    tenant_id = current_user.tenant_id
+    return {
+        "filters": filters,
+        "page": page,
+        "error": error,
+        "queues": list_queues(tenant_id),
+        "companies": company_choices(tenant_id),
+        "assignees": assignee_choices(tenant_id),
+        "sort_labels": SORT_LABELS,
+        "unassigned": UNASSIGNED,
+        "priorities": list(TicketPriority),
+        "views": saved_views.list_views(current_user),
+        "default_query": saved_views.default_query(current_user),
+    }
 
 
 @bp.get("/chamados")
 @staff_required
 def index():
-    """Newest first, keyset-paginated on the reference number."""
-    before = _int_arg("antes")
-    query = visible_tickets(current_user).order_by(Ticket.reference.desc()).limit(PAGE_SIZE + 1)
-    if before:
-        query = query.where(Ticket.reference < before)
-    tickets = list(db.session.scalars(query))
-    has_more = len(tickets) > PAGE_SIZE
-    tickets = tickets[:PAGE_SIZE]
-    next_before = tickets[-1].reference if has_more else None
-    return render_template("tickets/index.html", tickets=tickets, next_before=next_before)
+    # No parameters at all: open the user's saved default, if any. The form always
+    # sends "f=1", so "no filters" chosen on purpose stays unfiltered.
+    if not request.args:
+        default = saved_views.default_query(current_user)
+        if default:
+            return redirect(url_for("tickets.index") + "?f=1&" + default)
+    try:
+        filters = parse_filters(request.args, current_user.tenant_id)
+        page = list_tickets(current_user, filters, request.args.get("cursor"), _timezone())
+    except FilterError as error:
+        from app.services.ticket_filters import TicketFilters
+
+        context = _list_context(TicketFilters(), error=error.message)
+        template = "tickets/_results.html" if _wants_table() else "tickets/index.html"
+        return render_template(template, **context), 400
+    context = _list_context(filters, page)
+    if _wants_table():
+        # Push the canonical URL (no empty fields) so the address bar stays short and shareable.
+        url = _list_url(filters.query_string(), request.args.get("cursor"))
+        return render_template("tickets/_results.html", **context), {"HX-Push-Url": url}
+    return render_template("tickets/index.html", **context)
+
+
+def _list_url(query: str, cursor: str | None = None) -> str:
+    url = url_for("tickets.index") + "?f=1" + (f"&{query}" if query else "")
+    return url + (f"&cursor={cursor}" if cursor else "")
+
+
+def _wants_table() -> bool:
+    return is_fragment_request() and request.headers.get("HX-Target") == "ticket-results"
+
+
+def _back_to_list(query: str):
+    return redirect(_list_url(query))
+
+
+def _views_panel(status: int = 200):
+    return render_template(
+        "tickets/_views.html",
+        views=saved_views.list_views(current_user),
+        default_query=saved_views.default_query(current_user),
+        current_query=request.form.get("query", ""),
+    ), status
+
+
+@bp.post("/chamados/padrao")
+@staff_required
+def save_default():
+    query = saved_views.save_default(current_user, request.form.get("query", ""))
+    flash("Filtro salvo como padrão.", "success")
+    return _views_panel() if is_fragment_request() else _back_to_list(query)
+
+
+@bp.post("/chamados/padrao/limpar")
+@staff_required
+def clear_default():
+    saved_views.clear_default(current_user)
+    flash("Filtro padrão removido.", "success")
+    return _views_panel() if is_fragment_request() else _back_to_list("")
+
+
+def _filter_fields_of_form() -> str:
+    """The filter form's fields (sent along with hx-include) as a query string."""
+    skip = {"name", "csrf_token", "query"}
+    return urlencode([(k, v) for k, v in request.form.items(multi=True) if k not in skip and v])
+
+
+@bp.post("/chamados/visoes")
+@staff_required
+def create_view():
+    try:
+        view = saved_views.create_view(current_user, request.form.get("name", ""), _filter_fields_of_form())
+    except DomainError as error:
+        flash(error.message, "error")
+        return _views_panel(422) if is_fragment_request() else _back_to_list(request.form.get("query", ""))
+    flash(f"Visão “{view.name}” criada.", "success")
+    return _views_panel() if is_fragment_request() else _back_to_list(view.query)
+
+
+@bp.post("/chamados/visoes/<int:view_id>/renomear")
+@staff_required
+def rename_view(view_id: int):
+    try:
+        view = saved_views.rename_view(current_user, view_id, request.form.get("name", ""))
+        flash(f"Visão renomeada para “{view.name}”.", "success")
+        status = 200
+    except DomainError as error:
+        flash(error.message, "error")
+        status = error.status
+    return _views_panel(status) if is_fragment_request() else _back_to_list("")
+
+
+@bp.post("/chamados/visoes/<int:view_id>/excluir")
+@staff_required
+def delete_view(view_id: int):
+    saved_views.delete_view(current_user, view_id)
+    flash("Visão excluída.", "success")
+    return _views_panel() if is_fragment_request() else _back_to_list("")
+
+
+@bp.post("/chamados/em-massa")
+@staff_required
+def bulk():
+    query = request.form.get("query", "")
+    ids = [int(value) for value in request.form.getlist("ticket") if value.isdigit()]
+    action, _, value = request.form.get("bulk", "").partition(":")
+    try:
+        changed = ticket_service.bulk_update(current_user, ids, action, value)
+        flash(f"{changed} chamado(s) alterado(s).", "success")
+    except DomainError as error:
+        flash(error.message, "error")
+    return _back_to_list(query)
+
+
+# --- new ticket ---------------------------------------------------------------
+
+
+def _form_choices() -> dict:
+    tenant_id = current_user.tenant_id
+    return {
+        "queues": list_queues(tenant_id),
+        "companies": company_choices(tenant_id),
+        "assignees": assignee_choices(tenant_id),
+        "priorities": list(TicketPriority),
+    }
+
+
+@bp.route("/chamados/novo", methods=["GET", "POST"])
+@staff_required
+def new():
+    form = request.form
+    if request.method == "GET":
+        values = {"queue_id": str(default_queue(current_user.tenant_id).id), "priority": "MEDIUM"}
+        db.session.commit()  # "Chamados" may just have been created
+        return render_template("tickets/new.html", values=values, errors={}, **_form_choices())
+    try:
+        ticket = ticket_service.open_ticket_for(
+            current_user,
+            subject=form.get("subject", ""),
+            description_html=form.get("description", ""),
+            queue_id=_optional_int(form.get("queue_id")),
+            priority=form.get("priority") or "MEDIUM",
+            company_id=_optional_int(form.get("company_id")),
+            requester_email=form.get("requester_email", ""),
+            assignee_id=_optional_int(form.get("assignee_id")),
+        )
+    except DomainError as error:
+        db.session.rollback()
+        return render_template(
+            "tickets/new.html", values=form, errors={error.field or "form": error.message}, **_form_choices()
+        ), error.status
+    flash(f"Chamado #{ticket.reference} aberto.", "success")
+    return redirect(url_for("tickets.show", reference=ticket.reference))
+
+
+def _optional_int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+# --- ticket page --------------------------------------------------------------
 
 
 def _ticket_or_404(reference: int) -> Ticket:
@@ -45,22 +233,103 @@ def _ticket_or_404(reference: int) -> Ticket:
     return ticket
 
 
+def _ticket_context(ticket: Ticket) -> dict:
+    return {
+        "ticket": ticket,
+        "timeline": ticket_service.timeline(ticket, include_internal=True),
+        "actions": ticket_service.allowed_actions(ticket),
+        "describe_event": ticket_service.describe_event,
+        "format_duration": ticket_service.format_duration,
+        **_form_choices(),
+    }
+
+
 @bp.get("/chamados/<int:reference>")
 @staff_required
 def show(reference: int):
-    ticket = _ticket_or_404(reference)
-    events = db.session.scalars(
-        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.created_at)
-    ).all()
-    comments = db.session.scalars(
-        select(Comment).where(Comment.ticket_id == ticket.id).order_by(Comment.created_at)
-    ).all()
-    attachments = db.session.scalars(
-        select(Attachment).where(Attachment.ticket_id == ticket.id).order_by(Attachment.id)
-    ).all()
+    return render_template("tickets/show.html", **_ticket_context(_ticket_or_404(reference)))
+
+
+def _ticket_update(ticket: Ticket, *, editor_changed: bool = False, primary: str = "main"):
+    """Answer an htmx change on the ticket page: the main panel, plus the timeline
+    and (only when its state changed) the comment form, out of band."""
+    if not is_fragment_request():
+        return redirect(url_for("tickets.show", reference=ticket.reference))
     return render_template(
-        "tickets/show.html", ticket=ticket, events=events, comments=comments, attachments=attachments
+        "tickets/_update.html", editor_changed=editor_changed, primary=primary, **_ticket_context(ticket)
     )
+
+
+@bp.post("/chamados/<int:reference>/status")
+@staff_required
+def change_status(reference: int):
+    ticket = _ticket_or_404(reference)
+    had_assignee = ticket.assignee_id is not None
+    ticket_service.change_status(
+        ticket,
+        request.form.get("action", ""),
+        current_user,
+        expected_status=request.form.get("expected_status"),
+        message_html=request.form.get("message", ""),
+        reason=request.form.get("reason", ""),
+    )
+    if not is_fragment_request():
+        flash("Status atualizado.", "success")
+    return _ticket_update(ticket, editor_changed=had_assignee != (ticket.assignee_id is not None))
+
+
+@bp.post("/chamados/<int:reference>/responsavel")
+@staff_required
+def assign(reference: int):
+    ticket = _ticket_or_404(reference)
+    had_assignee = ticket.assignee_id is not None
+    ticket_service.assign(ticket, _optional_int(request.form.get("assignee_id")), current_user)
+    return _ticket_update(ticket, editor_changed=had_assignee != (ticket.assignee_id is not None))
+
+
+@bp.post("/chamados/<int:reference>/fila")
+@staff_required
+def change_queue(reference: int):
+    ticket = _ticket_or_404(reference)
+    ticket_service.change_queue(ticket, _optional_int(request.form.get("queue_id")), current_user)
+    return _ticket_update(ticket)
+
+
+@bp.post("/chamados/<int:reference>/prioridade")
+@staff_required
+def change_priority(reference: int):
+    ticket = _ticket_or_404(reference)
+    ticket_service.change_priority(ticket, request.form.get("priority", ""), current_user)
+    return _ticket_update(ticket)
+
+
+@bp.post("/chamados/<int:reference>/comentarios")
+@staff_required
+def comment(reference: int):
+    ticket = _ticket_or_404(reference)
+    files = [(f.filename, f.read()) for f in request.files.getlist("files") if f and f.filename]
+    try:
+        ticket_service.add_comment(
+            ticket,
+            current_user,
+            request.form.get("body", ""),
+            request.form.get("visibility", CommentVisibility.PUBLIC),
+            files,
+        )
+    except DomainError as error:
+        db.session.rollback()
+        if not is_fragment_request():
+            flash(error.message, "error")
+            return redirect(url_for("tickets.show", reference=reference))
+        # Re-render the form with what was typed, so nothing is lost.
+        return render_template(
+            "tickets/_comment_form.html",
+            ticket=ticket,
+            comment_error=error.message,
+            body=request.form.get("body", ""),
+            visibility=request.form.get("visibility", "PUBLIC"),
+        ), error.status
+    return _ticket_update(ticket, primary="comment")
 
 
 @bp.get("/anexos/<int:attachment_id>")
@@ -69,6 +338,9 @@ def download_attachment(attachment_id: int):
     """Serve a file only to someone who may see its ticket; anyone else gets 404."""
     attachment = db.session.get(Attachment, attachment_id)
     if attachment is None or not can_view_ticket(current_user, attachment.ticket):
+        abort(404)
+    internal = attachment.comment and attachment.comment.visibility != CommentVisibility.PUBLIC
+    if internal and not current_user.is_staff:
         abort(404)
     response = send_file(
         storage_path(attachment.storage_key),

@@ -1,20 +1,120 @@
-from flask import Blueprint, render_template
+"""Admin ▸ Usuários: people and, with the type filter, devices."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import User
+from app.models import Machine, Role
 from app.security import admin_required
+from app.services import users as user_service
+from app.services.companies import list_companies
+from app.services.errors import DomainError
 
 bp = Blueprint("users", __name__)
 
-MAX_ROWS = 500
+MAX_DEVICES = 200
 
 
 @bp.get("/usuarios")
 @admin_required
 def index():
-    users = db.session.scalars(
-        select(User).where(User.tenant_id == current_user.tenant_id).order_by(User.name).limit(MAX_ROWS)
-    ).all()
-    return render_template("users/index.html", users=users)
+    kind = request.args.get("tipo", "todos")
+    kind = kind if kind in user_service.PERSON_TYPES else "todos"
+    search = request.args.get("q", "").strip()
+    people = user_service.list_people(current_user.tenant_id, search) if kind != "dispositivos" else []
+    devices = []
+    if kind != "pessoas":
+        query = select(Machine).where(Machine.tenant_id == current_user.tenant_id)
+        if search:
+            query = query.where(db.func.lower(Machine.hostname).like(f"%{search.lower()}%"))
+        devices = list(db.session.scalars(query.order_by(Machine.hostname).limit(MAX_DEVICES)))
+    return render_template(
+        "users/index.html",
+        people=people,
+        devices=devices,
+        kind=kind,
+        search=search,
+        kinds=user_service.PERSON_TYPES,
+    )
+
+
+def _choices() -> dict:
+    return {"roles": list(Role), "companies": list_companies(current_user.tenant_id)}
+
+
+def _company_id(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@bp.route("/usuarios/novo", methods=["GET", "POST"])
+@admin_required
+def new():
+    if request.method == "GET":
+        return render_template(
+            "users/form.html", person=None, values={"role": "agent"}, errors={}, **_choices()
+        )
+    form = request.form
+    try:
+        person = user_service.create_user(
+            tenant_id=current_user.tenant_id,
+            email=form.get("email", ""),
+            name=form.get("name", ""),
+            role=form.get("role", ""),
+            password=form.get("password") or None,
+            company_id=_company_id(form.get("company_id")),
+        )
+    except DomainError as error:
+        db.session.rollback()
+        return render_template(
+            "users/form.html", person=None, values=form, errors={error.field: error.message}, **_choices()
+        ), 422
+    flash(f"Usuário {person.email} criado.", "success")
+    return redirect(url_for("users.index"))
+
+
+@bp.route("/usuarios/<int:user_id>", methods=["GET", "POST"])
+@admin_required
+def edit(user_id: int):
+    person = user_service.get_user(current_user.tenant_id, user_id)
+    if request.method == "GET":
+        values = {
+            "email": person.email,
+            "name": person.name,
+            "role": person.role.value,
+            "company_id": person.company_id or "",
+            "is_active": person.is_active,
+        }
+        return render_template("users/form.html", person=person, values=values, errors={}, **_choices())
+    form = request.form
+    try:
+        changed = user_service.update_user(
+            person,
+            email=form.get("email", ""),
+            name=form.get("name", ""),
+            role=form.get("role", ""),
+            company_id=_company_id(form.get("company_id")),
+            is_active=form.get("is_active") == "1",
+            actor=current_user,
+        )
+    except DomainError as error:
+        db.session.rollback()
+        values = {**form, "is_active": form.get("is_active") == "1"}
+        return render_template(
+            "users/form.html", person=person, values=values, errors={error.field: error.message}, **_choices()
+        ), 422
+    flash("Usuário atualizado." if changed else "Nada mudou.", "success")
+    return redirect(url_for("users.index"))
+
+
+@bp.post("/usuarios/<int:user_id>/senha")
+@admin_required
+def set_password(user_id: int):
+    person = user_service.get_user(current_user.tenant_id, user_id)
+    try:
+        user_service.set_password(person, request.form.get("password", ""))
+    except DomainError as error:
+        flash(error.message, "error")
+        return redirect(url_for("users.edit", user_id=person.id))
+    flash(f"Nova senha definida para {person.email}.", "success")
+    return redirect(url_for("users.edit", user_id=person.id))

@@ -1,0 +1,325 @@
+"""The ticket list's filters, sorting and keyset pagination.
+
+`parse_filters` turns query-string arguments into a `TicketFilters` (refusing
+unknown ids with a clear message, clamping out-of-range numbers), and
+`list_tickets` runs it. The same object renders back to a canonical query
+string, which is what "Salvar como padrão" and "Minhas visões" store.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, or_, select, text, tuple_
+from sqlalchemy.orm import joinedload
+
+from app.extensions import db
+from app.models import Company, Queue, Role, Ticket, TicketPriority, TicketStatus, User
+from app.services.errors import DomainError
+from app.services.permissions import visible_tickets
+
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+COUNT_CAP = 1000
+UNASSIGNED = "nenhum"
+# Must match the expression of the GIN index created in migration 0002.
+SEARCH_VECTOR_SQL = "to_tsvector('chamados_pt', tickets.subject || ' ' || tickets.description_text)"
+
+SORT_COLUMNS = {
+    "referencia": Ticket.reference,
+    "criado": Ticket.created_at,
+    "atualizado": Ticket.updated_at,
+    "prioridade": Ticket.priority_rank,
+}
+SORT_LABELS = {
+    "referencia": "Número",
+    "criado": "Criação",
+    "atualizado": "Atualização",
+    "prioridade": "Prioridade",
+}
+
+
+class FilterError(DomainError):
+    status = 400
+    code = "invalid_filter"
+
+
+@dataclass
+class TicketFilters:
+    statuses: list[TicketStatus] = field(default_factory=list)
+    priorities: list[TicketPriority] = field(default_factory=list)
+    queue_id: int | None = None
+    company_id: int | None = None
+    assignee: int | str | None = None  # a user id, UNASSIGNED, or None for everyone
+    requester: str = ""
+    text: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+    sort: str = "criado"
+    direction: str = "desc"
+    per_page: int = DEFAULT_PAGE_SIZE
+
+    def to_params(self) -> list[tuple[str, str]]:
+        """Canonical query parameters (defaults left out), for links and saved views."""
+        params: list[tuple[str, str]] = [("status", s.value) for s in self.statuses]
+        params += [("prioridade", p.value) for p in self.priorities]
+        optional = {
+            "fila": self.queue_id,
+            "empresa": self.company_id,
+            "responsavel": self.assignee,
+            "solicitante": self.requester,
+            "q": self.text,
+            "de": self.created_from.isoformat() if self.created_from else None,
+            "ate": self.created_to.isoformat() if self.created_to else None,
+        }
+        params += [(key, str(value)) for key, value in optional.items() if value not in (None, "")]
+        if self.sort != "criado":
+            params.append(("ordem", self.sort))
+        if self.direction != "desc":
+            params.append(("direcao", self.direction))
+        if self.per_page != DEFAULT_PAGE_SIZE:
+            params.append(("por_pagina", str(self.per_page)))
+        return params
+
+    def query_string(self) -> str:
+        return urlencode(self.to_params())
+
+    @property
+    def is_default(self) -> bool:
+        return not self.to_params()
+
+
+def _int(value: str, label: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise FilterError(f"{label} inválido: {value!r}.") from None
+    if number < 1:
+        raise FilterError(f"{label} inválido: {value!r}.")
+    return number
+
+
+def _date(value: str, label: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise FilterError(f"Data {label} inválida: use AAAA-MM-DD.") from None
+
+
+def _enum_list(values: list[str], enum_class, label: str) -> list:
+    chosen = []
+    for value in values:
+        if not value:
+            continue
+        try:
+            member = enum_class(value.upper())
+        except ValueError:
+            raise FilterError(f"{label} desconhecido: {value!r}.") from None
+        if member not in chosen:
+            chosen.append(member)
+    return chosen
+
+
+def _clamp(value: str | None, low: int, high: int, default: int) -> int:
+    try:
+        return max(low, min(high, int(value)))
+    except (TypeError, ValueError):
+        return default
+
+
+def parse_filters(args, tenant_id: int) -> TicketFilters:
+    """Read the list's query string. Ids must exist in this tenant, or it is a 400."""
+    filters = TicketFilters(
+        statuses=_enum_list(args.getlist("status"), TicketStatus, "Status"),
+        priorities=_enum_list(args.getlist("prioridade"), TicketPriority, "Prioridade"),
+        requester=" ".join(args.get("solicitante", "").split())[:120],
+        text=" ".join(args.get("q", "").split())[:200],
+        created_from=_date(args.get("de", ""), "inicial"),
+        created_to=_date(args.get("ate", ""), "final"),
+        per_page=_clamp(args.get("por_pagina"), 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE),
+    )
+    sort = args.get("ordem", "criado")
+    filters.sort = sort if sort in SORT_COLUMNS else "criado"
+    filters.direction = "asc" if args.get("direcao") == "asc" else "desc"
+
+    if args.get("fila"):
+        filters.queue_id = _int(args["fila"], "Fila")
+        queue = db.session.get(Queue, filters.queue_id)
+        if queue is None or queue.tenant_id != tenant_id:
+            raise FilterError("Fila não encontrada.")
+    if args.get("empresa"):
+        filters.company_id = _int(args["empresa"], "Empresa")
+        company = db.session.get(Company, filters.company_id)
+        if company is None or company.tenant_id != tenant_id:
+            raise FilterError("Empresa não encontrada.")
+    assignee = args.get("responsavel", "")
+    if assignee == UNASSIGNED:
+        filters.assignee = UNASSIGNED
+    elif assignee:
+        filters.assignee = _int(assignee, "Responsável")
+        user = db.session.get(User, filters.assignee)
+        if user is None or user.tenant_id != tenant_id or not user.is_staff:
+            raise FilterError("Responsável não encontrado: escolha um agente ou administrador da lista.")
+    return filters
+
+
+def _day_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+
+
+def _text_condition(term: str):
+    reference = term.lstrip("#")
+    by_reference = Ticket.reference == int(reference) if reference.isdigit() else None
+    if db.engine.dialect.name == "postgresql":
+        matches = text(f"{SEARCH_VECTOR_SQL} @@ websearch_to_tsquery('chamados_pt', :term)").bindparams(
+            term=term
+        )
+    else:  # SQLite: a plain case-insensitive substring match
+        pattern = f"%{term.lower()}%"
+        matches = or_(
+            func.lower(Ticket.subject).like(pattern), func.lower(Ticket.description_text).like(pattern)
+        )
+    return or_(by_reference, matches) if by_reference is not None else matches
+
+
+def filtered_query(user: User, filters: TicketFilters, timezone: str) -> Select:
+    """The tickets the user may see, narrowed by the filters (no order, no limit)."""
+    query = visible_tickets(user)
+    if filters.statuses:
+        query = query.where(Ticket.status.in_(filters.statuses))
+    if filters.priorities:
+        query = query.where(Ticket.priority.in_(filters.priorities))
+    if filters.queue_id:
+        query = query.where(Ticket.queue_id == filters.queue_id)
+    if filters.company_id:
+        query = query.where(Ticket.company_id == filters.company_id)
+    if filters.assignee == UNASSIGNED:
+        query = query.where(Ticket.assignee_id.is_(None))
+    elif filters.assignee:
+        query = query.where(Ticket.assignee_id == filters.assignee)
+    if filters.requester:
+        pattern = f"%{filters.requester.lower()}%"
+        requesters = select(User.id).where(
+            User.tenant_id == user.tenant_id,
+            or_(func.lower(User.name).like(pattern), func.lower(User.email).like(pattern)),
+        )
+        query = query.where(Ticket.requester_id.in_(requesters))
+    if filters.text:
+        query = query.where(_text_condition(filters.text))
+    zone = ZoneInfo(timezone)
+    if filters.created_from:
+        query = query.where(Ticket.created_at >= _day_start(filters.created_from, zone))
+    if filters.created_to:
+        query = query.where(Ticket.created_at < _day_start(filters.created_to + timedelta(days=1), zone))
+    return query
+
+
+# --- keyset pagination ----------------------------------------------------
+
+
+def encode_cursor(ticket: Ticket, sort: str) -> str:
+    value = getattr(ticket, SORT_COLUMNS[sort].key)
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC).isoformat()
+    raw = json.dumps([value, ticket.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str):
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, ticket_id = json.loads(raw)
+        if sort in ("criado", "atualizado"):
+            value = datetime.fromisoformat(value)
+        elif not isinstance(value, int):
+            raise ValueError
+        if not isinstance(ticket_id, int):
+            raise ValueError
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise FilterError("Página inválida; volte para a primeira página.") from None
+    return value, ticket_id
+
+
+@dataclass
+class TicketPage:
+    tickets: list[Ticket]
+    next_cursor: str | None
+    total: int  # capped at COUNT_CAP + 1
+    capped: bool
+
+
+def list_tickets(user: User, filters: TicketFilters, cursor: str | None, timezone: str) -> TicketPage:
+    column = SORT_COLUMNS[filters.sort]
+    base = filtered_query(user, filters, timezone)
+    query = base
+    if cursor:
+        value, ticket_id = decode_cursor(cursor, filters.sort)
+        key = tuple_(column, Ticket.id)
+        query = query.where(
+            key > (value, ticket_id) if filters.direction == "asc" else key < (value, ticket_id)
+        )
+    order = (
+        (column.asc(), Ticket.id.asc()) if filters.direction == "asc" else (column.desc(), Ticket.id.desc())
+    )
+    rows = list(
+        db.session.scalars(
+            query.options(
+                joinedload(Ticket.queue),
+                joinedload(Ticket.company),
+                joinedload(Ticket.assignee),
+                joinedload(Ticket.requester),
+            )
+            .order_by(*order)
+            .limit(filters.per_page + 1)
+        )
+    )
+    has_more = len(rows) > filters.per_page
+    rows = rows[: filters.per_page]
+    total = capped_count(base)
+    return TicketPage(
+        tickets=rows,
+        next_cursor=encode_cursor(rows[-1], filters.sort) if has_more else None,
+        total=min(total, COUNT_CAP),
+        capped=total > COUNT_CAP,
+    )
+
+
+def capped_count(query: Select) -> int:
+    """Count at most COUNT_CAP + 1 rows: the list never counts a whole large table."""
+    limited = query.with_only_columns(Ticket.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+    return db.session.scalar(select(func.count()).select_from(limited))
+
+
+# --- choices for the filter form ------------------------------------------
+
+
+def assignee_choices(tenant_id: int) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.tenant_id == tenant_id,
+                User.is_active.is_(True),
+                User.role.in_([Role.ADMIN, Role.MANAGER, Role.AGENT]),
+            )
+            .order_by(User.name)
+        )
+    )
+
+
+def company_choices(tenant_id: int) -> list[Company]:
+    """Every active company of the tenant, not only those with tickets."""
+    return list(
+        db.session.scalars(
+            select(Company)
+            .where(Company.tenant_id == tenant_id, Company.is_active.is_(True))
+            .order_by(Company.apelido)
+        )
+    )

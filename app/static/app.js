@@ -1,0 +1,60 @@
+// Chamados: the little JavaScript the server-rendered pages need.
+(function () {
+  "use strict";
+
+  // htmx: swap 4xx answers too (they carry Portuguese messages or forms with errors).
+  document.addEventListener("DOMContentLoaded", function () {
+    if (window.htmx) {
+      htmx.config.responseHandling = [
+        { code: "204", swap: false },
+        { code: "[23]..", swap: true },
+        { code: "4..", swap: true, error: false },
+        { code: "5..", swap: false, error: true },
+      ];
+      htmx.config.historyCacheSize = 0; // back/forward re-fetches, so lists are never stale
+    }
+  });
+
+  // Messages from a previous swap are cleared when a new request starts.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var area = document.getElementById("flash-area");
+    if (area && event.detail.target !== area) area.innerHTML = "";
+  });
+
+  // Dialogs: <button data-open-dialog="id">, <button data-close-dialog>.
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest("[data-open-dialog]");
+    if (opener) {
+      document.getElementById(opener.dataset.openDialog).showModal();
+      return;
+    }
+    var closer = event.target.closest("[data-close-dialog]");
+    if (closer) {
+      closer.closest("dialog").close();
+      return;
+    }
+    var clearer = event.target.closest("[data-clear-editor]");
+    if (clearer) {
+      var editor = document.getElementById(clearer.dataset.clearEditor);
+      if (editor && editor.editor) editor.editor.loadHTML("");
+    }
+    var all = event.target.closest("[data-select-all]");
+    if (all) {
+      document.querySelectorAll("input[name=ticket]").forEach(function (box) { box.checked = all.checked; });
+    }
+  });
+
+  // Trix: files go through the form's own file input (checked on the server), not inline.
+  document.addEventListener("trix-file-accept", function (event) { event.preventDefault(); });
+
+  // Searchable selects: <input data-filter-select="select-id"> hides options that do not match.
+  document.addEventListener("input", function (event) {
+    var input = event.target.closest("[data-filter-select]");
+    if (!input) return;
+    var select = document.getElementById(input.dataset.filterSelect);
+    var term = input.value.trim().toLowerCase();
+    Array.prototype.forEach.call(select.options, function (option) {
+      option.hidden = option.value !== "" && term !== "" && option.text.toLowerCase().indexOf(term) === -1;
+    });
+  });
+})();

@@ -1,0 +1,51 @@
+"""Admin ▸ Filas."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.extensions import db
+from app.security import admin_required
+from app.services import queues as queue_service
+from app.services.errors import DomainError
+
+bp = Blueprint("queues", __name__)
+
+
+@bp.get("/filas")
+@admin_required
+def index():
+    queue_service.default_queue(current_user.tenant_id)  # "Chamados" always exists
+    db.session.commit()
+    return render_template("queues/index.html", queues=queue_service.list_queues(current_user.tenant_id))
+
+
+def _run(action, success: str):
+    try:
+        action()
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        flash(success, "success")
+    return redirect(url_for("queues.index"))
+
+
+@bp.post("/filas")
+@admin_required
+def create():
+    name = request.form.get("name", "")
+    return _run(lambda: queue_service.create_queue(current_user.tenant_id, name), "Fila criada.")
+
+
+@bp.post("/filas/<int:queue_id>/renomear")
+@admin_required
+def rename(queue_id: int):
+    queue = queue_service.get_queue(current_user.tenant_id, queue_id)
+    return _run(lambda: queue_service.rename_queue(queue, request.form.get("name", "")), "Fila renomeada.")
+
+
+@bp.post("/filas/<int:queue_id>/excluir")
+@admin_required
+def delete(queue_id: int):
+    queue = queue_service.get_queue(current_user.tenant_id, queue_id)
+    return _run(lambda: queue_service.delete_queue(queue), "Fila excluída.")

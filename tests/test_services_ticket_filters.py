@@ -1,0 +1,172 @@
+from datetime import UTC, date, datetime
+from urllib.parse import parse_qsl
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from app.extensions import db
+from app.models import Company, Queue, Role, TicketPriority, TicketStatus
+from app.services.ticket_filters import (
+    COUNT_CAP,
+    MAX_PAGE_SIZE,
+    FilterError,
+    list_tickets,
+    parse_filters,
+)
+from tests.conftest import TEST_DATABASE_URL, make_user
+
+TZ = "America/Sao_Paulo"
+
+
+def _refs(user, args, cursor=None):
+    filters = parse_filters(MultiDict(args), user.tenant_id)
+    return [t.reference for t in list_tickets(user, filters, cursor, TZ).tickets]
+
+
+def test_every_filter_narrows_the_list(tenant, company, agent_user, admin_user, collaborator, make_ticket):
+    other_company = Company(tenant_id=tenant.id, name="Outra", apelido="outra")
+    infra = Queue(tenant_id=tenant.id, name="Infraestrutura")
+    db.session.add_all([other_company, infra])
+    db.session.commit()
+    other_person = make_user(
+        tenant, Role.COLLABORATOR, email="zeca@outra.test", name="Zeca Souza", company=other_company
+    )
+    a = make_ticket("Impressora não imprime", status=TicketStatus.IN_PROGRESS, assignee_id=agent_user.id)
+    b = make_ticket("Sem internet", priority="URGENT", queue_id=infra.id)
+    c = make_ticket(
+        "Tela azul", requester=other_person, assignee_id=admin_user.id, status=TicketStatus.RESOLVED
+    )
+    c.created_at = datetime(2026, 1, 10, 12, tzinfo=UTC)
+    db.session.commit()
+
+    assert _refs(agent_user, {}) == [b.reference, a.reference, c.reference]
+    assert _refs(agent_user, [("status", "PENDING"), ("status", "IN_PROGRESS")]) == [b.reference, a.reference]
+    assert _refs(agent_user, {"prioridade": "URGENT"}) == [b.reference]
+    assert _refs(agent_user, {"fila": str(infra.id)}) == [b.reference]
+    assert _refs(agent_user, {"empresa": str(other_company.id)}) == [c.reference]
+    assert _refs(agent_user, {"responsavel": str(agent_user.id)}) == [a.reference]
+    assert _refs(agent_user, {"responsavel": "nenhum"}) == [b.reference]
+    assert _refs(agent_user, {"solicitante": "zeca"}) == [c.reference]
+    assert _refs(agent_user, {"solicitante": collaborator.email}) == [b.reference, a.reference]
+    assert _refs(agent_user, {"q": "impressora"}) == [a.reference]
+    assert _refs(agent_user, {"q": f"#{b.reference}"}) == [b.reference]
+    assert _refs(agent_user, {"de": "2026-01-10", "ate": "2026-01-10"}) == [c.reference]
+    assert _refs(agent_user, {"ate": "2026-01-09"}) == []
+
+
+def test_free_text_searches_the_description_too(agent_user, make_ticket):
+    ticket = make_ticket("Problema", description_html="<p>O <b>scanner</b> da recepção parou</p>")
+    assert _refs(agent_user, {"q": "scanner"}) == [ticket.reference]
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="accent-insensitive full-text search is PostgreSQL's")
+def test_postgres_search_is_accent_insensitive_and_stemmed(agent_user, make_ticket):
+    ticket = make_ticket("Atualização do Windows travada", description_html="<p>Não inicia</p>")
+    make_ticket("Outro assunto")
+    assert _refs(agent_user, {"q": "atualizacao"}) == [ticket.reference]
+    assert _refs(agent_user, {"q": "windows travado"}) == [ticket.reference]
+    assert _refs(agent_user, {"q": "nao inicia"}) == [ticket.reference]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"responsavel": "999999"}, "Responsável não encontrado"),
+        ({"responsavel": "abc"}, "Responsável inválido"),
+        ({"status": "ABERTO"}, "Status desconhecido"),
+        ({"prioridade": "MAXIMA"}, "Prioridade desconhecido"),
+        ({"empresa": "999999"}, "Empresa não encontrada"),
+        ({"fila": "0"}, "Fila inválido"),
+        ({"de": "21/11/2026"}, "Data inicial inválida"),
+    ],
+)
+def test_bad_parameters_are_a_clear_400(agent_user, args, message):
+    with pytest.raises(FilterError, match=message) as error:
+        parse_filters(MultiDict(args), agent_user.tenant_id)
+    assert error.value.status == 400
+
+
+def test_assignee_of_another_tenant_or_a_collaborator_is_refused(agent_user, collaborator, other_tenant):
+    outsider = make_user(other_tenant, Role.AGENT)
+    for user in (outsider, collaborator):
+        with pytest.raises(FilterError, match="Responsável não encontrado"):
+            parse_filters(MultiDict({"responsavel": str(user.id)}), agent_user.tenant_id)
+
+
+def test_out_of_range_values_are_clamped(agent_user):
+    assert parse_filters(MultiDict({"por_pagina": "5000"}), agent_user.tenant_id).per_page == MAX_PAGE_SIZE
+    assert parse_filters(MultiDict({"por_pagina": "-3"}), agent_user.tenant_id).per_page == 1
+    assert parse_filters(MultiDict({"por_pagina": "x"}), agent_user.tenant_id).per_page == 25
+    assert parse_filters(MultiDict({"ordem": "hack"}), agent_user.tenant_id).sort == "criado"
+
+
+def test_query_string_round_trips_and_drops_defaults(agent_user):
+    args = MultiDict(
+        [
+            ("status", "PAUSED"),
+            ("status", "PENDING"),
+            ("q", " impressora  hp "),
+            ("responsavel", "nenhum"),
+            ("ordem", "prioridade"),
+            ("por_pagina", "25"),
+            ("fila", ""),
+        ]
+    )
+    filters = parse_filters(args, agent_user.tenant_id)
+    assert (
+        filters.query_string()
+        == "status=PAUSED&status=PENDING&responsavel=nenhum&q=impressora+hp&ordem=prioridade"
+    )
+    again = parse_filters(MultiDict(parse_qsl(filters.query_string())), agent_user.tenant_id)
+    assert again == filters
+
+
+@pytest.mark.parametrize("sort", ["referencia", "criado", "atualizado", "prioridade"])
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_keyset_pages_cover_every_ticket_once_even_with_ties(agent_user, make_ticket, sort, direction):
+    same_moment = datetime(2026, 5, 1, 9, tzinfo=UTC)
+    tickets = [make_ticket(f"T{i}", priority=list(TicketPriority)[i % 2]) for i in range(23)]
+    for ticket in tickets:  # identical timestamps: only the id breaks the tie
+        ticket.created_at = ticket.updated_at = same_moment
+    db.session.commit()
+    filters = parse_filters(
+        MultiDict({"ordem": sort, "direcao": direction, "por_pagina": "5"}), agent_user.tenant_id
+    )
+    seen, cursor = [], None
+    while True:
+        page = list_tickets(agent_user, filters, cursor, TZ)
+        seen += [t.reference for t in page.tickets]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert sorted(seen) == sorted(t.reference for t in tickets) and len(seen) == 23
+
+
+def test_a_forged_cursor_is_a_400(agent_user):
+    filters = parse_filters(MultiDict(), agent_user.tenant_id)
+    with pytest.raises(FilterError, match="Página inválida"):
+        list_tickets(agent_user, filters, "bm90LWpzb24", TZ)
+
+
+def test_the_count_is_capped(agent_user, tenant, collaborator, monkeypatch):
+    from app.services import ticket_filters
+    from app.services.tickets import create_ticket
+
+    monkeypatch.setattr(ticket_filters, "COUNT_CAP", 5)
+    for i in range(7):
+        create_ticket(tenant_id=tenant.id, requester=collaborator, subject=f"T{i}", commit=False)
+    db.session.commit()
+    page = list_tickets(agent_user, parse_filters(MultiDict(), tenant.id), None, TZ)
+    assert (page.total, page.capped) == (5, True)
+    assert COUNT_CAP == 1000
+
+
+def test_dates_are_whole_days_in_the_tenant_time_zone(agent_user, make_ticket):
+    late_evening = make_ticket("Noite")
+    # 23:30 in São Paulo on 2 March is already 3 March in UTC.
+    late_evening.created_at = datetime(2026, 3, 3, 2, 30, tzinfo=UTC)
+    db.session.commit()
+    assert _refs(agent_user, {"de": "2026-03-02", "ate": "2026-03-02"}) == [late_evening.reference]
+    assert parse_filters(MultiDict({"de": "2026-03-02"}), agent_user.tenant_id).created_from == date(
+        2026, 3, 2
+    )

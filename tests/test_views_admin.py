@@ -1,0 +1,81 @@
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Company, Machine, Queue, User
+
+
+def test_company_create_with_inline_portuguese_errors(admin_client, company):
+    response = admin_client.post("/empresas/nova", data={"name": "Outra", "apelido": "paoquente", "cnpj": ""})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "Já existe uma empresa com este apelido." in html
+    assert 'value="Outra"' in html and "slug" not in html.lower()
+    created = admin_client.post("/empresas/nova", data={"name": "Nova Ltda", "apelido": "nova", "cnpj": ""})
+    assert created.status_code == 302
+    assert db.session.scalar(select(Company).where(Company.apelido == "nova")).name == "Nova Ltda"
+
+
+def test_company_edit_deactivate_and_rotate(admin_client, company):
+    old = company.provisioning_code
+    page = admin_client.get(f"/empresas/{company.id}").get_data(as_text=True)
+    assert old in page and "Apelido" in page
+    admin_client.post(f"/empresas/{company.id}", data={"name": company.name, "apelido": "pao", "cnpj": ""})
+    admin_client.post(f"/empresas/{company.id}/codigo")
+    db.session.expire_all()
+    company = db.session.get(Company, company.id)
+    assert company.apelido == "pao" and company.is_active is False and company.provisioning_code != old
+
+
+def test_users_type_filter(admin_client, tenant, company, collaborator):
+    db.session.add(Machine(tenant_id=tenant.id, company_id=company.id, hostname="recepcao-01"))
+    db.session.commit()
+    everyone = admin_client.get("/usuarios").get_data(as_text=True)
+    assert "Carlos Colaborador" in everyone and "recepcao-01" in everyone
+    people = admin_client.get("/usuarios?tipo=pessoas").get_data(as_text=True)
+    assert "Carlos Colaborador" in people and "recepcao-01" not in people
+    devices = admin_client.get("/usuarios?tipo=dispositivos").get_data(as_text=True)
+    assert "Carlos Colaborador" not in devices and "recepcao-01" in devices
+    for label in ("Todos", "Pessoas", "Dispositivos"):
+        assert label in everyone
+
+
+def test_user_create_edit_and_password(admin_client, company, collaborator):
+    bad = admin_client.post("/usuarios/novo", data={"name": "X", "email": "nao-e-email", "role": "agent"})
+    assert bad.status_code == 422 and "Informe um e-mail válido." in bad.get_data(as_text=True)
+    admin_client.post(
+        "/usuarios/novo",
+        data={"name": "Nova Agente", "email": "nova@acme.test", "role": "agent", "password": "senha-boa-123"},
+    )
+    assert db.session.scalar(select(User).where(User.email == "nova@acme.test")).role == "agent"
+    admin_client.post(
+        f"/usuarios/{collaborator.id}",
+        data={
+            "name": collaborator.name,
+            "email": "carlos.novo@paoquente.test",
+            "role": "collaborator",
+            "company_id": str(company.id),
+            "is_active": "1",
+        },
+    )
+    db.session.expire_all()
+    assert db.session.get(User, collaborator.id).email == "carlos.novo@paoquente.test"
+    response = admin_client.post(f"/usuarios/{collaborator.id}/senha", data={"password": "nova-senha-123"})
+    assert response.status_code == 302
+
+
+def test_queues_page(admin_client, tenant):
+    page = admin_client.get("/filas").get_data(as_text=True)
+    assert "Chamados" in page and "(padrão)" in page
+    admin_client.post("/filas", data={"name": "Infraestrutura"})
+    infra = db.session.scalar(select(Queue).where(Queue.name == "Infraestrutura"))
+    admin_client.post(f"/filas/{infra.id}/renomear", data={"name": "Infra"})
+    chamados = db.session.scalar(select(Queue).where(Queue.name == "Chamados"))
+    refused = admin_client.post(f"/filas/{chamados.id}/excluir", follow_redirects=True)
+    assert "não pode ser excluída" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert {q.name for q in db.session.scalars(select(Queue))} == {"Chamados", "Infra"}
+
+
+def test_admin_pages_are_closed_to_agents(agent_client, company):
+    for path in ("/empresas", "/empresas/nova", f"/empresas/{company.id}", "/usuarios", "/filas"):
+        assert agent_client.get(path).status_code == 403
+    assert agent_client.post("/filas", data={"name": "x"}).status_code == 403

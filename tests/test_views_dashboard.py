@@ -1,0 +1,18 @@
+from app.models import TicketStatus
+
+
+def test_painel_shows_counters_and_latest(agent_client, make_ticket, agent_user):
+    make_ticket("Sem dono")
+    make_ticket("Com dono", assignee_id=agent_user.id, status=TicketStatus.IN_PROGRESS)
+    html = agent_client.get("/").get_data(as_text=True)
+    assert "Painel" in html and "Últimos chamados" in html
+    assert '<strong id="count-unassigned">1</strong>' in html
+    assert 'hx-trigger="every 30s"' in html
+    assert html.index("Sem dono") < html.index("Com dono")
+
+
+def test_latest_fragment_refreshes_alone(agent_client, make_ticket):
+    make_ticket("Novo chamado chegou")
+    response = agent_client.get("/painel/ultimos", headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in html and "Novo chamado chegou" in html

@@ -1,0 +1,255 @@
+import re
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Comment, Role, Ticket, TicketStatus
+from app.services import saved_views
+from app.services.tickets import create_ticket
+from tests.conftest import make_user
+
+HTMX = {"HX-Request": "true"}
+TABLE = {**HTMX, "HX-Target": "ticket-results"}
+
+
+def _rows(html):
+    return re.findall(r'<tr data-reference="(\d+)"', html)
+
+
+# --- list ------------------------------------------------------------------------
+
+
+def test_full_page_and_table_fragment(agent_client, make_ticket):
+    make_ticket("Impressora não imprime")
+    full = agent_client.get("/chamados?f=1").get_data(as_text=True)
+    assert "<html" in full and 'id="ticket-filters"' in full and "Impressora não imprime" in full
+    response = agent_client.get("/chamados?f=1&status=PENDING&fila=&q=", headers=TABLE)
+    fragment = response.get_data(as_text=True)
+    assert "<html" not in fragment and 'id="ticket-filters"' not in fragment
+    assert "Impressora não imprime" in fragment
+    assert response.headers["HX-Push-Url"] == "/chamados?f=1&status=PENDING"
+
+
+def test_filters_apply_in_the_view(agent_client, make_ticket, agent_user):
+    mine = make_ticket("Meu", assignee_id=agent_user.id)
+    nobody = make_ticket("De ninguém")
+    assert _rows(agent_client.get(f"/chamados?f=1&responsavel={agent_user.id}").get_data(as_text=True)) == [
+        str(mine.reference)
+    ]
+    assert _rows(agent_client.get("/chamados?f=1&responsavel=nenhum").get_data(as_text=True)) == [
+        str(nobody.reference)
+    ]
+
+
+def test_company_filter_lists_every_active_company(agent_client, tenant, company):
+    from app.models import Company
+
+    db.session.add(Company(tenant_id=tenant.id, name="Sem chamados Ltda", apelido="sem-chamados"))
+    db.session.add(Company(tenant_id=tenant.id, name="Inativa", apelido="inativa", is_active=False))
+    db.session.commit()
+    html = agent_client.get("/chamados?f=1").get_data(as_text=True)
+    assert "sem-chamados — Sem chamados Ltda" in html and "paoquente" in html
+    assert "Inativa" not in html
+
+
+def test_bad_parameters_answer_400_in_portuguese(agent_client, other_tenant):
+    outsider = make_user(other_tenant, Role.AGENT)
+    response = agent_client.get(f"/chamados?f=1&responsavel={outsider.id}")
+    assert response.status_code == 400
+    assert "Responsável não encontrado" in response.get_data(as_text=True)
+    fragment = agent_client.get("/chamados?f=1&status=ABERTO", headers=TABLE)
+    assert fragment.status_code == 400 and "Status desconhecido" in fragment.get_data(as_text=True)
+
+
+def test_page_size_is_clamped_and_next_page_link_works(agent_client, tenant, collaborator):
+    for i in range(105):
+        create_ticket(tenant_id=tenant.id, requester=collaborator, subject=f"T{i}", commit=False)
+    db.session.commit()
+    first = agent_client.get("/chamados?f=1&por_pagina=1000").get_data(as_text=True)
+    assert len(_rows(first)) == 100 and "105 chamado(s)" in first
+    next_url = re.search(r'href="(/chamados\?f=1&amp;por_pagina=100&amp;cursor=[^"]+)"', first).group(1)
+    second = agent_client.get(next_url.replace("&amp;", "&")).get_data(as_text=True)
+    assert len(_rows(second)) == 5 and "Primeira página" in second
+    assert not set(_rows(first)) & set(_rows(second))
+
+
+def test_other_tenants_tickets_never_show(agent_client, other_tenant):
+    outsider = make_user(other_tenant, Role.AGENT)
+    ticket = create_ticket(tenant_id=other_tenant.id, requester=outsider, subject="Segredo")
+    assert agent_client.get(f"/chamados/{ticket.reference}").status_code == 404
+    assert "Segredo" not in agent_client.get("/chamados?f=1").get_data(as_text=True)
+
+
+# --- saved default and views ---------------------------------------------------
+
+
+def test_saved_default_applies_when_opening_chamados_and_can_be_cleared(agent_client, agent_user):
+    response = agent_client.post("/chamados/padrao", data={"query": "status=PAUSED&q=rede"}, headers=HTMX)
+    assert response.status_code == 200 and "Filtro salvo como padrão." in response.get_data(as_text=True)
+    opened = agent_client.get("/chamados")
+    assert opened.status_code == 302 and opened.headers["Location"] == "/chamados?f=1&status=PAUSED&q=rede"
+    assert agent_client.get("/chamados?f=1").status_code == 200  # "no filter" chosen on purpose
+    agent_client.post("/chamados/padrao/limpar", headers=HTMX)
+    assert agent_client.get("/chamados").status_code == 200
+
+
+def test_named_views_are_created_from_the_filter_form(agent_client, agent_user):
+    response = agent_client.post(
+        "/chamados/visoes",
+        data={"name": "Urgentes pausados", "status": "PAUSED", "prioridade": "URGENT", "fila": "", "f": "1"},
+        headers=HTMX,
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Urgentes pausados" in html
+    view = saved_views.list_views(agent_user)[0]
+    assert view.query == "status=PAUSED&prioridade=URGENT"
+    duplicate = agent_client.post("/chamados/visoes", data={"name": "Urgentes pausados"}, headers=HTMX)
+    assert duplicate.status_code == 422 and "já tem uma visão" in duplicate.get_data(as_text=True)
+    agent_client.post(f"/chamados/visoes/{view.id}/renomear", data={"name": "Críticos"}, headers=HTMX)
+    db.session.expire_all()
+    assert saved_views.list_views(agent_user)[0].name == "Críticos"
+    agent_client.post(f"/chamados/visoes/{view.id}/excluir", headers=HTMX)
+    assert saved_views.list_views(agent_user) == []
+
+
+def test_bulk_assign_from_the_list(agent_client, make_ticket, agent_user):
+    tickets = [make_ticket(f"T{i}") for i in range(3)]
+    response = agent_client.post(
+        "/chamados/em-massa",
+        data={
+            "ticket": [str(t.id) for t in tickets[:2]],
+            "bulk": f"atribuir:{agent_user.id}",
+            "query": "status=PENDING",
+        },
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/chamados?f=1&status=PENDING"
+    db.session.expire_all()
+    assert [db.session.get(Ticket, t.id).assignee_id for t in tickets] == [agent_user.id, agent_user.id, None]
+
+
+# --- new ticket -------------------------------------------------------------------
+
+
+def test_new_ticket_form_preselects_chamados_and_creates(agent_client, collaborator):
+    form = agent_client.get("/chamados/novo").get_data(as_text=True)
+    assert re.search(r'<option value="\d+" selected>Chamados</option>', form)
+    response = agent_client.post(
+        "/chamados/novo",
+        data={
+            "subject": "Notebook não liga",
+            "description": "<p>Desde hoje</p>",
+            "priority": "HIGH",
+            "requester_email": collaborator.email,
+        },
+    )
+    assert response.status_code == 302
+    ticket = db.session.scalar(select(Ticket).where(Ticket.subject == "Notebook não liga"))
+    assert ticket.queue.name == "Chamados" and ticket.requester_id == collaborator.id
+    assert response.headers["Location"] == f"/chamados/{ticket.reference}"
+
+
+def test_new_ticket_errors_rerender_with_what_was_typed(agent_client):
+    response = agent_client.post(
+        "/chamados/novo",
+        data={
+            "subject": "",
+            "description": "<p>Texto longo que não pode se perder</p>",
+            "requester_email": "",
+        },
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "Informe o assunto do chamado." in html
+    assert "Texto longo que não pode se perder" in html
+
+
+# --- ticket page ------------------------------------------------------------------
+
+
+def test_ticket_page_shows_badge_and_actions_not_a_dropdown(agent_client, make_ticket):
+    ticket = make_ticket()
+    html = agent_client.get(f"/chamados/{ticket.reference}").get_data(as_text=True)
+    assert 'class="badge badge-grey" data-status="PENDING">Pendente' in html
+    assert "▶ Iniciar" in html and "Encerrar" in html and "Pausar" not in html
+    assert 'name="status"' not in html
+
+
+def test_iniciar_via_htmx_answers_the_panel_and_timeline(agent_client, make_ticket, agent_user):
+    ticket = make_ticket()
+    response = agent_client.post(
+        f"/chamados/{ticket.reference}/status",
+        data={"action": "iniciar", "expected_status": "PENDING"},
+        headers=HTMX,
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'data-status="IN_PROGRESS"' in html and "Pausar" in html
+    assert 'id="timeline" class="timeline-section" hx-swap-oob="true"' in html
+    assert 'id="comment-form" class="comment-form" hx-swap-oob="true"' in html  # editor became enabled
+    assert "<trix-editor" in html
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket.id).assignee_id == agent_user.id
+
+
+def test_invalid_or_stale_action_is_a_409_with_a_message(agent_client, make_ticket):
+    ticket = make_ticket(status=TicketStatus.RESOLVED)
+    response = agent_client.post(
+        f"/chamados/{ticket.reference}/status",
+        data={"action": "pausar", "expected_status": "RESOLVED"},
+        headers=HTMX,
+    )
+    assert response.status_code == 409
+    assert response.headers["HX-Retarget"] == "#flash-area"
+    assert "Não é possível pausar um chamado Resolvido." in response.get_data(as_text=True)
+    stale = agent_client.post(
+        f"/chamados/{ticket.reference}/status",
+        data={"action": "iniciar", "expected_status": "PENDING"},
+        headers=HTMX,
+    )
+    assert stale.status_code == 409 and "alterado por outra pessoa" in stale.get_data(as_text=True)
+
+
+def test_assigning_enables_the_comment_editor(agent_client, make_ticket, agent_user):
+    ticket = make_ticket()
+    page = agent_client.get(f"/chamados/{ticket.reference}").get_data(as_text=True)
+    assert "Atribua um responsável para comentar." in page and '<trix-editor input="comment-body"' not in page
+    response = agent_client.post(
+        f"/chamados/{ticket.reference}/responsavel", data={"assignee_id": str(agent_user.id)}, headers=HTMX
+    )
+    html = response.get_data(as_text=True)
+    assert 'id="comment-form" class="comment-form" hx-swap-oob="true"' in html
+    assert '<trix-editor input="comment-body"' in html
+    again = agent_client.post(
+        f"/chamados/{ticket.reference}/fila", data={"queue_id": str(ticket.queue_id)}, headers=HTMX
+    ).get_data(as_text=True)
+    assert 'id="comment-form"' not in again  # an unrelated change leaves what is being typed alone
+
+
+def test_comment_with_attachment_and_internal_note(agent_client, make_ticket, agent_user):
+    ticket = make_ticket(assignee_id=agent_user.id)
+    response = agent_client.post(
+        f"/chamados/{ticket.reference}/comentarios",
+        data={
+            "body": "<p>Veja o log</p>",
+            "visibility": "INTERNAL",
+            "files": [(__import__("io").BytesIO(b"erro 42\n"), "app.log")],
+        },
+        headers=HTMX,
+        content_type="multipart/form-data",
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Veja o log" in html and "app.log" in html and "Interno" in html
+    comment = db.session.scalar(select(Comment).where(Comment.ticket_id == ticket.id))
+    assert comment.attachments[0].filename == "app.log"
+
+
+def test_bad_comment_keeps_the_text(agent_client, make_ticket, agent_user):
+    ticket = make_ticket(assignee_id=agent_user.id)
+    response = agent_client.post(
+        f"/chamados/{ticket.reference}/comentarios",
+        data={"body": "<p>meu texto</p>", "files": [(__import__("io").BytesIO(b"<html>"), "foto.png")]},
+        headers=HTMX,
+        content_type="multipart/form-data",
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "não corresponde à extensão" in html
+    assert 'value="&lt;p&gt;meu texto&lt;/p&gt;"' in html
