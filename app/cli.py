@@ -26,7 +26,7 @@ def seed_demo_command():
     config = current_app.config
     summary = seed_demo(config["SEED_USER_EMAIL"], config["SEED_USER_PASSWORD"], config["SEED_USER_NAME"])
     click.echo("Dados de demonstração: " + (", ".join(summary.created) or "nada novo (já carregados)"))
-    click.echo("Logins de demonstração (senhas dos usuários criados agora ou mantidas):")
+    click.echo("Logins de demonstração (senha inicial; uma senha já alterada é mantida):")
     for email, password, role in summary.logins:
         click.echo(f"  {role:<14} {email}  senha: {password}")
 

@@ -2,7 +2,7 @@
 
 from functools import wraps
 
-from flask import abort
+from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
 from app.extensions import login_manager
@@ -18,7 +18,11 @@ def roles_required(*roles: Role):
         def wrapper(*args, **kwargs):
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
-            if Role(current_user.role) not in allowed:
+            role = Role(current_user.role)
+            if role not in allowed:
+                # Collaborators belong in the portal; send page visits there.
+                if not role.is_staff and request.method == "GET":
+                    return redirect(url_for("portal.index"))
                 abort(403)
             return view(*args, **kwargs)
 

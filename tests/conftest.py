@@ -231,7 +231,7 @@ def logged_in_client(app, user):
     client = app.test_client()
     assert login(client, user).status_code == 302
     client.environ_base["HTTP_X_CSRFTOKEN"] = csrf_token_from(
-        client, "/chamados/novo" if user.is_staff else "/login"
+        client, "/chamados/novo" if user.is_staff else "/portal"
     )
     return client
 
@@ -292,12 +292,32 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server, locale="pt-BR")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
+def new_page(browser, live_server):
+    """Open pages in fresh browser contexts (separate cookies, like separate browsers)."""
+    contexts = []
+
+    def open_page():
+        context = browser.new_context(base_url=live_server, locale="pt-BR")
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+def browser_login(page, user, password=PASSWORD):
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(user.email)
+    page.get_by_label("Senha").fill(password)
+    page.get_by_role("button", name="Entrar").click()
+    page.wait_for_url("**/")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from app.services.ticket_filters import (
     COUNT_CAP,
     MAX_PAGE_SIZE,
     FilterError,
+    count_tickets,
     list_tickets,
     parse_filters,
 )
@@ -156,8 +157,10 @@ def test_the_count_is_capped(agent_user, tenant, collaborator, monkeypatch):
     for i in range(7):
         create_ticket(tenant_id=tenant.id, requester=collaborator, subject=f"T{i}", commit=False)
     db.session.commit()
-    page = list_tickets(agent_user, parse_filters(MultiDict(), tenant.id), None, TZ)
-    assert (page.total, page.capped) == (5, True)
+    count = count_tickets(agent_user, parse_filters(MultiDict(), tenant.id), TZ)
+    assert (count.total, count.capped) == (5, True)
+    exact = count_tickets(agent_user, parse_filters(MultiDict({"q": "T1"}), tenant.id), TZ)
+    assert (exact.total, exact.capped) == (1, False)
     assert COUNT_CAP == 1000
 
 

@@ -66,7 +66,11 @@ def test_page_size_is_clamped_and_next_page_link_works(agent_client, tenant, col
         create_ticket(tenant_id=tenant.id, requester=collaborator, subject=f"T{i}", commit=False)
     db.session.commit()
     first = agent_client.get("/chamados?f=1&por_pagina=1000").get_data(as_text=True)
-    assert len(_rows(first)) == 100 and "105 chamado(s)" in first
+    assert len(_rows(first)) == 100 and 'hx-get="/chamados/contagem?por_pagina=100"' in first
+    assert (
+        agent_client.get("/chamados/contagem?por_pagina=100").get_data(as_text=True).strip()
+        == "105 chamado(s)"
+    )
     next_url = re.search(r'href="(/chamados\?f=1&amp;por_pagina=100&amp;cursor=[^"]+)"', first).group(1)
     second = agent_client.get(next_url.replace("&amp;", "&")).get_data(as_text=True)
     assert len(_rows(second)) == 5 and "Primeira página" in second

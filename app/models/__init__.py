@@ -7,6 +7,8 @@ from app.models.saved_view import SavedView
 from app.models.tenant import Tenant
 from app.models.ticket import (
     OPEN_STATUSES,
+    OPEN_TICKET_SQL,
+    OPEN_UNASSIGNED_SQL,
     Attachment,
     Comment,
     CommentVisibility,
@@ -20,6 +22,8 @@ from app.models.user import STAFF_ROLES, Role, User
 __all__ = [
     "DEFAULT_QUEUE_NAME",
     "OPEN_STATUSES",
+    "OPEN_TICKET_SQL",
+    "OPEN_UNASSIGNED_SQL",
     "STAFF_ROLES",
     "Attachment",
     "Comment",

@@ -1,7 +1,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.extensions import db
@@ -39,6 +39,9 @@ STATUS_CSS = {
     TicketStatus.RESOLVED: "badge-green",
 }
 OPEN_STATUSES = (TicketStatus.PENDING, TicketStatus.IN_PROGRESS, TicketStatus.PAUSED)
+# Literal SQL (no bound parameters) so PostgreSQL can match the partial indexes below.
+OPEN_TICKET_SQL = "tickets.status IN ('PENDING', 'IN_PROGRESS', 'PAUSED')"
+OPEN_UNASSIGNED_SQL = f"tickets.assignee_id IS NULL AND {OPEN_TICKET_SQL}"
 
 
 class TicketPriority(enum.StrEnum):
@@ -84,6 +87,23 @@ class Ticket(db.Model):
         Index("ix_tickets_tenant_updated_id", "tenant_id", "updated_at", "id"),
         Index("ix_tickets_tenant_priority_id", "tenant_id", "priority_rank", "id"),
         Index("ix_tickets_tenant_resolved", "tenant_id", "resolved_at"),
+        # Most tickets of a helpdesk are resolved; the Painel only reads the open ones.
+        Index(
+            "ix_tickets_open_created",
+            "tenant_id",
+            "created_at",
+            "id",
+            postgresql_where=text(OPEN_TICKET_SQL),
+            sqlite_where=text(OPEN_TICKET_SQL),
+        ),
+        Index(
+            "ix_tickets_open_unassigned",
+            "tenant_id",
+            "created_at",
+            "id",
+            postgresql_where=text(OPEN_UNASSIGNED_SQL),
+            sqlite_where=text(OPEN_UNASSIGNED_SQL),
+        ),
         Index("ix_tickets_tenant_requester", "tenant_id", "requester_id"),
     )
 

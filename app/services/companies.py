@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Company, generate_provisioning_code
+from app.services.changes import apply_changes
 from app.services.errors import NotFound, ValidationError
 
 APELIDO_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,58}[a-z0-9]$|^[a-z0-9]$")
@@ -94,13 +95,7 @@ def update_company(
     }
     if values["apelido"] != company.apelido:
         _check_apelido_free(company.tenant_id, values["apelido"], except_id=company.id)
-    changed = {key: value for key, value in values.items() if getattr(company, key) != value}
-    if not changed:
-        return False
-    for key, value in changed.items():
-        setattr(company, key, value)
-    db.session.commit()
-    return True
+    return bool(apply_changes(company, values))
 
 
 def set_active(company: Company, active: bool) -> None:

@@ -4,11 +4,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import OPEN_STATUSES, Ticket, TicketStatus
+from app.models import OPEN_STATUSES, OPEN_TICKET_SQL, OPEN_UNASSIGNED_SQL, Ticket, TicketStatus
 from app.models.types import utcnow
 
 LATEST_LIMIT = 15
@@ -37,10 +37,16 @@ def status_counts(tenant_id: int) -> dict[TicketStatus, int]:
 def counters(tenant_id: int, timezone: str) -> DashboardCounters:
     now = utcnow()
     start_of_day = datetime.combine(now.astimezone(ZoneInfo(timezone)).date(), time.min, ZoneInfo(timezone))
-    open_tickets = select(func.count()).where(Ticket.tenant_id == tenant_id, Ticket.status.in_(OPEN_STATUSES))
+    open_tickets = (
+        select(func.count()).select_from(Ticket).where(Ticket.tenant_id == tenant_id, text(OPEN_TICKET_SQL))
+    )
     return DashboardCounters(
         by_status=status_counts(tenant_id),
-        unassigned=db.session.scalar(open_tickets.where(Ticket.assignee_id.is_(None))),
+        unassigned=db.session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.tenant_id == tenant_id, text(OPEN_UNASSIGNED_SQL))
+        ),
         resolved_today=db.session.scalar(
             select(func.count()).where(
                 Ticket.tenant_id == tenant_id,
@@ -61,13 +67,13 @@ def latest_tickets(tenant_id: int, limit: int = LATEST_LIMIT) -> list[Ticket]:
     tickets, newest first (the seed's rule: nobody's ticket waits at the bottom)."""
     base = (
         select(Ticket)
-        .where(Ticket.tenant_id == tenant_id, Ticket.status.in_(OPEN_STATUSES))
+        .where(Ticket.tenant_id == tenant_id)
         .options(joinedload(Ticket.company), joinedload(Ticket.assignee), joinedload(Ticket.requester))
         .limit(limit)
     )
     unassigned = list(
         db.session.scalars(
-            base.where(Ticket.assignee_id.is_(None)).order_by(Ticket.created_at.asc(), Ticket.id.asc())
+            base.where(text(OPEN_UNASSIGNED_SQL)).order_by(Ticket.created_at.asc(), Ticket.id.asc())
         )
     )
     remaining = limit - len(unassigned)
@@ -75,7 +81,7 @@ def latest_tickets(tenant_id: int, limit: int = LATEST_LIMIT) -> list[Ticket]:
     if remaining > 0:
         assigned = list(
             db.session.scalars(
-                base.where(Ticket.assignee_id.is_not(None))
+                base.where(text(OPEN_TICKET_SQL), Ticket.assignee_id.is_not(None))
                 .order_by(Ticket.created_at.desc(), Ticket.id.desc())
                 .limit(remaining)
             )

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select, text, tuple_
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from app.extensions import db
 from app.models import Company, Queue, Role, Ticket, TicketPriority, TicketStatus, User
@@ -247,12 +247,42 @@ def decode_cursor(cursor: str, sort: str):
     return value, ticket_id
 
 
+# The list shows a few columns of each ticket and of its relations: load only those
+# (no descriptions, no password hashes), in the same query.
+LIST_LOAD_OPTIONS = (
+    load_only(
+        Ticket.tenant_id,
+        Ticket.reference,
+        Ticket.subject,
+        Ticket.status,
+        Ticket.priority,
+        Ticket.priority_rank,
+        Ticket.created_at,
+        Ticket.updated_at,
+        Ticket.worked_seconds,
+        Ticket.in_progress_since,
+        Ticket.queue_id,
+        Ticket.company_id,
+        Ticket.requester_id,
+        Ticket.assignee_id,
+    ),
+    joinedload(Ticket.queue).load_only(Queue.name),
+    joinedload(Ticket.company).load_only(Company.apelido),
+    joinedload(Ticket.assignee).load_only(User.name),
+    joinedload(Ticket.requester).load_only(User.name),
+)
+
+
 @dataclass
 class TicketPage:
     tickets: list[Ticket]
     next_cursor: str | None
-    total: int  # capped at COUNT_CAP + 1
-    capped: bool
+
+
+@dataclass
+class TicketCount:
+    total: int  # at most COUNT_CAP
+    capped: bool  # there are more than COUNT_CAP
 
 
 def list_tickets(user: User, filters: TicketFilters, cursor: str | None, timezone: str) -> TicketPage:
@@ -269,57 +299,50 @@ def list_tickets(user: User, filters: TicketFilters, cursor: str | None, timezon
         (column.asc(), Ticket.id.asc()) if filters.direction == "asc" else (column.desc(), Ticket.id.desc())
     )
     rows = list(
-        db.session.scalars(
-            query.options(
-                joinedload(Ticket.queue),
-                joinedload(Ticket.company),
-                joinedload(Ticket.assignee),
-                joinedload(Ticket.requester),
-            )
-            .order_by(*order)
-            .limit(filters.per_page + 1)
-        )
+        db.session.scalars(query.options(*LIST_LOAD_OPTIONS).order_by(*order).limit(filters.per_page + 1))
     )
     has_more = len(rows) > filters.per_page
     rows = rows[: filters.per_page]
-    total = capped_count(base)
-    return TicketPage(
-        tickets=rows,
-        next_cursor=encode_cursor(rows[-1], filters.sort) if has_more else None,
-        total=min(total, COUNT_CAP),
-        capped=total > COUNT_CAP,
-    )
+    return TicketPage(tickets=rows, next_cursor=encode_cursor(rows[-1], filters.sort) if has_more else None)
 
 
-def capped_count(query: Select) -> int:
-    """Count at most COUNT_CAP + 1 rows: the list never counts a whole large table."""
-    limited = query.with_only_columns(Ticket.id).order_by(None).limit(COUNT_CAP + 1).subquery()
-    return db.session.scalar(select(func.count()).select_from(limited))
+def count_tickets(user: User, filters: TicketFilters, timezone: str) -> TicketCount:
+    """How many tickets match, counting at most COUNT_CAP + 1 rows: never a whole large table.
+
+    The list asks for this in a separate request after it is shown, because a
+    common search word can match a large share of the table, and even a capped
+    count must then read the word's whole index entry.
+    """
+    base = filtered_query(user, filters, timezone)
+    limited = base.with_only_columns(Ticket.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+    total = db.session.scalar(select(func.count()).select_from(limited))
+    return TicketCount(total=min(total, COUNT_CAP), capped=total > COUNT_CAP)
 
 
 # --- choices for the filter form ------------------------------------------
 
 
-def assignee_choices(tenant_id: int) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .where(
-                User.tenant_id == tenant_id,
-                User.is_active.is_(True),
-                User.role.in_([Role.ADMIN, Role.MANAGER, Role.AGENT]),
-            )
-            .order_by(User.name)
-        )
-    )
+# Choices are plain rows (id, label): the forms need nothing else, and rows are
+# several times cheaper than full ORM objects on every list request.
 
 
-def company_choices(tenant_id: int) -> list[Company]:
-    """Every active company of the tenant, not only those with tickets."""
-    return list(
-        db.session.scalars(
-            select(Company)
-            .where(Company.tenant_id == tenant_id, Company.is_active.is_(True))
-            .order_by(Company.apelido)
+def assignee_choices(tenant_id: int) -> list:
+    """Active staff (id, name): who can be filtered by and assigned."""
+    return db.session.execute(
+        select(User.id, User.name)
+        .where(
+            User.tenant_id == tenant_id,
+            User.is_active.is_(True),
+            User.role.in_([Role.ADMIN, Role.MANAGER, Role.AGENT]),
         )
-    )
+        .order_by(User.name)
+    ).all()
+
+
+def company_choices(tenant_id: int) -> list:
+    """Every active company (id, apelido, name) of the tenant, not only those with tickets."""
+    return db.session.execute(
+        select(Company.id, Company.apelido, Company.name)
+        .where(Company.tenant_id == tenant_id, Company.is_active.is_(True))
+        .order_by(Company.apelido)
+    ).all()

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Company, Role, User
+from app.services.changes import apply_changes
 from app.services.errors import ValidationError
 from app.services.passwords import MIN_PASSWORD_LENGTH, hash_password
 
@@ -32,6 +33,30 @@ def validate_password(password: str) -> None:
         )
 
 
+def _validated_person(
+    tenant_id: int, email: str, name: str, role, company_id: int | None, existing: User | None = None
+) -> tuple[str, str, Role]:
+    """The rules every person follows, whether created or edited."""
+    email = normalise_email(email)
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError("Informe o nome.", field="name")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ValidationError("Papel inválido.", field="role") from None
+    owner = find_user(tenant_id, email)
+    if owner is not None and owner is not existing:
+        raise ValidationError("Já existe um usuário com este e-mail.", field="email")
+    if company_id is not None:
+        company = db.session.get(Company, company_id)
+        if company is None or company.tenant_id != tenant_id:
+            raise ValidationError("Empresa inválida.", field="company")
+    if role is Role.COLLABORATOR and company_id is None:
+        raise ValidationError("Colaboradores precisam de uma empresa.", field="company")
+    return email, name, role
+
+
 def create_user(
     *,
     tenant_id: int,
@@ -42,22 +67,7 @@ def create_user(
     company_id: int | None = None,
     commit: bool = True,
 ) -> User:
-    email = normalise_email(email)
-    name = " ".join((name or "").split())
-    if not name:
-        raise ValidationError("Informe o nome.", field="name")
-    try:
-        role = Role(role)
-    except ValueError:
-        raise ValidationError("Papel inválido.", field="role") from None
-    if find_user(tenant_id, email) is not None:
-        raise ValidationError("Já existe um usuário com este e-mail.", field="email")
-    if company_id is not None:
-        company = db.session.get(Company, company_id)
-        if company is None or company.tenant_id != tenant_id:
-            raise ValidationError("Empresa inválida.", field="company")
-    if role is Role.COLLABORATOR and company_id is None:
-        raise ValidationError("Colaboradores precisam de uma empresa.", field="company")
+    email, name, role = _validated_person(tenant_id, email, name, role, company_id)
     if password is not None:
         validate_password(password)
 
@@ -100,34 +110,11 @@ def update_user(
     user: User, *, email: str, name: str, role: str, company_id: int | None, is_active: bool, actor: User
 ) -> bool:
     """Edit a person. The id never changes, so their history stays with them."""
-    email = normalise_email(email)
-    name = " ".join((name or "").split())
-    if not name:
-        raise ValidationError("Informe o nome.", field="name")
-    try:
-        role = Role(role)
-    except ValueError:
-        raise ValidationError("Papel inválido.", field="role") from None
-    if email != user.email:
-        other = find_user(user.tenant_id, email)
-        if other is not None:
-            raise ValidationError("Já existe um usuário com este e-mail.", field="email")
-    if company_id is not None:
-        company = db.session.get(Company, company_id)
-        if company is None or company.tenant_id != user.tenant_id:
-            raise ValidationError("Empresa inválida.", field="company")
-    if role is Role.COLLABORATOR and company_id is None:
-        raise ValidationError("Colaboradores precisam de uma empresa.", field="company")
+    email, name, role = _validated_person(user.tenant_id, email, name, role, company_id, existing=user)
     if user.id == actor.id and (role is not Role.ADMIN or not is_active):
         raise ValidationError("Você não pode rebaixar nem desativar a própria conta.", field="role")
     values = {"email": email, "name": name, "role": role, "company_id": company_id, "is_active": is_active}
-    changed = {key: value for key, value in values.items() if getattr(user, key) != value}
-    if not changed:
-        return False
-    for key, value in changed.items():
-        setattr(user, key, value)
-    db.session.commit()
-    return True
+    return bool(apply_changes(user, values))
 
 
 def set_password(user: User, password: str) -> None:

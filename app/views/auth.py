@@ -26,7 +26,7 @@ def safe_next_url(target: str | None) -> str | None:
 
 
 def home_for(user) -> str:
-    return url_for("dashboard.index")
+    return url_for("dashboard.index") if user.is_staff else url_for("portal.index")
 
 
 def render_login(error: str | None = None, status: int = 200, email: str = ""):

@@ -30,6 +30,7 @@ from app.services.ticket_filters import (
     FilterError,
     assignee_choices,
     company_choices,
+    count_tickets,
     list_tickets,
     parse_filters,
 )
@@ -107,6 +108,15 @@ def _views_panel(status: int = 200):
         default_query=saved_views.default_query(current_user),
         current_query=request.form.get("query", ""),
     ), status
+
+
+@bp.get("/chamados/contagem")
+@staff_required
+def count():
+    """The number of matching tickets, loaded by the list after it is shown."""
+    filters = parse_filters(request.args, current_user.tenant_id)
+    result = count_tickets(current_user, filters, _timezone())
+    return render_template("tickets/_count.html", count=result)
 
 
 @bp.post("/chamados/padrao")
