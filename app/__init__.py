@@ -64,9 +64,20 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.views import auth, companies, dashboard, devices, health, portal, queues, tickets, users
+    from app.views import (
+        agent_api,
+        auth,
+        companies,
+        dashboard,
+        devices,
+        health,
+        portal,
+        queues,
+        tickets,
+        users,
+    )
 
-    for module in (auth, companies, dashboard, devices, health, portal, queues, tickets, users):
+    for module in (agent_api, auth, companies, dashboard, devices, health, portal, queues, tickets, users):
         app.register_blueprint(module.bp)
 
 

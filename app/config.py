@@ -110,6 +110,16 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "REDIS_URL": redis_url,
         "MACHINE_PROVISIONING_SECRET": provisioning_secret or None,
         "MACHINE_TOKEN_TTL_MS": _int(env, "MACHINE_TOKEN_TTL_MS", 2_592_000_000, minimum=60_000),
+        "MACHINE_ONLINE_WINDOW_SECONDS": _int(env, "MACHINE_ONLINE_WINDOW_SECONDS", 300, minimum=30),
+        "MACHINE_ALERTS_CREATE_TICKETS": _bool(env, "MACHINE_ALERTS_CREATE_TICKETS", True),
+        "MACHINE_ALERTS_TICKET_REQUESTER_EMAIL": env.get(
+            "MACHINE_ALERTS_TICKET_REQUESTER_EMAIL", "alertas@chamados.local"
+        )
+        .strip()
+        .lower(),
+        "USB_POLICY_STALE_MINUTES": _int(env, "USB_POLICY_STALE_MINUTES", 60, minimum=1),
+        "AGENT_MAX_BODY_BYTES": _int(env, "AGENT_MAX_BODY_BYTES", 1_100_000, minimum=10_000),
+        "AGENT_RATE_LIMIT": env.get("AGENT_RATE_LIMIT", "30 per minute"),
         "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "America/Sao_Paulo"),
         "UPLOAD_DIR": str(upload_dir),
         "ATTACHMENT_MAX_BYTES": _int(env, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024),

@@ -340,3 +340,56 @@ def make_ticket(tenant, collaborator):
         return ticket
 
     return make
+
+
+# --- devices ------------------------------------------------------------------------
+
+PROVISIONING_SECRET = "test-provisioning-secret"
+
+
+def sample_inventory(software=("Firefox", "LibreOffice"), free=50_000_000_000):
+    return {
+        "hardware": {
+            "manufacturer": "Dell Inc.",
+            "model": "OptiPlex 7090",
+            "cpu": "Intel Core i5-10500",
+            "cores": 6,
+            "memoryBytes": 17_179_869_184,
+            "serial": "ABC1234",
+        },
+        "os": {"name": "Windows 11 Pro", "version": "11", "build": "26100", "arch": "x86_64"},
+        "disks": [{"mount": "C:", "fs": "NTFS", "totalBytes": 256_000_000_000, "freeBytes": free}],
+        "network": [{"name": "Ethernet", "mac": "aa:bb:cc:dd:ee:01", "ipv4": ["192.168.0.10"]}],
+        "software": [{"name": name, "version": "1.0", "publisher": "x"} for name in software],
+    }
+
+
+@pytest.fixture
+def register_device(app, company):
+    """Register a device through the real API; returns (response JSON, Authorization headers)."""
+
+    def register(
+        email="joana@paoquente.test",
+        serials=("SN-001",),
+        macs=("AA-BB-CC-DD-EE-01",),
+        hostname="recepcao-01",
+        code=None,
+    ):
+        client = app.test_client()
+        response = client.post(
+            "/api/machines/register",
+            json={
+                "companyCode": code or company.provisioning_code,
+                "email": email,
+                "hostname": hostname,
+                "os": {"name": "Windows 11 Pro", "version": "11", "build": "26100", "arch": "x86_64"},
+                "macAddresses": list(macs),
+                "serialNumbers": list(serials),
+            },
+            headers={"X-Provisioning-Secret": PROVISIONING_SECRET},
+        )
+        assert response.status_code == 201, response.get_json()
+        body = response.get_json()
+        return body, {"Authorization": f"Bearer {body['machineToken']}"}
+
+    return register

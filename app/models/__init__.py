@@ -1,7 +1,20 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
 from app.models.company import Company, generate_provisioning_code
-from app.models.machine import Machine
+from app.models.machine import (
+    AlertSeverity,
+    InventorySnapshot,
+    Machine,
+    MachineAlert,
+    MachineLink,
+    MachinePresence,
+    MachineToken,
+    MetricSample,
+    Persona,
+    UsbPolicy,
+    UsbPolicyMode,
+    UsbPolicyStatus,
+)
 from app.models.queue import DEFAULT_QUEUE_NAME, Queue
 from app.models.saved_view import SavedView
 from app.models.tenant import Tenant
@@ -25,11 +38,19 @@ __all__ = [
     "OPEN_TICKET_SQL",
     "OPEN_UNASSIGNED_SQL",
     "STAFF_ROLES",
+    "AlertSeverity",
     "Attachment",
     "Comment",
     "CommentVisibility",
     "Company",
+    "InventorySnapshot",
     "Machine",
+    "MachineAlert",
+    "MachineLink",
+    "MachinePresence",
+    "MachineToken",
+    "MetricSample",
+    "Persona",
     "Queue",
     "Role",
     "SavedView",
@@ -38,6 +59,9 @@ __all__ = [
     "TicketEvent",
     "TicketPriority",
     "TicketStatus",
+    "UsbPolicy",
+    "UsbPolicyMode",
+    "UsbPolicyStatus",
     "User",
     "generate_provisioning_code",
 ]

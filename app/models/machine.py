@@ -1,28 +1,198 @@
+"""Devices ("Dispositivos") and everything the agent reports about them.
+
+The heartbeat path is designed so an identical heartbeat never rewrites a wide
+row: the last-seen time lives in `machine_presence` (one narrow row per device),
+metrics are small append-only samples, and the inventory is stored as a new
+snapshot only when its canonical hash changes.
+"""
+
+import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.types import UTCDateTime, utcnow
+from app.models.types import JSONType, UTCDateTime, utcnow
+from app.models.user import enum_column
+
+
+class Persona(enum.StrEnum):
+    COLLABORATOR = "collaborator"
+    MANAGER = "manager"
+
+    @property
+    def label(self) -> str:
+        return "Colaborador" if self is Persona.COLLABORATOR else "Gestor"
 
 
 class Machine(db.Model):
-    """A computer with the desktop agent ("Dispositivo").
-
-    The foundation holds only its identity so tickets can link to it; tokens,
-    heartbeats and inventory are added by the devices work.
-    """
-
     __tablename__ = "machines"
+    __table_args__ = (Index("ix_machines_tenant_fingerprint", "tenant_id", "fingerprint"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
     hostname: Mapped[str] = mapped_column(String(255))
+    # Hardware identity: re-registering the same hardware finds this record again.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    serial_numbers: Mapped[list] = mapped_column(JSONType, default=list)
+    mac_addresses: Mapped[list] = mapped_column(JSONType, default=list)
+    os_name: Mapped[str] = mapped_column(String(120), default="")
+    os_version: Mapped[str] = mapped_column(String(60), default="")
+    os_build: Mapped[str] = mapped_column(String(60), default="")
+    os_arch: Mapped[str] = mapped_column(String(20), default="")
+    source: Mapped[str] = mapped_column(String(30), default="agente Chamados")
+    # Who uses it: the person registered with, and the persona they act with.
+    assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    persona: Mapped[Persona] = mapped_column(enum_column(Persona), default=Persona.COLLABORATOR)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    inventory_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     company = relationship("Company")
+    assigned_user = relationship("User", foreign_keys=[assigned_user_id])
+    presence = relationship("MachinePresence", uselist=False, viewonly=True)
+    linked_users = relationship("User", secondary="machine_links", viewonly=True, order_by="User.name")
 
     def __repr__(self) -> str:
         return f"<Machine {self.hostname}>"
+
+
+class MachinePresence(db.Model):
+    """The one row a heartbeat always writes: narrow on purpose."""
+
+    __tablename__ = "machine_presence"
+
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class MachineLink(db.Model):
+    """Extra people linked to a device ("Usuários vinculados"), besides the assigned one."""
+
+    __tablename__ = "machine_links"
+
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MachineToken(db.Model):
+    """A device token. Only its SHA-256 is stored; the token itself is shown once."""
+
+    __tablename__ = "machine_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(60))
+
+
+class InventorySnapshot(db.Model):
+    """A full inventory, kept only when it differs from the previous one."""
+
+    __tablename__ = "inventory_snapshots"
+    __table_args__ = (Index("ix_inventory_snapshots_machine_created", "machine_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    inventory: Mapped[dict] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class MetricSample(db.Model):
+    """A few numbers per heartbeat, for the 24-hour charts."""
+
+    __tablename__ = "metric_samples"
+    __table_args__ = (Index("ix_metric_samples_machine_taken", "machine_id", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    cpu_percent: Mapped[float | None] = mapped_column()
+    memory_percent: Mapped[float | None] = mapped_column()
+    disk_free_percent: Mapped[float | None] = mapped_column()
+    uptime_seconds: Mapped[int | None] = mapped_column()
+    logged_user: Mapped[str | None] = mapped_column(String(120))
+
+
+class AlertSeverity(enum.StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def label(self) -> str:
+        return {"info": "Informativo", "warning": "Atenção", "critical": "Crítico"}[self.value]
+
+
+class MachineAlert(db.Model):
+    """A posture alert. At most one open alert per kind and device."""
+
+    __tablename__ = "machine_alerts"
+    __table_args__ = (
+        Index(
+            "uq_machine_alerts_open_kind",
+            "machine_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("resolved_at IS NULL"),
+            sqlite_where=text("resolved_at IS NULL"),
+        ),
+        Index("ix_machine_alerts_tenant_opened", "tenant_id", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[AlertSeverity] = mapped_column(enum_column(AlertSeverity), default=AlertSeverity.WARNING)
+    details: Mapped[dict] = mapped_column(JSONType, default=dict)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+
+
+class UsbPolicyMode(enum.StrEnum):
+    ALLOW = "ALLOW"
+    BLOCK = "BLOCK"
+    READ_ONLY = "READ_ONLY"
+
+    @property
+    def label(self) -> str:
+        return {"ALLOW": "Permitir", "BLOCK": "Bloquear", "READ_ONLY": "Somente leitura"}[self.value]
+
+
+class UsbPolicyStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    APPLIED = "APPLIED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def label(self) -> str:
+        return {"PENDING": "Pendente", "APPLIED": "Aplicada", "FAILED": "Falhou", "EXPIRED": "Expirada"}[
+            self.value
+        ]
+
+
+class UsbPolicy(db.Model):
+    """The USB storage policy of a device and where its delivery stands."""
+
+    __tablename__ = "usb_policies"
+
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
+    mode: Mapped[UsbPolicyMode] = mapped_column(enum_column(UsbPolicyMode))
+    status: Mapped[UsbPolicyStatus] = mapped_column(enum_column(UsbPolicyStatus), index=True)
+    message: Mapped[str | None] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

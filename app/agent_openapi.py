@@ -1,0 +1,268 @@
+"""OpenAPI 3 description of the agent API (/api/machines/...).
+
+The request schemas here also validate incoming bodies (views/agent_api.py), and
+the tests validate real responses against the response schemas, so the document
+cannot drift from what the server does.
+"""
+
+NUMBER_PERCENT = {"type": "number", "minimum": 0, "maximum": 100}
+STRINGS = {"type": "array", "items": {"type": "string", "maxLength": 64}}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "field": {"type": "string"},
+                },
+            }
+        },
+    },
+    "OperatingSystem": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "maxLength": 120},
+            "version": {"type": "string", "maxLength": 60},
+            "build": {"type": "string", "maxLength": 60},
+            "arch": {"type": "string", "maxLength": 20},
+        },
+    },
+    "RegisterRequest": {
+        "type": "object",
+        "required": ["companyCode", "email", "hostname"],
+        "properties": {
+            "companyCode": {"type": "string", "minLength": 1, "maxLength": 32},
+            "email": {"type": "string", "minLength": 3, "maxLength": 254},
+            "hostname": {"type": "string", "minLength": 1, "maxLength": 255},
+            "os": {"$ref": "#/components/schemas/OperatingSystem"},
+            "macAddresses": {**STRINGS, "maxItems": 64},
+            "serialNumbers": {**STRINGS, "maxItems": 16},
+        },
+    },
+    "Person": {
+        "type": "object",
+        "required": ["id", "name", "email"],
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"}},
+    },
+    "Company": {
+        "type": "object",
+        "required": ["id", "name", "apelido"],
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "apelido": {"type": "string"}},
+    },
+    "RegisterResponse": {
+        "type": "object",
+        "required": [
+            "machineId",
+            "machineToken",
+            "expiresAt",
+            "company",
+            "assignedUser",
+            "persona",
+            "reused",
+        ],
+        "properties": {
+            "machineId": {"type": "integer"},
+            "machineToken": {"type": "string", "minLength": 40},
+            "expiresAt": {"type": "string", "format": "date-time"},
+            "company": {"$ref": "#/components/schemas/Company"},
+            "assignedUser": {"$ref": "#/components/schemas/Person"},
+            "persona": {"type": "string", "enum": ["collaborator", "manager"]},
+            "reused": {"type": "boolean", "description": "true when the same hardware was registered before"},
+        },
+    },
+    "Metrics": {
+        "type": "object",
+        "properties": {
+            "cpuPercent": NUMBER_PERCENT,
+            "memoryPercent": NUMBER_PERCENT,
+            "disks": {
+                "type": "array",
+                "maxItems": 64,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "mount": {"type": "string"},
+                        "freePercent": NUMBER_PERCENT,
+                        "freeBytes": {"type": "integer", "minimum": 0},
+                    },
+                },
+            },
+            "uptimeSeconds": {"type": "integer", "minimum": 0},
+            "loggedUser": {"type": ["string", "null"], "maxLength": 120},
+        },
+    },
+    "Alert": {
+        "type": "object",
+        "required": ["kind"],
+        "properties": {
+            "kind": {"type": "string", "minLength": 1, "maxLength": 60},
+            "severity": {"type": "string", "enum": ["info", "warning", "critical"]},
+            "details": {"type": "object"},
+        },
+    },
+    "HeartbeatRequest": {
+        "type": "object",
+        "properties": {
+            "metrics": {"$ref": "#/components/schemas/Metrics"},
+            "inventory": {
+                "type": "object",
+                "description": "Full inventory (hardware, os, disks, network, software); send it when it "
+                "changed. Stored only when its canonical JSON differs from the last one.",
+            },
+            "alerts": {
+                "type": "array",
+                "maxItems": 50,
+                "description": "Every posture problem seen now; one not reported any more is resolved.",
+                "items": {"$ref": "#/components/schemas/Alert"},
+            },
+        },
+    },
+    "Command": {
+        "type": "object",
+        "required": ["type"],
+        "properties": {
+            "type": {"type": "string", "enum": ["usb_policy"]},
+            "mode": {"type": "string", "enum": ["ALLOW", "BLOCK", "READ_ONLY"]},
+            "requestedAt": {"type": "string", "format": "date-time"},
+        },
+    },
+    "HeartbeatResponse": {
+        "type": "object",
+        "required": ["nextIntervalSeconds", "commands", "chat", "inventoryStored"],
+        "properties": {
+            "nextIntervalSeconds": {"type": "integer", "minimum": 1},
+            "inventoryStored": {"type": "boolean"},
+            "commands": {"type": "array", "items": {"$ref": "#/components/schemas/Command"}},
+            "chat": {
+                "type": "object",
+                "required": ["activeSession", "unread"],
+                "properties": {
+                    "activeSession": {"type": ["object", "null"]},
+                    "unread": {"type": "integer", "minimum": 0},
+                },
+            },
+        },
+    },
+    "SessionResponse": {
+        "type": "object",
+        "required": ["machine", "assignedUser", "persona", "online"],
+        "properties": {
+            "machine": {
+                "type": "object",
+                "required": ["id", "hostname", "os", "company"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "hostname": {"type": "string"},
+                    "os": {"type": "string"},
+                    "company": {"oneOf": [{"$ref": "#/components/schemas/Company"}, {"type": "null"}]},
+                },
+            },
+            "assignedUser": {"oneOf": [{"$ref": "#/components/schemas/Person"}, {"type": "null"}]},
+            "persona": {"type": "string", "enum": ["collaborator", "manager"]},
+            "online": {"type": "boolean"},
+        },
+    },
+    "UsbAckRequest": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"type": "string", "enum": ["APPLIED", "FAILED"]},
+            "message": {"type": "string", "maxLength": 2000},
+        },
+    },
+    "UsbAckResponse": {
+        "type": "object",
+        "required": ["status", "mode", "acknowledgedAt"],
+        "properties": {
+            "status": {"type": "string", "enum": ["APPLIED", "FAILED"]},
+            "mode": {"type": "string", "enum": ["ALLOW", "BLOCK", "READ_ONLY"]},
+            "acknowledgedAt": {"type": "string", "format": "date-time"},
+        },
+    },
+}
+
+
+def _json(schema: str) -> dict:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+
+
+def _errors(*statuses: int) -> dict:
+    descriptions = {
+        400: "Body is not JSON",
+        401: "Missing, invalid, expired or revoked token (token_missing, token_invalid, token_expired, "
+        "token_revoked) or wrong provisioning secret",
+        403: "Device or person deactivated",
+        404: "Unknown company code",
+        409: "Conflict with the current state",
+        413: "Body larger than AGENT_MAX_BODY_BYTES",
+        422: "Body does not match the schema; `field` names the offending field",
+        429: "Too many requests from this device",
+    }
+    return {str(s): {"description": descriptions[s], "content": _json("Error")} for s in statuses}
+
+
+BEARER = [{"machineToken": []}]
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "Chamados — API do agente", "version": "1.0.0"},
+    "servers": [{"url": "/"}],
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "machineToken": {"type": "http", "scheme": "bearer"},
+            "provisioningSecret": {"type": "apiKey", "in": "header", "name": "X-Provisioning-Secret"},
+        },
+    },
+    "paths": {
+        "/api/machines/register": {
+            "post": {
+                "summary": "Register a device (or the same hardware again) and get its token",
+                "security": [{"provisioningSecret": []}],
+                "requestBody": {"required": True, "content": _json("RegisterRequest")},
+                "responses": {
+                    "201": {"description": "Registered", "content": _json("RegisterResponse")},
+                    **_errors(400, 401, 403, 404, 409, 413, 422, 429),
+                },
+            }
+        },
+        "/api/machines/heartbeat": {
+            "post": {
+                "summary": "Report metrics, optionally the inventory and posture alerts",
+                "security": BEARER,
+                "requestBody": {"required": True, "content": _json("HeartbeatRequest")},
+                "responses": {
+                    "200": {"description": "Accepted", "content": _json("HeartbeatResponse")},
+                    **_errors(400, 401, 403, 413, 422, 429),
+                },
+            }
+        },
+        "/api/machines/session": {
+            "get": {
+                "summary": "The device context: machine, assigned person, persona",
+                "security": BEARER,
+                "responses": {
+                    "200": {"description": "The device", "content": _json("SessionResponse")},
+                    **_errors(401, 403, 429),
+                },
+            }
+        },
+        "/api/machines/usb-policy/ack": {
+            "post": {
+                "summary": "Confirm the pending USB storage policy was applied, or say it failed",
+                "security": BEARER,
+                "requestBody": {"required": True, "content": _json("UsbAckRequest")},
+                "responses": {
+                    "200": {"description": "Recorded", "content": _json("UsbAckResponse")},
+                    **_errors(400, 401, 403, 409, 413, 422, 429),
+                },
+            }
+        },
+    },
+}

@@ -1,0 +1,601 @@
+"""Devices: registration and tokens, heartbeats, posture alerts, USB policy, access.
+
+Every rule about devices lives here, used by the agent API, the admin pages,
+the CLI and the workers. The heartbeat path is the hot one: an identical
+heartbeat updates one narrow row (presence), appends one small metric sample,
+and writes no inventory bytes at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import orjson
+from flask import current_app
+from markupsafe import escape
+from sqlalchemy import select, update
+
+from app.extensions import db
+from app.models import (
+    AlertSeverity,
+    Company,
+    InventorySnapshot,
+    Machine,
+    MachineAlert,
+    MachineLink,
+    MachinePresence,
+    MachineToken,
+    MetricSample,
+    Persona,
+    Role,
+    TicketPriority,
+    UsbPolicy,
+    UsbPolicyMode,
+    UsbPolicyStatus,
+    User,
+)
+from app.models.types import utcnow
+from app.services.changes import apply_changes
+from app.services.errors import Conflict, DomainError, NotFound, ValidationError
+from app.services.users import find_user, normalise_email
+
+HEARTBEAT_INTERVAL_SECONDS = 60
+# Serial numbers that vendors ship as placeholders identify nothing.
+JUNK_SERIALS = {
+    "",
+    "0",
+    "none",
+    "default string",
+    "to be filled by o.e.m.",
+    "system serial number",
+    "not specified",
+    "not applicable",
+    "123456789",
+    "0123456789",
+}
+JUNK_MACS = {"00:00:00:00:00:00", ""}
+
+
+class AgentError(DomainError):
+    """An agent request refused; `code` is the stable machine-readable reason."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+        super().__init__(message, field=field, code=code)
+        self.status = status
+
+
+# --- tokens -----------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(machine: Machine, now: datetime | None = None) -> tuple[str, MachineToken]:
+    """A new token: 32 random bytes, shown once, stored only as its SHA-256."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    ttl = timedelta(milliseconds=current_app.config["MACHINE_TOKEN_TTL_MS"])
+    record = MachineToken(
+        machine_id=machine.id, token_hash=hash_token(token), created_at=now, expires_at=now + ttl
+    )
+    db.session.add(record)
+    return token, record
+
+
+def revoke_tokens(machine: Machine, reason: str, now: datetime | None = None) -> int:
+    result = db.session.execute(
+        update(MachineToken)
+        .where(MachineToken.machine_id == machine.id, MachineToken.revoked_at.is_(None))
+        .values(revoked_at=now or utcnow(), revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def authenticate_token(token: str | None) -> Machine:
+    """The device a bearer token belongs to, or an AgentError (401/403)."""
+    if not token:
+        raise AgentError(401, "token_missing", "Envie o token do dispositivo no cabeçalho Authorization.")
+    record = db.session.scalar(select(MachineToken).where(MachineToken.token_hash == hash_token(token)))
+    if record is None:
+        raise AgentError(401, "token_invalid", "Token do dispositivo inválido.")
+    if record.revoked_at is not None:
+        raise AgentError(401, "token_revoked", "Token revogado: registre o dispositivo novamente.")
+    if record.expires_at <= utcnow():
+        raise AgentError(401, "token_expired", "Token expirado: registre o dispositivo novamente.")
+    machine = db.session.get(Machine, record.machine_id)
+    if not machine.is_active:
+        raise AgentError(403, "machine_disabled", "Este dispositivo foi desativado pelo administrador.")
+    return machine
+
+
+# --- identity -------------------------------------------------------------------
+
+
+def normalise_serials(serials: list[str]) -> list[str]:
+    clean = {str(s).strip().upper() for s in serials or []}
+    return sorted(s for s in clean if s.lower() not in JUNK_SERIALS)
+
+
+def normalise_macs(macs: list[str]) -> list[str]:
+    clean = {str(m).strip().lower().replace("-", ":") for m in macs or []}
+    return sorted(m for m in clean if m not in JUNK_MACS)
+
+
+def hardware_fingerprint(serials: list[str], macs: list[str]) -> str | None:
+    """Serial numbers identify hardware best; MAC addresses when there are none."""
+    basis = normalise_serials(serials) and ["s:" + s for s in normalise_serials(serials)]
+    basis = basis or ["m:" + m for m in normalise_macs(macs)]
+    if not basis:
+        return None
+    return hashlib.sha256("|".join(basis).encode()).hexdigest()
+
+
+def format_os_version(name: str | None, version: str | None = None, build: str | None = None) -> str:
+    """ "Windows 11 Pro (26100)", "Debian GNU/Linux 12 (bookworm)": the major never twice."""
+    name = " ".join((name or "").split())
+    version = " ".join((version or "").split())
+    build = " ".join((build or "").split())
+    label = name
+    if version and version.split()[0] not in name.split():
+        label = f"{label} {version}".strip()
+    if build and build not in label:
+        label = f"{label} ({build})"
+    return label or "Sistema desconhecido"
+
+
+def is_online(last_seen_at: datetime | None, now: datetime | None = None) -> bool:
+    """Online = a heartbeat within the window. The one definition used everywhere."""
+    return last_seen_at is not None and last_seen_at >= online_cutoff(now)
+
+
+def online_cutoff(now: datetime | None = None) -> datetime:
+    return (now or utcnow()) - timedelta(seconds=current_app.config["MACHINE_ONLINE_WINDOW_SECONDS"])
+
+
+# --- registration ----------------------------------------------------------------
+
+
+@dataclass
+class Registration:
+    machine: Machine
+    token: str
+    expires_at: datetime
+    user: User
+    reused: bool
+
+
+def _check_provisioning_secret(secret: str | None) -> None:
+    expected = current_app.config.get("MACHINE_PROVISIONING_SECRET")
+    if not expected or not secret or not hmac.compare_digest(secret.encode(), expected.encode()):
+        raise AgentError(401, "provisioning_secret_invalid", "Segredo de provisionamento inválido.")
+
+
+def person_for_device(company: Company, email: str) -> User:
+    """The person an e-mail names for a device of this company; created if new."""
+    email = normalise_email(email)
+    user = find_user(company.tenant_id, email)
+    if user is None:
+        user = User(
+            tenant_id=company.tenant_id,
+            email=email,
+            name=email.split("@")[0],
+            role=Role.COLLABORATOR,
+            company_id=company.id,
+        )
+        db.session.add(user)
+        db.session.flush()
+        return user
+    if not user.is_active:
+        raise AgentError(403, "user_disabled", "A conta deste e-mail está desativada.", field="email")
+    if user.role == Role.COLLABORATOR and user.company_id != company.id:
+        raise AgentError(409, "email_other_company", "Este e-mail pertence a outra empresa.", field="email")
+    return user
+
+
+def register(
+    *,
+    secret: str | None,
+    company_code: str,
+    email: str,
+    hostname: str,
+    os: dict,
+    mac_addresses: list[str],
+    serial_numbers: list[str],
+    source: str = "agente Chamados",
+) -> Registration:
+    _check_provisioning_secret(secret)
+    company = db.session.scalar(
+        select(Company).where(Company.provisioning_code == (company_code or "").strip().upper())
+    )
+    if company is None or not company.is_active:
+        raise AgentError(404, "company_not_found", "Código da empresa não encontrado.", field="companyCode")
+    try:
+        user = person_for_device(company, email)
+    except ValidationError as error:
+        raise AgentError(422, "invalid_email", error.message, field="email") from None
+
+    now = utcnow()
+    fingerprint = hardware_fingerprint(serial_numbers, mac_addresses)
+    machine = None
+    if fingerprint:
+        machine = db.session.scalar(
+            select(Machine)
+            .where(Machine.tenant_id == company.tenant_id, Machine.fingerprint == fingerprint)
+            .order_by(Machine.id)
+        )
+    reused = machine is not None
+    if machine is not None and not machine.is_active:
+        raise AgentError(403, "machine_disabled", "Este dispositivo foi desativado pelo administrador.")
+    identity = {
+        "company_id": company.id,
+        "hostname": hostname.strip()[:255],
+        "fingerprint": fingerprint,
+        "serial_numbers": normalise_serials(serial_numbers),
+        "mac_addresses": normalise_macs(mac_addresses),
+        "os_name": str(os.get("name") or "")[:120],
+        "os_version": str(os.get("version") or "")[:60],
+        "os_build": str(os.get("build") or "")[:60],
+        "os_arch": str(os.get("arch") or "")[:20],
+        "assigned_user_id": user.id,
+        "source": source,
+    }
+    if machine is None:
+        machine = Machine(tenant_id=company.tenant_id, created_at=now, **identity)
+        db.session.add(machine)
+        db.session.flush()
+        db.session.add(MachinePresence(machine_id=machine.id, last_seen_at=now))
+    else:
+        apply_changes(machine, identity, commit=False)
+        revoke_tokens(machine, "re-registered", now)
+        touch_presence(machine.id, now)
+    token, record = issue_token(machine, now)
+    db.session.commit()
+    return Registration(machine=machine, token=token, expires_at=record.expires_at, user=user, reused=reused)
+
+
+# --- heartbeats -----------------------------------------------------------------
+
+
+def canonical_hash(document) -> str:
+    """SHA-256 of canonical JSON (sorted keys): equal content, equal hash."""
+    return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def touch_presence(machine_id: int, now: datetime) -> None:
+    """Update the narrow last-seen row (insert it on the first heartbeat)."""
+    updated = db.session.execute(
+        update(MachinePresence)
+        .where(MachinePresence.machine_id == machine_id)
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not updated:
+        db.session.add(MachinePresence(machine_id=machine_id, last_seen_at=now))
+
+
+@dataclass
+class HeartbeatResult:
+    inventory_stored: bool = False
+    alerts_opened: list[MachineAlert] = field(default_factory=list)
+    alerts_resolved: int = 0
+    commands: list[dict] = field(default_factory=list)
+
+
+def record_heartbeat(
+    machine: Machine, metrics: dict | None, inventory: dict | None, alerts: list[dict] | None
+) -> HeartbeatResult:
+    now = utcnow()
+    result = HeartbeatResult()
+    touch_presence(machine.id, now)
+    if metrics:
+        db.session.add(
+            MetricSample(
+                machine_id=machine.id,
+                taken_at=now,
+                cpu_percent=metrics.get("cpuPercent"),
+                memory_percent=metrics.get("memoryPercent"),
+                disk_free_percent=_min_disk_free(metrics.get("disks")),
+                uptime_seconds=metrics.get("uptimeSeconds"),
+                logged_user=(metrics.get("loggedUser") or None) and str(metrics["loggedUser"])[:120],
+            )
+        )
+    if inventory is not None:
+        result.inventory_stored = store_inventory(machine, inventory, now)
+    if alerts is not None:
+        result.alerts_opened, result.alerts_resolved = sync_alerts(machine, alerts, now)
+    result.commands = pending_commands(machine)
+    db.session.commit()
+    return result
+
+
+def _min_disk_free(disks) -> float | None:
+    values = [
+        d.get("freePercent") for d in disks or [] if isinstance(d, dict) and d.get("freePercent") is not None
+    ]
+    return min(values) if values else None
+
+
+def store_inventory(machine: Machine, inventory: dict, now: datetime) -> bool:
+    """Keep a snapshot only when the content changed. Returns whether one was written."""
+    content_hash = canonical_hash(inventory)
+    if content_hash == machine.inventory_hash:
+        return False
+    db.session.add(
+        InventorySnapshot(
+            machine_id=machine.id, content_hash=content_hash, inventory=inventory, created_at=now
+        )
+    )
+    machine.inventory_hash = content_hash
+    os_info = inventory.get("os") or {}
+    if os_info:
+        apply_changes(
+            machine,
+            {
+                "os_name": str(os_info.get("name") or machine.os_name)[:120],
+                "os_version": str(os_info.get("version") or machine.os_version)[:60],
+                "os_build": str(os_info.get("build") or machine.os_build)[:60],
+            },
+            commit=False,
+        )
+    return True
+
+
+def latest_inventory(machine: Machine, before: int = 0) -> InventorySnapshot | None:
+    return db.session.scalar(
+        select(InventorySnapshot)
+        .where(InventorySnapshot.machine_id == machine.id)
+        .order_by(InventorySnapshot.created_at.desc(), InventorySnapshot.id.desc())
+        .offset(before)
+        .limit(1)
+    )
+
+
+def diff_inventories(old: dict | None, new: dict | None) -> dict:
+    """What changed between two inventories, for people: software and disks."""
+    old, new = old or {}, new or {}
+
+    def software(inv):
+        return {(s.get("name") or "", s.get("version") or "") for s in inv.get("software") or []}
+
+    def disks(inv):
+        return {d.get("mount") or d.get("name") or "?": d for d in inv.get("disks") or []}
+
+    before, after = software(old), software(new)
+    old_disks, new_disks = disks(old), disks(new)
+    changed_disks = []
+    for mount in sorted(set(old_disks) | set(new_disks)):
+        a, b = old_disks.get(mount), new_disks.get(mount)
+        if a is None:
+            changed_disks.append({"mount": mount, "change": "adicionado"})
+        elif b is None:
+            changed_disks.append({"mount": mount, "change": "removido"})
+        elif a.get("totalBytes") != b.get("totalBytes"):
+            changed_disks.append({"mount": mount, "change": "capacidade alterada"})
+    return {
+        "software_added": sorted(after - before),
+        "software_removed": sorted(before - after),
+        "disks": changed_disks,
+    }
+
+
+# --- posture alerts -------------------------------------------------------------
+
+ALERT_LABELS = {
+    "cpu_high": "CPU alta",
+    "service_stopped": "Serviço parado",
+    "smart_failing": "Disco com falha (SMART)",
+    "disk_low": "Pouco espaço em disco",
+}
+SEVERITY_PRIORITY = {
+    AlertSeverity.INFO: TicketPriority.MEDIUM,
+    AlertSeverity.WARNING: TicketPriority.HIGH,
+    AlertSeverity.CRITICAL: TicketPriority.URGENT,
+}
+
+
+def sync_alerts(machine: Machine, reported: list[dict], now: datetime) -> tuple[list[MachineAlert], int]:
+    """Open what is newly reported, resolve what is no longer reported; never duplicate."""
+    open_alerts = {
+        a.kind: a
+        for a in db.session.scalars(
+            select(MachineAlert).where(
+                MachineAlert.machine_id == machine.id, MachineAlert.resolved_at.is_(None)
+            )
+        )
+    }
+    reported_by_kind = {str(a["kind"])[:60]: a for a in reported}
+    opened = []
+    for kind, alert in reported_by_kind.items():
+        if kind in open_alerts:
+            continue
+        record = MachineAlert(
+            tenant_id=machine.tenant_id,
+            machine_id=machine.id,
+            kind=kind,
+            severity=AlertSeverity(alert.get("severity", "warning")),
+            details=alert.get("details") or {},
+            opened_at=now,
+        )
+        db.session.add(record)
+        opened.append(record)
+    resolved = 0
+    for kind, alert in open_alerts.items():
+        if kind not in reported_by_kind:
+            alert.resolved_at = now
+            resolved += 1
+    if opened and current_app.config["MACHINE_ALERTS_CREATE_TICKETS"]:
+        db.session.flush()
+        for alert in opened:
+            alert.ticket_id = _open_alert_ticket(machine, alert).id
+    return opened, resolved
+
+
+def alert_requester(tenant_id: int) -> User:
+    """The account alert tickets are opened by (created, unable to log in, if missing)."""
+    email = current_app.config["MACHINE_ALERTS_TICKET_REQUESTER_EMAIL"]
+    user = find_user(tenant_id, email)
+    if user is None:
+        user = User(
+            tenant_id=tenant_id, email=email, name="Alertas de dispositivos", role=Role.AGENT, is_active=False
+        )
+        db.session.add(user)
+        db.session.flush()
+    return user
+
+
+def _open_alert_ticket(machine: Machine, alert: MachineAlert):
+    from app.services.tickets import create_ticket
+
+    label = ALERT_LABELS.get(alert.kind, alert.kind)
+    # Everything the agent sent is text: escape it before it becomes HTML.
+    details = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted((alert.details or {}).items()))
+    description = f"<p>O agente do dispositivo {escape(machine.hostname)} informou: {escape(label)}.</p>"
+    return create_ticket(
+        tenant_id=machine.tenant_id,
+        requester=alert_requester(machine.tenant_id),
+        subject=f"Alerta: {label} em {machine.hostname}",
+        description_html=description + (f"<ul>{details}</ul>" if details else ""),
+        company_id=machine.company_id,
+        priority=SEVERITY_PRIORITY[alert.severity],
+        machine_id=machine.id,
+        commit=False,
+    )
+
+
+# --- USB storage policy -----------------------------------------------------------
+
+
+def set_usb_policy(machine: Machine, mode: str, actor: User) -> UsbPolicy:
+    try:
+        mode = UsbPolicyMode(mode)
+    except ValueError:
+        raise ValidationError("Política USB inválida.", field="mode") from None
+    policy = db.session.get(UsbPolicy, machine.id)
+    if (
+        policy is not None
+        and policy.mode == mode
+        and policy.status in (UsbPolicyStatus.PENDING, UsbPolicyStatus.APPLIED)
+    ):
+        return policy  # already there or on its way: nothing to write
+    if policy is None:
+        policy = UsbPolicy(machine_id=machine.id)
+        db.session.add(policy)
+    policy.mode, policy.status, policy.message = mode, UsbPolicyStatus.PENDING, None
+    policy.requested_by_id, policy.requested_at, policy.acknowledged_at = actor.id, utcnow(), None
+    db.session.commit()
+    return policy
+
+
+def pending_commands(machine: Machine) -> list[dict]:
+    policy = db.session.get(UsbPolicy, machine.id)
+    if policy is None or policy.status != UsbPolicyStatus.PENDING:
+        return []
+    return [{"type": "usb_policy", "mode": policy.mode.value, "requestedAt": policy.requested_at.isoformat()}]
+
+
+def acknowledge_usb_policy(machine: Machine, status: str, message: str | None) -> UsbPolicy:
+    policy = db.session.get(UsbPolicy, machine.id)
+    if policy is None or policy.status != UsbPolicyStatus.PENDING:
+        raise AgentError(409, "no_pending_policy", "Não há política USB pendente para este dispositivo.")
+    if status not in ("APPLIED", "FAILED"):
+        raise AgentError(422, "invalid_field", "status deve ser APPLIED ou FAILED.", field="status")
+    policy.status = UsbPolicyStatus(status)
+    policy.message = (message or "")[:2000] or None
+    policy.acknowledged_at = utcnow()
+    db.session.commit()
+    return policy
+
+
+def expire_stale_usb_policies(now: datetime | None = None, batch: int = 500) -> int:
+    """Mark PENDING policies older than USB_POLICY_STALE_MINUTES as EXPIRED (the cleanup job)."""
+    cutoff = (now or utcnow()) - timedelta(minutes=current_app.config["USB_POLICY_STALE_MINUTES"])
+    ids = db.session.scalars(
+        select(UsbPolicy.machine_id)
+        .where(UsbPolicy.status == UsbPolicyStatus.PENDING, UsbPolicy.requested_at < cutoff)
+        .limit(batch)
+    ).all()
+    if ids:
+        db.session.execute(
+            update(UsbPolicy)
+            .where(UsbPolicy.machine_id.in_(ids), UsbPolicy.status == UsbPolicyStatus.PENDING)
+            .values(status=UsbPolicyStatus.EXPIRED, message="Sem confirmação do agente no prazo.")
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    return len(ids)
+
+
+# --- admin actions ---------------------------------------------------------------
+
+
+def get_machine(tenant_id: int, machine_id: int) -> Machine:
+    machine = db.session.get(Machine, machine_id)
+    if machine is None or machine.tenant_id != tenant_id:
+        raise NotFound("Dispositivo não encontrado.")
+    return machine
+
+
+def reset_agent(machine: Machine) -> int:
+    """ "Resetar agente": every token stops working at once; the agent must register again."""
+    count = revoke_tokens(machine, "reset")
+    db.session.commit()
+    return count
+
+
+def adjust_access(machine: Machine, email: str, persona: str) -> User:
+    """ "Ajustar acesso": who uses the device and with which persona."""
+    try:
+        persona = Persona(persona)
+    except ValueError:
+        raise ValidationError("Persona inválida.", field="persona") from None
+    company = db.session.get(Company, machine.company_id) if machine.company_id else None
+    if company is None:
+        raise ValidationError("O dispositivo não tem empresa.", field="email")
+    try:
+        user = person_for_device(company, email)
+    except AgentError as error:
+        raise ValidationError(error.message, field="email") from None
+    apply_changes(machine, {"assigned_user_id": user.id, "persona": persona}, commit=False)
+    db.session.commit()
+    return user
+
+
+def link_user(machine: Machine, email: str) -> User:
+    user = find_user(machine.tenant_id, normalise_email(email))
+    if user is None:
+        raise ValidationError("Nenhum usuário com este e-mail.", field="email")
+    exists = db.session.get(MachineLink, (machine.id, user.id))
+    if exists is not None or user.id == machine.assigned_user_id:
+        raise Conflict("Este usuário já está vinculado ao dispositivo.")
+    db.session.add(MachineLink(machine_id=machine.id, user_id=user.id))
+    db.session.commit()
+    return user
+
+
+def unlink_user(machine: Machine, user_id: int) -> None:
+    link = db.session.get(MachineLink, (machine.id, user_id))
+    if link is None:
+        raise NotFound("Vínculo não encontrado.")
+    db.session.delete(link)
+    db.session.commit()
+
+
+def machines_of_user(user: User) -> list[Machine]:
+    """Devices a person uses: assigned to them or linked."""
+    linked = select(MachineLink.machine_id).where(MachineLink.user_id == user.id)
+    return list(
+        db.session.scalars(
+            select(Machine)
+            .where(
+                Machine.tenant_id == user.tenant_id,
+                (Machine.assigned_user_id == user.id) | Machine.id.in_(linked),
+            )
+            .order_by(Machine.hostname)
+        )
+    )

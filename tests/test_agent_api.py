@@ -1,0 +1,159 @@
+"""The agent API over HTTP: status codes, JSON errors, and conformance to the OpenAPI document."""
+
+import pytest
+from jsonschema import Draft202012Validator
+from sqlalchemy import func, select
+
+from app.agent_openapi import OPENAPI
+from app.extensions import db
+from app.models import InventorySnapshot, MachineToken, MetricSample
+from tests.conftest import PROVISIONING_SECRET, sample_inventory
+
+
+def _conforms(response, path, method="post"):
+    """Validate a real response against the OpenAPI document's schema for its status."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    registry = Registry().with_resource("urn:doc", Resource.from_contents(OPENAPI, DRAFT202012))
+    spec = OPENAPI["paths"][path][method]["responses"][str(response.status_code)]
+    ref = spec["content"]["application/json"]["schema"]["$ref"].replace("#", "urn:doc#")
+    errors = list(Draft202012Validator({"$ref": ref}, registry=registry).iter_errors(response.get_json()))
+    assert errors == [], errors[0].message
+
+
+@pytest.fixture
+def api(app):
+    return app.test_client()
+
+
+def test_register_heartbeat_session_and_ack_match_the_openapi_document(api, app, register_device, admin_user):
+    from app.models import Machine
+    from app.services.machines import set_usb_policy
+
+    body, auth = register_device()
+    assert body["persona"] == "collaborator" and body["assignedUser"]["email"] == "joana@paoquente.test"
+    hb = api.post("/api/machines/heartbeat", json={"metrics": {"cpuPercent": 12.5}}, headers=auth)
+    _conforms(hb, "/api/machines/heartbeat")
+    session = api.get("/api/machines/session", headers=auth)
+    assert session.status_code == 200 and session.get_json()["online"] is True
+    assert session.get_json()["machine"]["os"] == "Windows 11 Pro (26100)"
+    _conforms(session, "/api/machines/session", "get")
+    set_usb_policy(db.session.get(Machine, body["machineId"]), "BLOCK", admin_user)
+    commands = api.post("/api/machines/heartbeat", json={}, headers=auth).get_json()["commands"]
+    assert commands[0]["type"] == "usb_policy" and commands[0]["mode"] == "BLOCK"
+    ack = api.post("/api/machines/usb-policy/ack", json={"status": "APPLIED"}, headers=auth)
+    _conforms(ack, "/api/machines/usb-policy/ack")
+    again = api.post("/api/machines/usb-policy/ack", json={"status": "APPLIED"}, headers=auth)
+    assert again.status_code == 409
+    _conforms(again, "/api/machines/usb-policy/ack")
+
+
+def test_register_response_conforms(api, company):
+    response = api.post(
+        "/api/machines/register",
+        headers={"X-Provisioning-Secret": PROVISIONING_SECRET},
+        json={"companyCode": company.provisioning_code, "email": "novo@paoquente.test", "hostname": "pc"},
+    )
+    assert response.status_code == 201
+    _conforms(response, "/api/machines/register")
+    token = response.get_json()["machineToken"]
+    stored = db.session.scalars(select(MachineToken.token_hash)).all()
+    assert token not in stored and len(stored[0]) == 64  # only the SHA-256 is kept
+
+
+@pytest.mark.parametrize(
+    ("headers", "payload", "status", "code"),
+    [
+        ({"X-Provisioning-Secret": "errado"}, {}, 401, "provisioning_secret_invalid"),
+        ({}, {}, 401, "provisioning_secret_invalid"),
+        (
+            {"X-Provisioning-Secret": PROVISIONING_SECRET},
+            {"companyCode": "NAOEXISTE"},
+            404,
+            "company_not_found",
+        ),
+        ({"X-Provisioning-Secret": PROVISIONING_SECRET}, {"email": "sem-arroba"}, 422, "invalid_email"),
+    ],
+)
+def test_register_errors(api, company, headers, payload, status, code):
+    body = {"companyCode": company.provisioning_code, "email": "a@b.test", "hostname": "pc", **payload}
+    response = api.post("/api/machines/register", json=body, headers=headers)
+    assert response.status_code == status and response.get_json()["error"]["code"] == code
+    _conforms(response, "/api/machines/register")
+
+
+def test_malformed_bodies_name_the_field(api, register_device):
+    _body, auth = register_device()
+    bad_type = api.post("/api/machines/heartbeat", json={"metrics": {"cpuPercent": "alto"}}, headers=auth)
+    assert bad_type.status_code == 422 and bad_type.get_json()["error"]["field"] == "metrics.cpuPercent"
+    missing = api.post(
+        "/api/machines/register",
+        json={"email": "x@y.test"},
+        headers={"X-Provisioning-Secret": PROVISIONING_SECRET},
+    )
+    assert missing.status_code == 422 and missing.get_json()["error"]["field"] in ("companyCode", "hostname")
+    not_json = api.post(
+        "/api/machines/heartbeat", data=b"{nope", headers={**auth, "Content-Type": "application/json"}
+    )
+    assert not_json.status_code == 400 and not_json.get_json()["error"]["code"] == "invalid_json"
+    _conforms(bad_type, "/api/machines/heartbeat")
+
+
+def test_oversized_body_is_413(api, app, register_device):
+    _body, auth = register_device()
+    huge = {"inventory": {"blob": "x" * app.config["AGENT_MAX_BODY_BYTES"]}}
+    response = api.post("/api/machines/heartbeat", json=huge, headers=auth)
+    assert response.status_code == 413 and response.get_json()["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("header", [None, "Bearer nao-existe", "Basic abc"])
+def test_bad_tokens_are_401(api, header):
+    headers = {"Authorization": header} if header else {}
+    response = api.post("/api/machines/heartbeat", json={}, headers=headers)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] in ("token_missing", "token_invalid")
+
+
+def test_flooding_device_gets_429(api, app, register_device):
+    _body, auth = register_device()
+    app.config["AGENT_RATE_LIMIT"] = "3 per minute"
+    try:
+        responses = [api.post("/api/machines/heartbeat", json={}, headers=auth) for _ in range(4)]
+    finally:
+        app.config["AGENT_RATE_LIMIT"] = "30 per minute"
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert responses[-1].get_json()["error"]["code"] == "rate_limited"
+    _conforms(responses[-1], "/api/machines/heartbeat")
+
+
+def test_identical_heartbeats_write_no_inventory(api, register_device):
+    _body, auth = register_device()
+    inventory = sample_inventory()
+    first = api.post(
+        "/api/machines/heartbeat", json={"inventory": inventory, "metrics": {"cpuPercent": 5}}, headers=auth
+    )
+    assert first.get_json()["inventoryStored"] is True
+    for _ in range(5):
+        again = api.post(
+            "/api/machines/heartbeat",
+            json={"inventory": dict(reversed(list(inventory.items())))},
+            headers=auth,
+        )
+        assert again.get_json()["inventoryStored"] is False  # same content, other key order
+    changed = api.post(
+        "/api/machines/heartbeat", json={"inventory": sample_inventory(software=("Firefox",))}, headers=auth
+    )
+    assert changed.get_json()["inventoryStored"] is True
+    assert db.session.scalar(select(func.count()).select_from(InventorySnapshot)) == 2
+    assert db.session.scalar(select(func.count()).select_from(MetricSample)) == 1
+
+
+def test_openapi_document_is_served(api):
+    document = api.get("/api/machines/openapi.json").get_json()
+    assert document["openapi"].startswith("3.") and set(document["paths"]) == {
+        "/api/machines/register",
+        "/api/machines/heartbeat",
+        "/api/machines/session",
+        "/api/machines/usb-policy/ack",
+    }

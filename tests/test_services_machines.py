@@ -1,0 +1,305 @@
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import (
+    Company,
+    Machine,
+    MachineAlert,
+    MachineToken,
+    Role,
+    Ticket,
+    UsbPolicy,
+    UsbPolicyStatus,
+    User,
+)
+from app.models.types import utcnow
+from app.services import machines as svc
+from app.services.errors import Conflict, ValidationError
+from tests.conftest import make_user
+
+
+def _machine(body):
+    return db.session.get(Machine, body["machineId"])
+
+
+# --- identity and OS label ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "build", "label"),
+    [
+        ("Windows 11 Pro", "11", "26100", "Windows 11 Pro (26100)"),
+        ("Windows 10 Home", "10.0", "19045", "Windows 10 Home 10.0 (19045)"),
+        ("Debian GNU/Linux", "12 (bookworm)", "", "Debian GNU/Linux 12 (bookworm)"),
+        ("Windows 11 Pro", "", "26100", "Windows 11 Pro (26100)"),
+        ("macOS", "14.5", "23F79", "macOS 14.5 (23F79)"),
+        ("", "", "", "Sistema desconhecido"),
+    ],
+)
+def test_format_os_version_never_repeats_the_major(name, version, build, label):
+    assert svc.format_os_version(name, version, build) == label
+
+
+def test_fingerprint_prefers_serials_and_ignores_placeholders():
+    assert svc.hardware_fingerprint(["To be filled by O.E.M.", "0"], []) is None
+    by_serial = svc.hardware_fingerprint(["sn-1"], ["aa:bb:cc:dd:ee:01"])
+    assert by_serial == svc.hardware_fingerprint(["SN-1 "], ["11:22:33:44:55:66"])
+    assert svc.hardware_fingerprint([], ["AA-BB-CC-DD-EE-01"]) == svc.hardware_fingerprint(
+        [], ["aa:bb:cc:dd:ee:01"]
+    )
+
+
+# --- registration -----------------------------------------------------------------
+
+
+def test_register_creates_device_person_and_token(register_device, company):
+    body, _auth = register_device(email="Nova.Pessoa@PaoQuente.test")
+    machine = _machine(body)
+    person = db.session.get(User, body["assignedUser"]["id"])
+    assert person.email == "nova.pessoa@paoquente.test" and person.role == Role.COLLABORATOR
+    assert person.company_id == company.id and machine.company_id == company.id
+    assert machine.presence.last_seen_at is not None and body["reused"] is False
+
+
+def test_same_hardware_reuses_the_record_and_revokes_old_tokens(app, register_device):
+    first, old_auth = register_device()
+    second, new_auth = register_device(hostname="recepcao-renomeada", macs=("AA-BB-CC-DD-EE-99",))
+    assert second["machineId"] == first["machineId"] and second["reused"] is True
+    assert _machine(second).hostname == "recepcao-renomeada"
+    client = app.test_client()
+    assert (
+        client.post("/api/machines/heartbeat", json={}, headers=old_auth).get_json()["error"]["code"]
+        == "token_revoked"
+    )
+    assert client.post("/api/machines/heartbeat", json={}, headers=new_auth).status_code == 200
+
+
+def test_new_hardware_is_a_new_record(register_device):
+    first, _ = register_device(serials=("SN-001",))
+    second, _ = register_device(serials=("SN-002",), macs=("AA-BB-CC-DD-EE-02",))
+    assert first["machineId"] != second["machineId"]
+
+
+def test_email_of_another_companys_collaborator_is_refused(api_client, register_device, tenant, company):
+    other = Company(tenant_id=tenant.id, name="Outra", apelido="outra")
+    db.session.add(other)
+    db.session.commit()
+    make_user(tenant, Role.COLLABORATOR, email="alguem@outra.test", company=other)
+    response = api_client.post(
+        "/api/machines/register",
+        headers={"X-Provisioning-Secret": "test-provisioning-secret"},
+        json={"companyCode": company.provisioning_code, "email": "alguem@outra.test", "hostname": "pc"},
+    )
+    assert response.status_code == 409 and response.get_json()["error"]["field"] == "email"
+
+
+@pytest.fixture
+def api_client(app):
+    return app.test_client()
+
+
+def test_expired_token_is_401(api_client, register_device):
+    body, auth = register_device()
+    token = db.session.scalar(select(MachineToken).where(MachineToken.machine_id == body["machineId"]))
+    token.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    response = api_client.post("/api/machines/heartbeat", json={}, headers=auth)
+    assert response.status_code == 401 and response.get_json()["error"]["code"] == "token_expired"
+
+
+def test_deactivated_device_is_403(api_client, register_device):
+    body, auth = register_device()
+    _machine(body).is_active = False
+    db.session.commit()
+    response = api_client.post("/api/machines/heartbeat", json={}, headers=auth)
+    assert response.status_code == 403 and response.get_json()["error"]["code"] == "machine_disabled"
+
+
+def test_token_ttl_comes_from_configuration(app, register_device):
+    body, _ = register_device()
+    token = db.session.scalar(select(MachineToken).where(MachineToken.machine_id == body["machineId"]))
+    lifetime = token.expires_at - token.created_at
+    assert lifetime == timedelta(milliseconds=app.config["MACHINE_TOKEN_TTL_MS"])
+
+
+def test_a_token_never_reaches_another_tenants_data(app, register_device, other_tenant):
+    foreign_company = Company(tenant_id=other_tenant.id, name="Deles", apelido="deles")
+    db.session.add(foreign_company)
+    db.session.commit()
+    mine, auth = register_device()
+    theirs, _ = register_device(
+        code=foreign_company.provisioning_code, email="x@deles.test", serials=("SN-001",)
+    )  # same serial, other tenant: a different device
+    assert theirs["machineId"] != mine["machineId"]
+    assert _machine(theirs).tenant_id == other_tenant.id
+    session = app.test_client().get("/api/machines/session", headers=auth).get_json()
+    assert (
+        session["machine"]["id"] == mine["machineId"]
+        and session["machine"]["company"]["apelido"] == "paoquente"
+    )
+
+
+# --- heartbeats, presence ----------------------------------------------------------
+
+
+def test_online_is_a_heartbeat_within_the_window(app, register_device):
+    body, _ = register_device()
+    machine = _machine(body)
+    assert svc.is_online(machine.presence.last_seen_at)
+    machine.presence.last_seen_at = utcnow() - timedelta(
+        seconds=app.config["MACHINE_ONLINE_WINDOW_SECONDS"] + 1
+    )
+    db.session.commit()
+    assert not svc.is_online(machine.presence.last_seen_at)
+    assert not svc.is_online(None)
+
+
+def test_inventory_diff_lists_software_and_disk_changes():
+    from tests.conftest import sample_inventory
+
+    old = sample_inventory(software=("Firefox", "Java"))
+    new = sample_inventory(software=("Firefox", "Chrome"))
+    new["disks"].append({"mount": "D:", "totalBytes": 1})
+    diff = svc.diff_inventories(old, new)
+    assert diff["software_added"] == [("Chrome", "1.0")] and diff["software_removed"] == [("Java", "1.0")]
+    assert diff["disks"] == [{"mount": "D:", "change": "adicionado"}]
+
+
+# --- alerts ------------------------------------------------------------------------
+
+
+def test_alerts_are_not_duplicated_and_resolve_when_no_longer_reported(api_client, register_device):
+    body, auth = register_device()
+    cpu = {"kind": "cpu_high", "severity": "warning", "details": {"cpu": 97}}
+    smart = {"kind": "smart_failing", "severity": "critical", "details": {"disk": "<script>C:</script>"}}
+    for _ in range(3):
+        api_client.post("/api/machines/heartbeat", json={"alerts": [cpu]}, headers=auth)
+    api_client.post("/api/machines/heartbeat", json={"alerts": [cpu, smart]}, headers=auth)
+    open_kinds = db.session.scalars(select(MachineAlert.kind).where(MachineAlert.resolved_at.is_(None))).all()
+    assert sorted(open_kinds) == ["cpu_high", "smart_failing"]
+    api_client.post(
+        "/api/machines/heartbeat", json={"metrics": {"cpuPercent": 3}}, headers=auth
+    )  # no "alerts" key
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(MachineAlert).where(MachineAlert.resolved_at.is_(None))
+        )
+        == 2
+    )
+    api_client.post("/api/machines/heartbeat", json={"alerts": [smart]}, headers=auth)
+    db.session.expire_all()
+    cpu_alert = db.session.scalar(select(MachineAlert).where(MachineAlert.kind == "cpu_high"))
+    assert cpu_alert.resolved_at is not None
+    tickets = db.session.scalars(select(Ticket).order_by(Ticket.id)).all()
+    assert [t.subject for t in tickets] == [
+        "Alerta: CPU alta em recepcao-01",
+        "Alerta: Disco com falha (SMART) em recepcao-01",
+    ]
+    assert tickets[1].priority == "URGENT" and tickets[1].machine_id == body["machineId"]
+    assert tickets[0].queue.name == "Chamados" and tickets[0].requester.email == "alertas@chamados.local"
+    assert "<script>" not in tickets[1].description_html and "&lt;script&gt;" in tickets[1].description_html
+
+
+def test_alert_tickets_can_be_switched_off(app, api_client, register_device):
+    app.config["MACHINE_ALERTS_CREATE_TICKETS"] = False
+    try:
+        _body, auth = register_device()
+        api_client.post(
+            "/api/machines/heartbeat", json={"alerts": [{"kind": "service_stopped"}]}, headers=auth
+        )
+    finally:
+        app.config["MACHINE_ALERTS_CREATE_TICKETS"] = True
+    assert db.session.scalar(select(func.count()).select_from(MachineAlert)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+# --- USB policy --------------------------------------------------------------------
+
+
+def test_usb_policy_life_cycle(app, api_client, register_device, admin_user):
+    body, auth = register_device()
+    machine = _machine(body)
+    policy = svc.set_usb_policy(machine, "READ_ONLY", admin_user)
+    assert policy.status is UsbPolicyStatus.PENDING
+    assert (
+        svc.set_usb_policy(machine, "READ_ONLY", admin_user).requested_at == policy.requested_at
+    )  # no rewrite
+    ack = api_client.post(
+        "/api/machines/usb-policy/ack", json={"status": "FAILED", "message": "Sem permissão"}, headers=auth
+    )
+    assert ack.get_json()["status"] == "FAILED"
+    db.session.expire_all()
+    assert db.session.get(UsbPolicy, machine.id).message == "Sem permissão"
+    with pytest.raises(ValidationError):
+        svc.set_usb_policy(machine, "TALVEZ", admin_user)
+
+
+def test_stale_pending_policies_expire(app, register_device, admin_user):
+    body, _ = register_device()
+    other, _ = register_device(serials=("SN-XYZ",), macs=("AA-BB-CC-DD-EE-77",))
+    old = svc.set_usb_policy(_machine(body), "BLOCK", admin_user)
+    old.requested_at = utcnow() - timedelta(minutes=app.config["USB_POLICY_STALE_MINUTES"] + 1)
+    db.session.commit()
+    svc.set_usb_policy(_machine(other), "BLOCK", admin_user)
+    assert svc.expire_stale_usb_policies() == 1
+    db.session.expire_all()
+    statuses = {p.machine_id: p.status for p in db.session.scalars(select(UsbPolicy))}
+    assert statuses == {
+        body["machineId"]: UsbPolicyStatus.EXPIRED,
+        other["machineId"]: UsbPolicyStatus.PENDING,
+    }
+    assert svc.expire_stale_usb_policies() == 0
+
+
+# --- admin actions and the seed's hand-over checklist --------------------------------
+
+
+def test_links_and_access(register_device, tenant, company):
+    body, _ = register_device()
+    machine = _machine(body)
+    helper = make_user(tenant, Role.COLLABORATOR, email="gestor@paoquente.test", company=company)
+    svc.link_user(machine, helper.email)
+    with pytest.raises(Conflict):
+        svc.link_user(machine, helper.email)
+    assert [u.email for u in machine.linked_users] == ["gestor@paoquente.test"]
+    assert machine in svc.machines_of_user(helper)
+    svc.unlink_user(machine, helper.id)
+    db.session.expire_all()
+    assert _machine(body).linked_users == []
+
+
+def test_hand_over_checklist_of_the_seed(app, api_client, register_device, tenant, company, make_ticket):
+    """João hands his old computer to Maria and gets a new one (seed 000, section 4)."""
+    yellow, yellow_auth = register_device(
+        email="joao@paoquente.test", serials=("AMARELA",), macs=("AA-00-00-00-00-01",)
+    )
+    old_ticket = make_ticket("Teclado falhando", machine_id=yellow["machineId"])
+
+    # 1. In the panel: Resetar agente, then Ajustar acesso to Maria.
+    machine = _machine(yellow)
+    assert svc.reset_agent(machine) == 1
+    assert api_client.post("/api/machines/heartbeat", json={}, headers=yellow_auth).status_code == 401
+    svc.adjust_access(machine, "maria@paoquente.test", "collaborator")
+    assert _machine(yellow).assigned_user.email == "maria@paoquente.test"
+
+    # 2. Reinstall on the yellow machine with Maria's e-mail: same record, new token, history kept.
+    again, again_auth = register_device(
+        email="maria@paoquente.test", serials=("AMARELA",), macs=("AA-00-00-00-00-01",)
+    )
+    assert (
+        again["machineId"] == yellow["machineId"] and again["assignedUser"]["email"] == "maria@paoquente.test"
+    )
+    assert api_client.post("/api/machines/heartbeat", json={}, headers=again_auth).status_code == 200
+    assert db.session.get(Ticket, old_ticket.id).machine_id == yellow["machineId"]
+
+    # 3. A new (blue) machine for João: a second record.
+    blue, _ = register_device(email="joao@paoquente.test", serials=("AZUL",), macs=("AA-00-00-00-00-02",))
+    assert blue["machineId"] != yellow["machineId"]
+
+    # 4. Final check: two devices, yellow with Maria and its history, blue with João.
+    db.session.expire_all()
+    devices = {m.id: m.assigned_user.email for m in db.session.scalars(select(Machine))}
+    assert devices == {yellow["machineId"]: "maria@paoquente.test", blue["machineId"]: "joao@paoquente.test"}
