@@ -1,23 +1,137 @@
-from flask import Blueprint, render_template
+"""Dispositivos: the device list and the device page."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Machine
-from app.security import staff_required
+from app.models import Persona, UsbPolicy, UsbPolicyMode
+from app.security import admin_required, staff_required
+from app.services import device_views
+from app.services import machines as machine_service
+from app.services.errors import DomainError
+from app.services.ticket_filters import company_choices
+from app.views.template_helpers import is_fragment_request
 
 bp = Blueprint("devices", __name__)
-
-MAX_ROWS = 500
 
 
 @bp.get("/dispositivos")
 @staff_required
 def index():
-    machines = db.session.scalars(
-        select(Machine)
-        .where(Machine.tenant_id == current_user.tenant_id)
-        .order_by(Machine.hostname)
-        .limit(MAX_ROWS)
-    ).all()
-    return render_template("devices/index.html", machines=machines)
+    tenant_id = current_user.tenant_id
+    after = request.args.get("apos", type=int)
+    filters = device_views.parse_device_filters(request.args, tenant_id)
+    rows, next_after = device_views.list_devices(tenant_id, filters, after)
+    context = {
+        "rows": rows,
+        "next_after": next_after,
+        "filters": filters,
+        "states": device_views.STATES,
+        "companies": company_choices(tenant_id),
+        "is_online": machine_service.is_online,
+        "format_os": machine_service.format_os_version,
+    }
+    if is_fragment_request() and request.headers.get("HX-Target") == "device-results":
+        return render_template("devices/_results.html", **context)
+    return render_template("devices/index.html", **context)
+
+
+@bp.get("/dispositivos/<int:machine_id>")
+@staff_required
+def show(machine_id: int):
+    machine = machine_service.get_machine(current_user.tenant_id, machine_id)
+    snapshot = machine_service.latest_inventory(machine)
+    previous = machine_service.latest_inventory(machine, before=1)
+    inventory = snapshot.inventory if snapshot else {}
+    software_filter = request.args.get("software", "").strip().lower()
+    software = [
+        s
+        for s in inventory.get("software") or []
+        if not software_filter or software_filter in (s.get("name") or "").lower()
+    ]
+    context = {
+        "machine": machine,
+        "inventory": inventory,
+        "snapshot": snapshot,
+        "changes": machine_service.diff_inventories(previous.inventory, inventory) if previous else None,
+        "software": software[:500],
+        "software_total": len(inventory.get("software") or []),
+        "software_filter": software_filter,
+        "chart": device_views.chart_points(machine.id),
+        "last_seen": device_views.last_seen(machine),
+        "online": machine_service.is_online(device_views.last_seen(machine)),
+        "os_label": machine_service.format_os_version(machine.os_name, machine.os_version, machine.os_build),
+        "usb_policy": db.session.get(UsbPolicy, machine.id),
+        "usb_modes": list(UsbPolicyMode),
+        "personas": list(Persona),
+        "alert_labels": machine_service.ALERT_LABELS,
+        **device_views.device_detail(machine),
+    }
+    if is_fragment_request() and request.headers.get("HX-Target") == "software-table":
+        return render_template("devices/_software.html", **context)
+    return render_template("devices/show.html", **context)
+
+
+def _act(machine_id: int, action, success: str):
+    machine = machine_service.get_machine(current_user.tenant_id, machine_id)
+    try:
+        action(machine)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        flash(success, "success")
+    return redirect(url_for("devices.show", machine_id=machine_id))
+
+
+@bp.post("/dispositivos/<int:machine_id>/resetar")
+@admin_required
+def reset(machine_id: int):
+    return _act(
+        machine_id,
+        machine_service.reset_agent,
+        "Agente resetado: os tokens foram revogados. Reinstale o agente para voltar a reportar.",
+    )
+
+
+@bp.post("/dispositivos/<int:machine_id>/acesso")
+@admin_required
+def adjust_access(machine_id: int):
+    email, persona = request.form.get("email", ""), request.form.get("persona", "collaborator")
+    return _act(machine_id, lambda m: machine_service.adjust_access(m, email, persona), "Acesso ajustado.")
+
+
+@bp.post("/dispositivos/<int:machine_id>/vinculos")
+@admin_required
+def link(machine_id: int):
+    email = request.form.get("email", "")
+    return _act(machine_id, lambda m: machine_service.link_user(m, email), "Usuário vinculado.")
+
+
+@bp.post("/dispositivos/<int:machine_id>/vinculos/<int:user_id>/remover")
+@admin_required
+def unlink(machine_id: int, user_id: int):
+    return _act(machine_id, lambda m: machine_service.unlink_user(m, user_id), "Vínculo removido.")
+
+
+@bp.post("/dispositivos/<int:machine_id>/usb")
+@admin_required
+def usb_policy(machine_id: int):
+    mode = request.form.get("mode", "")
+    return _act(
+        machine_id,
+        lambda m: machine_service.set_usb_policy(m, mode, current_user),
+        "Política USB enviada; aguardando confirmação do agente.",
+    )
+
+
+@bp.post("/dispositivos/<int:machine_id>/ativo")
+@admin_required
+def toggle_active(machine_id: int):
+    active = request.form.get("active") == "1"
+
+    def apply(machine):
+        machine.is_active = active
+        db.session.commit()
+
+    return _act(machine_id, apply, "Dispositivo reativado." if active else "Dispositivo desativado.")

@@ -3,6 +3,7 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import Machine, Role
@@ -10,6 +11,7 @@ from app.security import admin_required
 from app.services import users as user_service
 from app.services.companies import list_companies
 from app.services.errors import DomainError
+from app.services.machines import machines_of_user
 
 bp = Blueprint("users", __name__)
 
@@ -28,6 +30,7 @@ def index():
         query = select(Machine).where(Machine.tenant_id == current_user.tenant_id)
         if search:
             query = query.where(db.func.lower(Machine.hostname).like(f"%{search.lower()}%"))
+        query = query.options(joinedload(Machine.assigned_user))
         devices = list(db.session.scalars(query.order_by(Machine.hostname).limit(MAX_DEVICES)))
     return render_template(
         "users/index.html",
@@ -39,8 +42,12 @@ def index():
     )
 
 
-def _choices() -> dict:
-    return {"roles": list(Role), "companies": list_companies(current_user.tenant_id)}
+def _choices(person=None) -> dict:
+    return {
+        "roles": list(Role),
+        "companies": list_companies(current_user.tenant_id),
+        "devices": machines_of_user(person) if person else [],
+    }
 
 
 def _company_id(value: str | None) -> int | None:
@@ -85,7 +92,7 @@ def edit(user_id: int):
             "company_id": person.company_id or "",
             "is_active": person.is_active,
         }
-        return render_template("users/form.html", person=person, values=values, errors={}, **_choices())
+        return render_template("users/form.html", person=person, values=values, errors={}, **_choices(person))
     form = request.form
     try:
         changed = user_service.update_user(
@@ -101,7 +108,11 @@ def edit(user_id: int):
         db.session.rollback()
         values = {**form, "is_active": form.get("is_active") == "1"}
         return render_template(
-            "users/form.html", person=person, values=values, errors={error.field: error.message}, **_choices()
+            "users/form.html",
+            person=person,
+            values=values,
+            errors={error.field: error.message},
+            **_choices(person),
         ), 422
     flash("Usuário atualizado." if changed else "Nada mudou.", "success")
     return redirect(url_for("users.index"))

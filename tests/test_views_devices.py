@@ -1,0 +1,126 @@
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Company, Machine, MachineToken
+from app.models.types import utcnow
+from tests.conftest import sample_inventory
+
+
+def _ids(html):
+    return re.findall(r'<tr data-machine="(\d+)"', html)
+
+
+def test_device_list_filters(agent_client, app, register_device, tenant):
+    other = Company(tenant_id=tenant.id, name="Clínica", apelido="clinica")
+    db.session.add(other)
+    db.session.commit()
+    online, _ = register_device(hostname="recepcao-01", email="ana@paoquente.test")
+    offline, _ = register_device(
+        hostname="caixa-02",
+        serials=("SN-2",),
+        macs=("AA-BB-CC-DD-EE-02",),
+        code=other.provisioning_code,
+        email="bia@clinica.test",
+    )
+    db.session.get(Machine, offline["machineId"]).presence.last_seen_at = utcnow() - timedelta(hours=2)
+    db.session.commit()
+
+    html = agent_client.get("/dispositivos").get_data(as_text=True)
+    assert _ids(html) == [str(online["machineId"]), str(offline["machineId"])]
+    assert "Windows 11 Pro (26100)" in html and "ana@paoquente.test" in html
+    assert "Sistema operacional" not in html and 'name="os"' not in html  # no OS filter
+    assert _ids(agent_client.get("/dispositivos?estado=online").get_data(as_text=True)) == [
+        str(online["machineId"])
+    ]
+    assert _ids(agent_client.get("/dispositivos?estado=offline").get_data(as_text=True)) == [
+        str(offline["machineId"])
+    ]
+    assert _ids(agent_client.get(f"/dispositivos?empresa={other.id}").get_data(as_text=True)) == [
+        str(offline["machineId"])
+    ]
+    assert _ids(agent_client.get("/dispositivos?q=bia@").get_data(as_text=True)) == [
+        str(offline["machineId"])
+    ]
+    assert _ids(agent_client.get("/dispositivos?q=sn-2").get_data(as_text=True)) == [
+        str(offline["machineId"])
+    ]
+    fragment = agent_client.get(
+        "/dispositivos?q=caixa", headers={"HX-Request": "true", "HX-Target": "device-results"}
+    )
+    assert "<html" not in fragment.get_data(as_text=True) and "caixa-02" in fragment.get_data(as_text=True)
+
+
+def test_device_page_shows_inventory_changes_chart_and_tokens(agent_client, app, register_device):
+    body, auth = register_device()
+    api = app.test_client()
+    api.post(
+        "/api/machines/heartbeat",
+        headers=auth,
+        json={
+            "inventory": sample_inventory(software=("Firefox", "Java")),
+            "metrics": {"cpuPercent": 40, "memoryPercent": 60},
+        },
+    )
+    api.post(
+        "/api/machines/heartbeat",
+        headers=auth,
+        json={
+            "inventory": sample_inventory(software=("Firefox", "Chrome")),
+            "metrics": {"cpuPercent": 10, "memoryPercent": 55},
+        },
+    )
+    html = agent_client.get(f"/dispositivos/{body['machineId']}").get_data(as_text=True)
+    assert "Windows 11 Pro (26100)" in html and "OptiPlex 7090" in html
+    assert "Instalado: Chrome 1.0" in html and "Removido: Java 1.0" in html
+    assert "<polyline points=" in html and "2 amostras" in html
+    assert "Usuário vinculado" in html and "Usuários vinculados" in html and "Ativo" in html
+    search = agent_client.get(
+        f"/dispositivos/{body['machineId']}?software=chr",
+        headers={"HX-Request": "true", "HX-Target": "software-table"},
+    ).get_data(as_text=True)
+    assert "Chrome" in search and "Firefox" not in search and "1 de 2 programas" in search
+
+
+def test_reset_and_access_are_admin_only_and_work(admin_client, agent_client, app, register_device):
+    body, auth = register_device()
+    machine_id = body["machineId"]
+    assert agent_client.post(f"/dispositivos/{machine_id}/resetar").status_code == 403
+    response = admin_client.post(f"/dispositivos/{machine_id}/resetar", follow_redirects=True)
+    assert "Agente resetado" in response.get_data(as_text=True)
+    assert app.test_client().post("/api/machines/heartbeat", json={}, headers=auth).status_code == 401
+    assert all(t.revoked_reason == "reset" for t in db.session.scalars(select(MachineToken)))
+    admin_client.post(
+        f"/dispositivos/{machine_id}/acesso", data={"email": "maria@paoquente.test", "persona": "manager"}
+    )
+    db.session.expire_all()
+    machine = db.session.get(Machine, machine_id)
+    assert machine.assigned_user.email == "maria@paoquente.test" and machine.persona == "manager"
+
+
+def test_usb_policy_form(admin_client, register_device):
+    body, _ = register_device()
+    html = admin_client.post(
+        f"/dispositivos/{body['machineId']}/usb", data={"mode": "BLOCK"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Política: <strong>Bloquear</strong> · Pendente" in html
+
+
+def test_other_tenants_device_is_404(agent_client, other_tenant):
+    machine = Machine(tenant_id=other_tenant.id, hostname="deles")
+    db.session.add(machine)
+    db.session.commit()
+    assert agent_client.get(f"/dispositivos/{machine.id}").status_code == 404
+
+
+def test_user_editor_lists_linked_devices(admin_client, register_device, tenant):
+    from app.services.users import find_user
+
+    register_device(email="joana@paoquente.test", hostname="joana-pc")
+    person = find_user(tenant.id, "joana@paoquente.test")
+    html = admin_client.get(f"/usuarios/{person.id}").get_data(as_text=True)
+    assert "Dispositivos vinculados" in html and "joana-pc" in html
+    devices = admin_client.get("/usuarios?tipo=dispositivos").get_data(as_text=True)
+    assert "joana-pc" in devices and "joana@paoquente.test" in devices
