@@ -7,7 +7,7 @@ from tests.conftest import browser_login, make_user
 
 
 def test_reset_agent_and_link_a_user(page, app, admin_user, register_device, tenant, company):
-    body, auth = register_device(hostname="financeiro-03")
+    _body, auth = register_device(hostname="financeiro-03")
     make_user(tenant, Role.COLLABORATOR, email="gestora@paoquente.test", company=company, name="Gestora Lima")
     browser_login(page, admin_user)
 
