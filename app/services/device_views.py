@@ -124,7 +124,13 @@ def device_detail(machine: Machine) -> dict:
         .order_by(MachineToken.id.desc())
         .limit(20)
     ).all()
-    return {"alerts": alerts, "tickets": tickets, "tokens": tokens}
+    latest_free = db.session.scalar(
+        select(MetricSample.disk_free_percent)
+        .where(MetricSample.machine_id == machine.id)
+        .order_by(MetricSample.taken_at.desc())
+        .limit(1)
+    )
+    return {"alerts": alerts, "tickets": tickets, "tokens": tokens, "latest_free": latest_free}
 
 
 def last_seen(machine: Machine) -> datetime | None:

@@ -262,9 +262,29 @@ def register(
 # --- heartbeats -----------------------------------------------------------------
 
 
+# Values that change on every heartbeat are metrics, not inventory: they must not
+# make an otherwise identical inventory look new (that is write amplification).
+VOLATILE_DISK_KEYS = frozenset({"freeBytes", "freePercent"})
+
+
+def stable_inventory(inventory: dict) -> dict:
+    disks = inventory.get("disks")
+    if not isinstance(disks, list):
+        return inventory
+    stable = [
+        {k: v for k, v in d.items() if k not in VOLATILE_DISK_KEYS} if isinstance(d, dict) else d
+        for d in disks
+    ]
+    return {**inventory, "disks": stable}
+
+
 def canonical_hash(document) -> str:
     """SHA-256 of canonical JSON (sorted keys): equal content, equal hash."""
     return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def inventory_hash(inventory: dict) -> str:
+    return canonical_hash(stable_inventory(inventory))
 
 
 def touch_presence(machine_id: int, now: datetime) -> None:
@@ -323,7 +343,7 @@ def _min_disk_free(disks) -> float | None:
 
 def store_inventory(machine: Machine, inventory: dict, now: datetime) -> bool:
     """Keep a snapshot only when the content changed. Returns whether one was written."""
-    content_hash = canonical_hash(inventory)
+    content_hash = inventory_hash(inventory)
     if content_hash == machine.inventory_hash:
         return False
     db.session.add(
