@@ -29,6 +29,14 @@ def seed_demo_command():
     click.echo("Logins de demonstração (senha inicial; uma senha já alterada é mantida):")
     for email, password, role in summary.logins:
         click.echo(f"  {role:<14} {email}  senha: {password}")
+    secret = config.get("MACHINE_PROVISIONING_SECRET")
+    if secret:
+        click.echo(
+            "Agente de referência: python -m agent register --server URL --code CÓDIGO --email E-MAIL "
+            f"--secret {secret}"
+        )
+        for apelido, code in summary.company_codes:
+            click.echo(f"  código da empresa {apelido}: {code}")
 
 
 @click.group("queues")

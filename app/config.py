@@ -53,9 +53,9 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def _development_secret_key(instance_path: Path) -> str:
-    """Generate a secret once and keep it, so sessions survive restarts."""
-    key_file = instance_path / "secret_key"
+def _development_secret_key(instance_path: Path, name: str = "secret_key") -> str:
+    """Generate a secret once and keep it in instance/, so it survives restarts."""
+    key_file = instance_path / name
     if key_file.exists():
         return key_file.read_text().strip()
     instance_path.mkdir(parents=True, exist_ok=True)
@@ -98,6 +98,9 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
     provisioning_secret = env.get("MACHINE_PROVISIONING_SECRET", "").strip()
     if production and not provisioning_secret:
         raise ConfigError("MACHINE_PROVISIONING_SECRET is required when APP_ENV=production")
+    if not provisioning_secret and app_env == "development":
+        # A newcomer's agent can register at once; `flask seed-demo` prints it.
+        provisioning_secret = _development_secret_key(instance_path, "provisioning_secret")
 
     upload_dir = Path(env.get("UPLOAD_DIR") or instance_path / "uploads")
     config = {

@@ -58,3 +58,12 @@ def test_postgres_urls_use_psycopg3():
 def test_redis_url_moves_rate_limits_to_redis(tmp_path):
     config = load_config({"REDIS_URL": "redis://127.0.0.1:6379/0"}, instance_path=tmp_path)
     assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
+
+
+def test_development_provisioning_secret_is_generated_once(tmp_path):
+    first = load_config({}, instance_path=tmp_path)["MACHINE_PROVISIONING_SECRET"]
+    assert first and first == load_config({}, instance_path=tmp_path)["MACHINE_PROVISIONING_SECRET"]
+    assert (
+        load_config({"APP_ENV": "testing"}, instance_path=tmp_path / "t")["MACHINE_PROVISIONING_SECRET"]
+        is None
+    )

@@ -83,6 +83,7 @@ SUBJECTS = (
 class DemoSummary:
     created: list[str] = field(default_factory=list)
     logins: list[tuple[str, str, str]] = field(default_factory=list)
+    company_codes: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _ensure_tenant() -> Tenant:
@@ -138,6 +139,7 @@ def seed_demo(admin_email: str, admin_password: str, admin_name: str) -> DemoSum
     collaborators = []
     for apelido, name, cnpj, people in COMPANIES:
         company = _ensure_company(tenant, summary, apelido, name, cnpj)
+        summary.company_codes.append((company.apelido, company.provisioning_code))
         for email, person in people:
             collaborators.append(
                 _ensure_user(tenant, summary, email, person, Role.COLLABORATOR, DEMO_PASSWORD, company.id)

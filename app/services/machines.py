@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import orjson
 from flask import current_app
 from markupsafe import escape
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from app.extensions import db
 from app.models import (
@@ -97,21 +97,34 @@ def revoke_tokens(machine: Machine, reason: str, now: datetime | None = None) ->
     return result.rowcount
 
 
-def authenticate_token(token: str | None) -> Machine:
-    """The device a bearer token belongs to, or an AgentError (401/403)."""
+@dataclass
+class AgentContext:
+    """The device a token belongs to, with its USB policy, read in one query."""
+
+    machine: Machine
+    usb_policy: UsbPolicy | None
+
+
+def authenticate_token(token: str | None) -> AgentContext:
+    """The device of a bearer token, or an AgentError (401/403). The one token check."""
     if not token:
         raise AgentError(401, "token_missing", "Envie o token do dispositivo no cabeçalho Authorization.")
-    record = db.session.scalar(select(MachineToken).where(MachineToken.token_hash == hash_token(token)))
-    if record is None:
+    row = db.session.execute(
+        select(MachineToken, Machine, UsbPolicy)
+        .join(Machine, Machine.id == MachineToken.machine_id)
+        .outerjoin(UsbPolicy, UsbPolicy.machine_id == Machine.id)
+        .where(MachineToken.token_hash == hash_token(token))
+    ).first()
+    if row is None:
         raise AgentError(401, "token_invalid", "Token do dispositivo inválido.")
+    record, machine, policy = row
     if record.revoked_at is not None:
         raise AgentError(401, "token_revoked", "Token revogado: registre o dispositivo novamente.")
     if record.expires_at <= utcnow():
         raise AgentError(401, "token_expired", "Token expirado: registre o dispositivo novamente.")
-    machine = db.session.get(Machine, record.machine_id)
     if not machine.is_active:
         raise AgentError(403, "machine_disabled", "Este dispositivo foi desativado pelo administrador.")
-    return machine
+    return AgentContext(machine=machine, usb_policy=policy)
 
 
 # --- identity -------------------------------------------------------------------
@@ -308,14 +321,16 @@ class HeartbeatResult:
 
 
 def record_heartbeat(
-    machine: Machine, metrics: dict | None, inventory: dict | None, alerts: list[dict] | None
+    context: AgentContext, metrics: dict | None, inventory: dict | None, alerts: list[dict] | None
 ) -> HeartbeatResult:
+    """The hot path. An identical heartbeat: one narrow UPDATE and one small INSERT."""
+    machine = context.machine
     now = utcnow()
     result = HeartbeatResult()
     touch_presence(machine.id, now)
     if metrics:
-        db.session.add(
-            MetricSample(
+        db.session.execute(
+            insert(MetricSample).values(
                 machine_id=machine.id,
                 taken_at=now,
                 cpu_percent=metrics.get("cpuPercent"),
@@ -329,7 +344,7 @@ def record_heartbeat(
         result.inventory_stored = store_inventory(machine, inventory, now)
     if alerts is not None:
         result.alerts_opened, result.alerts_resolved = sync_alerts(machine, alerts, now)
-    result.commands = pending_commands(machine)
+    result.commands = commands_for(context.usb_policy)
     db.session.commit()
     return result
 
@@ -512,8 +527,8 @@ def set_usb_policy(machine: Machine, mode: str, actor: User) -> UsbPolicy:
     return policy
 
 
-def pending_commands(machine: Machine) -> list[dict]:
-    policy = db.session.get(UsbPolicy, machine.id)
+def commands_for(policy: UsbPolicy | None) -> list[dict]:
+    """What the agent must do now: today, apply a pending USB policy."""
     if policy is None or policy.status != UsbPolicyStatus.PENDING:
         return []
     return [{"type": "usb_policy", "mode": policy.mode.value, "requestedAt": policy.requested_at.isoformat()}]

@@ -118,10 +118,10 @@ def register():
 
 @bp.post("/heartbeat")
 def heartbeat():
-    machine = machine_service.authenticate_token(_bearer_token())
+    context = machine_service.authenticate_token(_bearer_token())
     body = _body("HeartbeatRequest")
     result = machine_service.record_heartbeat(
-        machine, body.get("metrics"), body.get("inventory"), body.get("alerts")
+        context, body.get("metrics"), body.get("inventory"), body.get("alerts")
     )
     return jsonify(
         {
@@ -135,7 +135,7 @@ def heartbeat():
 
 @bp.get("/session")
 def session():
-    machine = machine_service.authenticate_token(_bearer_token())
+    machine = machine_service.authenticate_token(_bearer_token()).machine
     presence = machine.presence
     return jsonify(
         {
@@ -156,7 +156,7 @@ def session():
 
 @bp.post("/usb-policy/ack")
 def usb_policy_ack():
-    machine = machine_service.authenticate_token(_bearer_token())
+    machine = machine_service.authenticate_token(_bearer_token()).machine
     body = _body("UsbAckRequest")
     policy = machine_service.acknowledge_usb_policy(machine, body["status"], body.get("message"))
     return jsonify(
