@@ -14,15 +14,10 @@ import psutil
 
 
 def metrics() -> dict:
-    disks = []
-    for part in _partitions():
-        try:
-            usage = psutil.disk_usage(part.mountpoint)
-        except OSError:
-            continue
-        disks.append(
-            {"mount": part.mountpoint, "freePercent": round(100 - usage.percent, 1), "freeBytes": usage.free}
-        )
+    disks = [
+        {"mount": part.mountpoint, "freePercent": round(100 - usage.percent, 1), "freeBytes": usage.free}
+        for part, usage in _disk_usages()
+    ]
     users = psutil.users()
     return {
         "cpuPercent": psutil.cpu_percent(interval=0.5),
@@ -47,6 +42,15 @@ def _partitions():
             continue
         seen.add(part.mountpoint)
         yield part
+
+
+def _disk_usages():
+    """(partition, usage) of each real, readable file system."""
+    for part in _partitions():
+        try:
+            yield part, psutil.disk_usage(part.mountpoint)
+        except OSError:
+            continue
 
 
 def os_info() -> dict:
@@ -154,15 +158,10 @@ def _run(command: list[str]) -> str:
 
 def inventory() -> dict:
     memory = psutil.virtual_memory()
-    disks = []
-    for part in _partitions():
-        try:
-            usage = psutil.disk_usage(part.mountpoint)
-        except OSError:
-            continue
-        disks.append(
-            {"mount": part.mountpoint, "fs": part.fstype, "totalBytes": usage.total, "freeBytes": usage.free}
-        )
+    disks = [
+        {"mount": part.mountpoint, "fs": part.fstype, "totalBytes": usage.total, "freeBytes": usage.free}
+        for part, usage in _disk_usages()
+    ]
     network = []
     for name, addresses in psutil.net_if_addrs().items():
         if name == "lo":
