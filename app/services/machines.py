@@ -99,10 +99,22 @@ def revoke_tokens(machine: Machine, reason: str, now: datetime | None = None) ->
 
 @dataclass
 class AgentContext:
-    """The device a token belongs to, with its USB policy, read in one query."""
+    """What a request needs of the device behind a token, read in one narrow query.
 
-    machine: Machine
-    usb_policy: UsbPolicy | None
+    The full device row is loaded only when something needs it (a changed
+    inventory, alerts, the session endpoint), never for an identical heartbeat.
+    """
+
+    machine_id: int
+    tenant_id: int
+    inventory_hash: str | None
+    usb_mode: str | None
+    usb_status: str | None
+    usb_requested_at: datetime | None
+
+    @property
+    def machine(self) -> Machine:
+        return db.session.get(Machine, self.machine_id)
 
 
 def authenticate_token(token: str | None) -> AgentContext:
@@ -110,21 +122,31 @@ def authenticate_token(token: str | None) -> AgentContext:
     if not token:
         raise AgentError(401, "token_missing", "Envie o token do dispositivo no cabeçalho Authorization.")
     row = db.session.execute(
-        select(MachineToken, Machine, UsbPolicy)
+        select(
+            MachineToken.revoked_at,
+            MachineToken.expires_at,
+            Machine.id,
+            Machine.tenant_id,
+            Machine.is_active,
+            Machine.inventory_hash,
+            UsbPolicy.mode,
+            UsbPolicy.status,
+            UsbPolicy.requested_at,
+        )
         .join(Machine, Machine.id == MachineToken.machine_id)
         .outerjoin(UsbPolicy, UsbPolicy.machine_id == Machine.id)
         .where(MachineToken.token_hash == hash_token(token))
     ).first()
     if row is None:
         raise AgentError(401, "token_invalid", "Token do dispositivo inválido.")
-    record, machine, policy = row
-    if record.revoked_at is not None:
+    revoked_at, expires_at, machine_id, tenant_id, is_active, inventory_hash, mode, status, requested_at = row
+    if revoked_at is not None:
         raise AgentError(401, "token_revoked", "Token revogado: registre o dispositivo novamente.")
-    if record.expires_at <= utcnow():
+    if expires_at <= utcnow():
         raise AgentError(401, "token_expired", "Token expirado: registre o dispositivo novamente.")
-    if not machine.is_active:
+    if not is_active:
         raise AgentError(403, "machine_disabled", "Este dispositivo foi desativado pelo administrador.")
-    return AgentContext(machine=machine, usb_policy=policy)
+    return AgentContext(machine_id, tenant_id, inventory_hash, mode, status, requested_at)
 
 
 # --- identity -------------------------------------------------------------------
@@ -302,12 +324,13 @@ def inventory_hash(inventory: dict) -> str:
 
 def touch_presence(machine_id: int, now: datetime) -> None:
     """Update the narrow last-seen row (insert it on the first heartbeat)."""
-    updated = db.session.execute(
-        update(MachinePresence)
-        .where(MachinePresence.machine_id == machine_id)
-        .values(last_seen_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    # Core statements on the session's connection: no ORM bookkeeping on the busy path.
+    presence = MachinePresence.__table__
+    updated = (
+        db.session.connection()
+        .execute(update(presence).where(presence.c.machine_id == machine_id).values(last_seen_at=now))
+        .rowcount
+    )
     if not updated:
         db.session.add(MachinePresence(machine_id=machine_id, last_seen_at=now))
 
@@ -324,14 +347,13 @@ def record_heartbeat(
     context: AgentContext, metrics: dict | None, inventory: dict | None, alerts: list[dict] | None
 ) -> HeartbeatResult:
     """The hot path. An identical heartbeat: one narrow UPDATE and one small INSERT."""
-    machine = context.machine
     now = utcnow()
     result = HeartbeatResult()
-    touch_presence(machine.id, now)
+    touch_presence(context.machine_id, now)
     if metrics:
-        db.session.execute(
-            insert(MetricSample).values(
-                machine_id=machine.id,
+        db.session.connection().execute(
+            insert(MetricSample.__table__).values(
+                machine_id=context.machine_id,
                 taken_at=now,
                 cpu_percent=metrics.get("cpuPercent"),
                 memory_percent=metrics.get("memoryPercent"),
@@ -340,13 +362,24 @@ def record_heartbeat(
                 logged_user=(metrics.get("loggedUser") or None) and str(metrics["loggedUser"])[:120],
             )
         )
-    if inventory is not None:
-        result.inventory_stored = store_inventory(machine, inventory, now)
-    if alerts is not None:
-        result.alerts_opened, result.alerts_resolved = sync_alerts(machine, alerts, now)
-    result.commands = commands_for(context.usb_policy)
+    if inventory is not None and inventory_hash(inventory) != context.inventory_hash:
+        result.inventory_stored = store_inventory(context.machine, inventory, now)
+    if alerts is not None and (alerts or has_open_alerts(context.machine_id)):
+        result.alerts_opened, result.alerts_resolved = sync_alerts(context.machine, alerts, now)
+    result.commands = commands_for(context)
     db.session.commit()
     return result
+
+
+def has_open_alerts(machine_id: int) -> bool:
+    return (
+        db.session.scalar(
+            select(MachineAlert.id)
+            .where(MachineAlert.machine_id == machine_id, MachineAlert.resolved_at.is_(None))
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _min_disk_free(disks) -> float | None:
@@ -527,11 +560,12 @@ def set_usb_policy(machine: Machine, mode: str, actor: User) -> UsbPolicy:
     return policy
 
 
-def commands_for(policy: UsbPolicy | None) -> list[dict]:
+def commands_for(context: AgentContext) -> list[dict]:
     """What the agent must do now: today, apply a pending USB policy."""
-    if policy is None or policy.status != UsbPolicyStatus.PENDING:
+    if context.usb_status != UsbPolicyStatus.PENDING:
         return []
-    return [{"type": "usb_policy", "mode": policy.mode.value, "requestedAt": policy.requested_at.isoformat()}]
+    mode = UsbPolicyMode(context.usb_mode).value
+    return [{"type": "usb_policy", "mode": mode, "requestedAt": context.usb_requested_at.isoformat()}]
 
 
 def acknowledge_usb_policy(machine: Machine, status: str, message: str | None) -> UsbPolicy:
