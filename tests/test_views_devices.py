@@ -124,3 +124,20 @@ def test_user_editor_lists_linked_devices(admin_client, register_device, tenant)
     assert "Dispositivos vinculados" in html and "joana-pc" in html
     devices = admin_client.get("/usuarios?tipo=dispositivos").get_data(as_text=True)
     assert "joana-pc" in devices and "joana@paoquente.test" in devices
+
+
+def test_device_list_pages_keep_the_filters(agent_client, tenant, company):
+    db.session.add_all(
+        [Machine(tenant_id=tenant.id, company_id=company.id, hostname=f"pc-{i:03d}") for i in range(55)]
+    )
+    db.session.commit()
+    first = agent_client.get(f"/dispositivos?empresa={company.id}").get_data(as_text=True)
+    assert len(_ids(first)) == 50
+    next_url = (
+        re.search(r'href="(/dispositivos\?[^"]+)"', first.split('class="pager"')[1])
+        .group(1)
+        .replace("&amp;", "&")
+    )
+    assert f"empresa={company.id}" in next_url and "apos=" in next_url
+    second = agent_client.get(next_url).get_data(as_text=True)
+    assert len(_ids(second)) == 5 and not set(_ids(first)) & set(_ids(second))

@@ -28,6 +28,7 @@ from app.services.ticket_filters import (
     SORT_LABELS,
     UNASSIGNED,
     FilterError,
+    TicketFilters,
     assignee_choices,
     company_choices,
     count_tickets,
@@ -75,8 +76,6 @@ def index():
         filters = parse_filters(request.args, current_user.tenant_id)
         page = list_tickets(current_user, filters, request.args.get("cursor"), _timezone())
     except FilterError as error:
-        from app.services.ticket_filters import TicketFilters
-
         context = _list_context(TicketFilters(), error=error.message)
         template = "tickets/_results.html" if _wants_table() else "tickets/index.html"
         return render_template(template, **context), 400
