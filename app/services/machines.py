@@ -362,8 +362,10 @@ def record_heartbeat(
                 logged_user=(metrics.get("loggedUser") or None) and str(metrics["loggedUser"])[:120],
             )
         )
-    if inventory is not None and inventory_hash(inventory) != context.inventory_hash:
-        result.inventory_stored = store_inventory(context.machine, inventory, now)
+    if inventory is not None:
+        content_hash = inventory_hash(inventory)
+        if content_hash != context.inventory_hash:
+            result.inventory_stored = store_inventory(context.machine, inventory, now, content_hash)
     if alerts is not None and (alerts or has_open_alerts(context.machine_id)):
         result.alerts_opened, result.alerts_resolved = sync_alerts(context.machine, alerts, now)
     result.commands = commands_for(context)
@@ -389,9 +391,11 @@ def _min_disk_free(disks) -> float | None:
     return min(values) if values else None
 
 
-def store_inventory(machine: Machine, inventory: dict, now: datetime) -> bool:
+def store_inventory(
+    machine: Machine, inventory: dict, now: datetime, content_hash: str | None = None
+) -> bool:
     """Keep a snapshot only when the content changed. Returns whether one was written."""
-    content_hash = inventory_hash(inventory)
+    content_hash = content_hash or inventory_hash(inventory)
     if content_hash == machine.inventory_hash:
         return False
     db.session.add(
