@@ -41,6 +41,7 @@ from app.models import (
 from app.models.types import utcnow
 from app.services.changes import apply_changes
 from app.services.errors import Conflict, DomainError, NotFound, ValidationError
+from app.services.tickets import create_ticket
 from app.services.users import find_user, normalise_email
 
 HEARTBEAT_INTERVAL_SECONDS = 60
@@ -522,8 +523,6 @@ def alert_requester(tenant_id: int) -> User:
 
 
 def _open_alert_ticket(machine: Machine, alert: MachineAlert):
-    from app.services.tickets import create_ticket
-
     label = ALERT_LABELS.get(alert.kind, alert.kind)
     # Everything the agent sent is text: escape it before it becomes HTML.
     details = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted((alert.details or {}).items()))

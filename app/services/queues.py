@@ -4,7 +4,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import DEFAULT_QUEUE_NAME, Queue, Tenant
+from app.models import DEFAULT_QUEUE_NAME, Queue, Tenant, Ticket
+from app.services.errors import Conflict, NotFound, ValidationError
 
 DEMO_QUEUES = (DEFAULT_QUEUE_NAME, "Infraestrutura", "Interno")
 
@@ -46,8 +47,6 @@ def list_queues(tenant_id: int) -> list[Queue]:
 
 
 def _clean_queue_name(name: str) -> str:
-    from app.services.errors import ValidationError
-
     name = " ".join((name or "").split())
     if not name:
         raise ValidationError("Informe o nome da fila.", field="name")
@@ -57,8 +56,6 @@ def _clean_queue_name(name: str) -> str:
 
 
 def _check_name_free(tenant_id: int, name: str, except_id: int | None = None) -> None:
-    from app.services.errors import ValidationError
-
     query = select(Queue.id).where(Queue.tenant_id == tenant_id, Queue.name == name)
     if except_id:
         query = query.where(Queue.id != except_id)
@@ -67,8 +64,6 @@ def _check_name_free(tenant_id: int, name: str, except_id: int | None = None) ->
 
 
 def get_queue(tenant_id: int, queue_id: int) -> Queue:
-    from app.services.errors import NotFound
-
     queue = db.session.get(Queue, queue_id)
     if queue is None or queue.tenant_id != tenant_id:
         raise NotFound("Fila não encontrada.")
@@ -85,8 +80,6 @@ def create_queue(tenant_id: int, name: str) -> Queue:
 
 
 def rename_queue(queue: Queue, name: str) -> None:
-    from app.services.errors import ValidationError
-
     name = _clean_queue_name(name)
     if queue.is_default and name != queue.name:
         raise ValidationError("A fila “Chamados” é a padrão e não pode ser renomeada.", field="name")
@@ -97,9 +90,6 @@ def rename_queue(queue: Queue, name: str) -> None:
 
 
 def delete_queue(queue: Queue) -> None:
-    from app.models import Ticket
-    from app.services.errors import Conflict
-
     if queue.is_default:
         raise Conflict("A fila “Chamados” não pode ser excluída.")
     if db.session.scalar(select(Ticket.id).where(Ticket.queue_id == queue.id).limit(1)) is not None:

@@ -23,9 +23,12 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
+from app.services.attachments import save_attachment
 from app.services.errors import Conflict, ValidationError
 from app.services.html import html_to_text
+from app.services.permissions import visible_tickets
 from app.services.queues import resolve_queue
+from app.services.users import find_user
 
 SUBJECT_MAX = 200
 
@@ -286,8 +289,6 @@ BULK_LIMIT = 100
 
 def bulk_update(user: User, ticket_ids: list[int], action: str, value: str) -> int:
     """Apply one change to several tickets the user may see; returns how many changed."""
-    from app.services.permissions import visible_tickets
-
     if action not in BULK_ACTIONS:
         raise ValidationError("Escolha uma ação em massa.", field="action")
     if not ticket_ids:
@@ -331,8 +332,6 @@ def add_comment(
     visibility: str = CommentVisibility.PUBLIC,
     files: list[tuple[str, bytes]] = (),
 ) -> Comment:
-    from app.services.attachments import save_attachment
-
     try:
         visibility = CommentVisibility(visibility)
     except ValueError:
@@ -431,8 +430,6 @@ def open_ticket_for(
     assignee_id: int | None = None,
 ) -> Ticket:
     """Staff open a ticket for themselves or on behalf of someone of the tenant."""
-    from app.services.users import find_user
-
     requester = actor
     if requester_email.strip():
         requester = find_user(actor.tenant_id, requester_email)

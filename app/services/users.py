@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Company, Role, User
 from app.services.changes import apply_changes
-from app.services.errors import ValidationError
+from app.services.errors import NotFound, ValidationError
 from app.services.passwords import MIN_PASSWORD_LENGTH, hash_password
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -90,8 +90,6 @@ USERS_PAGE_LIMIT = 200
 
 
 def get_user(tenant_id: int, user_id: int) -> User:
-    from app.services.errors import NotFound
-
     user = db.session.get(User, user_id)
     if user is None or user.tenant_id != tenant_id:
         raise NotFound("Usuário não encontrado.")

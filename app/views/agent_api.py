@@ -10,7 +10,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from app.agent_openapi import OPENAPI, SCHEMAS
-from app.extensions import csrf, limiter
+from app.extensions import csrf, db, limiter
 from app.models import Persona
 from app.services import machines as machine_service
 from app.services.machines import AgentError
@@ -50,8 +50,6 @@ limiter.limit(_agent_limit, key_func=_rate_key)(bp)
 
 @bp.errorhandler(AgentError)
 def _agent_error(error: AgentError):
-    from app.extensions import db
-
     db.session.rollback()
     body = {"code": error.code, "message": error.message}
     if error.field:

@@ -5,6 +5,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, request
 
+from app.services.tickets import format_duration
+
 
 def is_fragment_request() -> bool:
     """htmx asked for a piece of a page (not a boosted navigation nor a history restore)."""
@@ -29,8 +31,6 @@ def localtime(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
 
 
 def register(app: Flask) -> None:
-    from app.services.tickets import format_duration
-
     app.jinja_env.globals.update(layout=layout, is_fragment_request=is_fragment_request)
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.filters["localtime"] = localtime
