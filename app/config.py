@@ -114,6 +114,7 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "MACHINE_PROVISIONING_SECRET": provisioning_secret or None,
         "MACHINE_TOKEN_TTL_MS": _int(env, "MACHINE_TOKEN_TTL_MS", 2_592_000_000, minimum=60_000),
         "MACHINE_ONLINE_WINDOW_SECONDS": _int(env, "MACHINE_ONLINE_WINDOW_SECONDS", 300, minimum=30),
+        "METRIC_SAMPLE_SECONDS": _int(env, "METRIC_SAMPLE_SECONDS", 300, minimum=0),
         "MACHINE_ALERTS_CREATE_TICKETS": _bool(env, "MACHINE_ALERTS_CREATE_TICKETS", True),
         "MACHINE_ALERTS_TICKET_REQUESTER_EMAIL": env.get(
             "MACHINE_ALERTS_TICKET_REQUESTER_EMAIL", "alertas@chamados.local"

@@ -51,7 +51,8 @@ def test_register_then_heartbeats_send_the_inventory_only_when_it_changed(live_s
     assert len(snapshots) == 1  # the second heartbeat did not even send it
     inventory = snapshots[0].inventory
     assert inventory["os"]["name"] and inventory["disks"] and "memoryBytes" in inventory["hardware"]
-    assert db.session.scalar(select(func.count()).select_from(MetricSample)) == 2
+    # Two beats seconds apart: one metric sample (samples are kept every few minutes).
+    assert db.session.scalar(select(func.count()).select_from(MetricSample)) == 1
     assert machine_service.is_online(db.session.get(Machine, settings["machineId"]).presence.last_seen_at)
 
 

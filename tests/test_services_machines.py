@@ -9,6 +9,7 @@ from app.models import (
     Machine,
     MachineAlert,
     MachineToken,
+    MetricSample,
     Role,
     Ticket,
     UsbPolicy,
@@ -155,6 +156,37 @@ def test_online_is_a_heartbeat_within_the_window(app, register_device):
     db.session.commit()
     assert not svc.is_online(machine.presence.last_seen_at)
     assert not svc.is_online(None)
+
+
+def test_heartbeats_keep_a_metric_sample_only_every_few_minutes(
+    app, api_client, register_device, monkeypatch
+):
+    body, auth = register_device()
+    machine = _machine(body)
+
+    def beat(cpu):
+        assert (
+            api_client.post(
+                "/api/machines/heartbeat", json={"metrics": {"cpuPercent": cpu}}, headers=auth
+            ).status_code
+            == 200
+        )
+        db.session.expire_all()
+
+    def samples():
+        return db.session.scalars(select(MetricSample.cpu_percent).order_by(MetricSample.id)).all()
+
+    beat(10)
+    first_seen = machine.presence.last_seen_at
+    beat(20)  # seconds later: presence moves on, no second sample
+    assert samples() == [10] and machine.presence.last_seen_at > first_seen
+    machine.presence.last_sample_at -= timedelta(seconds=app.config["METRIC_SAMPLE_SECONDS"])
+    db.session.commit()
+    beat(30)
+    assert samples() == [10, 30]
+    monkeypatch.setitem(app.config, "METRIC_SAMPLE_SECONDS", 0)  # every heartbeat, for sites that want it
+    beat(40)
+    assert samples() == [10, 30, 40]
 
 
 def test_inventory_diff_lists_software_and_disk_changes():

@@ -4,7 +4,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Company, Machine, MachineToken
+from app.models import Company, Machine, MachinePresence, MachineToken
 from app.models.types import utcnow
 from tests.conftest import sample_inventory
 
@@ -64,6 +64,9 @@ def test_device_page_shows_inventory_changes_chart_and_tokens(agent_client, app,
             "metrics": {"cpuPercent": 40, "memoryPercent": 60},
         },
     )
+    presence = db.session.get(MachinePresence, body["machineId"])
+    presence.last_sample_at -= timedelta(minutes=10)  # the next sample is due
+    db.session.commit()
     api.post(
         "/api/machines/heartbeat",
         headers=auth,

@@ -13,11 +13,13 @@ def test_health_reports_database_version_and_memory(client):
     assert body["redis"]["status"] == expected_redis
 
 
-def test_health_is_503_when_the_database_is_unreachable(make_app):
+def test_health_is_503_when_the_database_is_unreachable_but_liveness_answers(make_app):
     app = make_app(DATABASE_URL="postgresql://postgres@127.0.0.1:9/nowhere")
     response = app.test_client().get("/health")
     assert response.status_code == 503
     assert response.get_json()["database"]["status"] == "error"
+    # A restart cannot fix the database: the liveness probe keeps the process alive.
+    assert app.test_client().get("/health/live").get_json() == {"status": "ok"}
 
 
 def test_health_stays_up_but_says_so_when_redis_is_down(make_app):

@@ -61,12 +61,18 @@ class Machine(db.Model):
 
 
 class MachinePresence(db.Model):
-    """The one row a heartbeat always writes: narrow on purpose."""
+    """The one row a heartbeat always writes: narrow on purpose.
+
+    No index on its time columns, so PostgreSQL can update it in place (a HOT
+    update: no index entries rewritten); the online filter reads it by machine_id.
+    """
 
     __tablename__ = "machine_presence"
 
     machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the last metric sample was kept: samples are taken every METRIC_SAMPLE_SECONDS, not every beat.
+    last_sample_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class MachineLink(db.Model):

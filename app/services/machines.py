@@ -2,8 +2,8 @@
 
 Every rule about devices lives here, used by the agent API, the admin pages,
 the CLI and the workers. The heartbeat path is the hot one: an identical
-heartbeat updates one narrow row (presence), appends one small metric sample,
-and writes no inventory bytes at all.
+heartbeat updates one narrow row (presence) in place, appends a small metric
+sample only every METRIC_SAMPLE_SECONDS, and writes no inventory bytes at all.
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ class AgentContext:
     usb_mode: str | None
     usb_status: str | None
     usb_requested_at: datetime | None
+    last_sample_at: datetime | None = None
 
     @property
     def machine(self) -> Machine:
@@ -133,21 +134,23 @@ def authenticate_token(token: str | None) -> AgentContext:
             UsbPolicy.mode,
             UsbPolicy.status,
             UsbPolicy.requested_at,
+            MachinePresence.last_sample_at,
         )
         .join(Machine, Machine.id == MachineToken.machine_id)
         .outerjoin(UsbPolicy, UsbPolicy.machine_id == Machine.id)
+        .outerjoin(MachinePresence, MachinePresence.machine_id == Machine.id)
         .where(MachineToken.token_hash == hash_token(token))
     ).first()
     if row is None:
         raise AgentError(401, "token_invalid", "Token do dispositivo inválido.")
-    revoked_at, expires_at, machine_id, tenant_id, is_active, inventory_hash, mode, status, requested_at = row
+    revoked_at, expires_at, machine_id, tenant_id, is_active, inventory_hash, *usb, last_sample_at = row
     if revoked_at is not None:
         raise AgentError(401, "token_revoked", "Token revogado: registre o dispositivo novamente.")
     if expires_at <= utcnow():
         raise AgentError(401, "token_expired", "Token expirado: registre o dispositivo novamente.")
     if not is_active:
         raise AgentError(403, "machine_disabled", "Este dispositivo foi desativado pelo administrador.")
-    return AgentContext(machine_id, tenant_id, inventory_hash, mode, status, requested_at)
+    return AgentContext(machine_id, tenant_id, inventory_hash, *usb, last_sample_at)
 
 
 # --- identity -------------------------------------------------------------------
@@ -323,17 +326,25 @@ def inventory_hash(inventory: dict) -> str:
     return canonical_hash(stable_inventory(inventory))
 
 
-def touch_presence(machine_id: int, now: datetime) -> None:
-    """Update the narrow last-seen row (insert it on the first heartbeat)."""
+def touch_presence(machine_id: int, now: datetime, sampled: bool = False) -> None:
+    """Update the narrow last-seen row (insert it if the device has none yet)."""
     # Core statements on the session's connection: no ORM bookkeeping on the busy path.
     presence = MachinePresence.__table__
+    values = {"last_seen_at": now, **({"last_sample_at": now} if sampled else {})}
     updated = (
         db.session.connection()
-        .execute(update(presence).where(presence.c.machine_id == machine_id).values(last_seen_at=now))
+        .execute(update(presence).where(presence.c.machine_id == machine_id).values(**values))
         .rowcount
     )
     if not updated:
-        db.session.add(MachinePresence(machine_id=machine_id, last_seen_at=now))
+        db.session.add(MachinePresence(machine_id=machine_id, **values))
+
+
+def metric_sample_due(last_sample_at: datetime | None, now: datetime) -> bool:
+    """Charts need a point every few minutes, not one per heartbeat (that would be
+    ~1 500 rows per device per day kept for 90 days)."""
+    interval = current_app.config["METRIC_SAMPLE_SECONDS"]
+    return last_sample_at is None or now - last_sample_at >= timedelta(seconds=interval)
 
 
 @dataclass
@@ -347,11 +358,13 @@ class HeartbeatResult:
 def record_heartbeat(
     context: AgentContext, metrics: dict | None, inventory: dict | None, alerts: list[dict] | None
 ) -> HeartbeatResult:
-    """The hot path. An identical heartbeat: one narrow UPDATE and one small INSERT."""
+    """The hot path. An identical heartbeat: one narrow in-place UPDATE, plus a
+    small INSERT when a metric sample is due."""
     now = utcnow()
     result = HeartbeatResult()
-    touch_presence(context.machine_id, now)
-    if metrics:
+    sample = bool(metrics) and metric_sample_due(context.last_sample_at, now)
+    touch_presence(context.machine_id, now, sampled=sample)
+    if sample:
         db.session.connection().execute(
             insert(MetricSample.__table__).values(
                 machine_id=context.machine_id,

@@ -1,4 +1,5 @@
-"""Liveness for load balancers (/health) and the staff health page (Saúde)."""
+"""Readiness (/health: database, Redis), liveness (/health/live: the process
+answers, nothing else) and the staff health page (Saúde)."""
 
 from flask import Blueprint, current_app, jsonify, render_template
 
@@ -15,6 +16,13 @@ bp = Blueprint("health", __name__)
 def health():
     snapshot, healthy = health_snapshot(current_app.config["VERSION"])
     return jsonify(snapshot), 200 if healthy else 503
+
+
+@bp.get("/health/live")
+@limiter.exempt
+def live():
+    """For process supervisors: a restart cannot fix the database, so this checks nothing else."""
+    return jsonify({"status": "ok"})
 
 
 @bp.get("/admin/saude")
