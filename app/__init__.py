@@ -69,6 +69,7 @@ def _register_blueprints(app: Flask) -> None:
         auth,
         companies,
         dashboard,
+        device_sessions,
         devices,
         health,
         portal,
@@ -77,7 +78,19 @@ def _register_blueprints(app: Flask) -> None:
         users,
     )
 
-    for module in (agent_api, auth, companies, dashboard, devices, health, portal, queues, tickets, users):
+    for module in (
+        agent_api,
+        auth,
+        companies,
+        dashboard,
+        device_sessions,
+        devices,
+        health,
+        portal,
+        queues,
+        tickets,
+        users,
+    ):
         app.register_blueprint(module.bp)
 
 

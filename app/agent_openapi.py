@@ -168,6 +168,24 @@ SCHEMAS = {
             "online": {"type": "boolean"},
         },
     },
+    "DeviceSessionRequest": {
+        "type": "object",
+        "properties": {"machineToken": {"type": "string", "minLength": 20, "maxLength": 200}},
+    },
+    "DeviceSessionResponse": {
+        "type": "object",
+        "required": ["machineId", "hostname", "persona", "company", "assignedUserId", "redirect"],
+        "properties": {
+            "machineId": {"type": "integer"},
+            "hostname": {"type": "string"},
+            "persona": {"type": "string", "enum": ["collaborator", "manager"]},
+            "company": {"oneOf": [{"$ref": "#/components/schemas/Company"}, {"type": "null"}]},
+            "assignedUserId": {"type": "integer"},
+            "assignedUserName": {"type": "string"},
+            "assignedUserEmail": {"type": "string"},
+            "redirect": {"type": "string", "description": "Where the session lands (relative path)"},
+        },
+    },
     "UsbAckRequest": {
         "type": "object",
         "required": ["status"],
@@ -218,6 +236,7 @@ OPENAPI = {
         "securitySchemes": {
             "machineToken": {"type": "http", "scheme": "bearer"},
             "provisioningSecret": {"type": "apiKey", "in": "header", "name": "X-Provisioning-Secret"},
+            "deviceSession": {"type": "apiKey", "in": "cookie", "name": "session"},
         },
     },
     "paths": {
@@ -245,11 +264,24 @@ OPENAPI = {
         },
         "/api/machines/session": {
             "get": {
-                "summary": "The device context: machine, assigned person, persona",
-                "security": BEARER,
+                "summary": "The device context: machine, assigned person, persona "
+                "(device token, or the cookies of a device session)",
+                "security": [*BEARER, {"deviceSession": []}],
                 "responses": {
                     "200": {"description": "The device", "content": _json("SessionResponse")},
                     **_errors(401, 403, 429),
+                },
+            }
+        },
+        "/api/machines/sessions": {
+            "post": {
+                "summary": "Open a device session in a browser/WebView: sets the login session and "
+                "machine_ctx cookies (CORS with credentials for MACHINE_SESSION_ALLOWED_ORIGINS)",
+                "security": BEARER,
+                "requestBody": {"required": False, "content": _json("DeviceSessionRequest")},
+                "responses": {
+                    "200": {"description": "Session opened", "content": _json("DeviceSessionResponse")},
+                    **_errors(400, 401, 403, 422, 429),
                 },
             }
         },

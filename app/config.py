@@ -114,6 +114,8 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "MACHINE_PROVISIONING_SECRET": provisioning_secret or None,
         "MACHINE_TOKEN_TTL_MS": _int(env, "MACHINE_TOKEN_TTL_MS", 2_592_000_000, minimum=60_000),
         "MACHINE_ONLINE_WINDOW_SECONDS": _int(env, "MACHINE_ONLINE_WINDOW_SECONDS", 300, minimum=30),
+        "PORTAL_REOPEN_DAYS": _int(env, "PORTAL_REOPEN_DAYS", 7, minimum=0),
+        "MACHINE_SESSION_ALLOWED_ORIGINS": _origins(env),
         "METRIC_SAMPLE_SECONDS": _int(env, "METRIC_SAMPLE_SECONDS", 300, minimum=0),
         "MACHINE_ALERTS_CREATE_TICKETS": _bool(env, "MACHINE_ALERTS_CREATE_TICKETS", True),
         "MACHINE_ALERTS_TICKET_REQUESTER_EMAIL": env.get(
@@ -154,6 +156,12 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "SEED_USER_NAME": env.get("SEED_USER_NAME", "Administrador Demo"),
     }
     return config
+
+
+def _origins(env: dict) -> frozenset[str]:
+    """Origins allowed to create a device session with credentials (the desktop app's WebView)."""
+    raw = env.get("MACHINE_SESSION_ALLOWED_ORIGINS", "tauri://localhost,http://tauri.localhost")
+    return frozenset(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
 
 
 def _engine_options(database_url: str) -> dict:

@@ -2,11 +2,11 @@
 
 from functools import wraps
 
-from flask import abort, redirect, request, url_for
+from flask import abort, g, redirect, request, url_for
 from flask_login import current_user
 
 from app.extensions import login_manager
-from app.models import Role
+from app.models import Persona, Role
 
 
 def roles_required(*roles: Role):
@@ -33,3 +33,32 @@ def roles_required(*roles: Role):
 
 staff_required = roles_required(Role.ADMIN, Role.MANAGER, Role.AGENT)
 admin_required = roles_required(Role.ADMIN)
+
+
+def current_device_session():
+    """The device session of this request (set by views.device_sessions), or None."""
+    return g.get("device_session")
+
+
+def current_persona() -> Persona:
+    """The persona the current collaborator acts with: the device's in a device session."""
+    device = current_device_session()
+    if device is not None:
+        return device.persona
+    return Persona(current_user.persona or Persona.COLLABORATOR)
+
+
+def portal_required(view):
+    """The portal is for collaborators (and device sessions); staff go to their own pages."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if current_user.is_staff:
+            if request.method == "GET":
+                return redirect(url_for("dashboard.index"))
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper

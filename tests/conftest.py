@@ -204,14 +204,15 @@ def collaborator(tenant, company) -> User:
 
 # --- HTTP clients ---------------------------------------------------------
 
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+# A form's hidden input, or the page-wide htmx header (pages without a form).
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 
 
 def csrf_token_from(client, path="/login") -> str:
     response = client.get(path)
     match = CSRF_INPUT.search(response.get_data(as_text=True))
     assert match, f"no CSRF token on {path}"
-    return match.group(1)
+    return match.group(1) or match.group(2)
 
 
 def login(client, user_or_email, password=PASSWORD, **extra):

@@ -155,5 +155,6 @@ def test_openapi_document_is_served(api):
         "/api/machines/register",
         "/api/machines/heartbeat",
         "/api/machines/session",
+        "/api/machines/sessions",
         "/api/machines/usb-policy/ack",
     }

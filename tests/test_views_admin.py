@@ -53,11 +53,16 @@ def test_user_create_edit_and_password(admin_client, company, collaborator):
             "email": "carlos.novo@paoquente.test",
             "role": "collaborator",
             "company_id": str(company.id),
+            "persona": "manager",
             "is_active": "1",
         },
     )
     db.session.expire_all()
-    assert db.session.get(User, collaborator.id).email == "carlos.novo@paoquente.test"
+    edited = db.session.get(User, collaborator.id)
+    assert edited.email == "carlos.novo@paoquente.test" and edited.persona == "manager"
+    assert 'value="manager" selected' in admin_client.get(f"/usuarios/{collaborator.id}").get_data(
+        as_text=True
+    )
     response = admin_client.post(f"/usuarios/{collaborator.id}/senha", data={"password": "nova-senha-123"})
     assert response.status_code == 302
 

@@ -14,16 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.types import JSONType, UTCDateTime, utcnow
-from app.models.user import enum_column
-
-
-class Persona(enum.StrEnum):
-    COLLABORATOR = "collaborator"
-    MANAGER = "manager"
-
-    @property
-    def label(self) -> str:
-        return "Colaborador" if self is Persona.COLLABORATOR else "Gestor"
+from app.models.user import Persona, enum_column
 
 
 class Machine(db.Model):

@@ -33,6 +33,17 @@ ROLE_LABELS = {
 STAFF_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.AGENT})
 
 
+class Persona(enum.StrEnum):
+    """How a collaborator acts in the portal: for themselves, or as the company's manager."""
+
+    COLLABORATOR = "collaborator"
+    MANAGER = "manager"
+
+    @property
+    def label(self) -> str:
+        return "Colaborador" if self is Persona.COLLABORATOR else "Gestor da empresa"
+
+
 def enum_column(enum_class, length: int = 20):
     """Store an enum as its string value in a VARCHAR, the same on every database."""
     return Enum(
@@ -60,6 +71,10 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(160))
     role: Mapped[Role] = mapped_column(enum_column(Role))
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
+    # Collaborators only: a company manager sees every ticket of their company in the portal.
+    persona: Mapped[Persona] = mapped_column(
+        enum_column(Persona), default=Persona.COLLABORATOR, server_default=Persona.COLLABORATOR.value
+    )
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
     preferences: Mapped[dict] = mapped_column(JSONType, default=dict)

@@ -106,6 +106,7 @@ class AgentContext:
     inventory, alerts, the session endpoint), never for an identical heartbeat.
     """
 
+    token_id: int
     machine_id: int
     tenant_id: int
     inventory_hash: str | None
@@ -127,6 +128,7 @@ def authenticate_token(token: str | None) -> AgentContext:
         select(
             MachineToken.revoked_at,
             MachineToken.expires_at,
+            MachineToken.id,
             Machine.id,
             Machine.tenant_id,
             Machine.is_active,
@@ -143,14 +145,43 @@ def authenticate_token(token: str | None) -> AgentContext:
     ).first()
     if row is None:
         raise AgentError(401, "token_invalid", "Token do dispositivo inválido.")
-    revoked_at, expires_at, machine_id, tenant_id, is_active, inventory_hash, *usb, last_sample_at = row
+    revoked_at, expires_at, *ids, is_active, inventory_hash, mode, status, requested_at, last_sample = row
+    _refuse_unusable(revoked_at, expires_at, is_active)
+    return AgentContext(*ids, inventory_hash, mode, status, requested_at, last_sample)
+
+
+def _refuse_unusable(revoked_at: datetime | None, expires_at: datetime, machine_active: bool) -> None:
     if revoked_at is not None:
         raise AgentError(401, "token_revoked", "Token revogado: registre o dispositivo novamente.")
     if expires_at <= utcnow():
         raise AgentError(401, "token_expired", "Token expirado: registre o dispositivo novamente.")
-    if not is_active:
+    if not machine_active:
         raise AgentError(403, "machine_disabled", "Este dispositivo foi desativado pelo administrador.")
-    return AgentContext(machine_id, tenant_id, inventory_hash, *usb, last_sample_at)
+
+
+def check_token_still_valid(token_id: int) -> None:
+    """For sessions opened with a token (device sessions): the same rules, by token id."""
+    row = db.session.execute(
+        select(MachineToken.revoked_at, MachineToken.expires_at, Machine.is_active)
+        .join(Machine, Machine.id == MachineToken.machine_id)
+        .where(MachineToken.id == token_id)
+    ).first()
+    if row is None:
+        raise AgentError(401, "token_invalid", "Token do dispositivo inválido.")
+    _refuse_unusable(*row)
+
+
+def device_person(machine: Machine) -> User | None:
+    """Who uses the device: the assigned user, else the first linked user (the seed's rule)."""
+    if machine.assigned_user is not None:
+        return machine.assigned_user
+    return db.session.scalar(
+        select(User)
+        .join(MachineLink, MachineLink.user_id == User.id)
+        .where(MachineLink.machine_id == machine.id)
+        .order_by(MachineLink.created_at, User.id)
+        .limit(1)
+    )
 
 
 # --- identity -------------------------------------------------------------------

@@ -4,13 +4,15 @@ agent API and the workers all go through these functions.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
 from app.models import (
+    Attachment,
     Comment,
     CommentVisibility,
     Company,
@@ -24,7 +26,7 @@ from app.models import (
 )
 from app.models.types import utcnow
 from app.services.attachments import save_attachment
-from app.services.errors import Conflict, ValidationError
+from app.services.errors import Conflict, PermissionDenied, ValidationError
 from app.services.html import html_to_text
 from app.services.permissions import visible_tickets
 from app.services.queues import resolve_queue
@@ -138,6 +140,22 @@ def allowed_actions(ticket: Ticket) -> list[str]:
     return [action for action, (sources, _target) in TRANSITIONS.items() if ticket.status in sources]
 
 
+def reopen_deadline(ticket: Ticket) -> datetime | None:
+    """Until when the requester side may reopen a resolved ticket (PORTAL_REOPEN_DAYS)."""
+    if ticket.status != TicketStatus.RESOLVED or ticket.resolved_at is None:
+        return None
+    return ticket.resolved_at + timedelta(days=current_app.config["PORTAL_REOPEN_DAYS"])
+
+
+def can_reopen(ticket: Ticket, actor: User, now: datetime | None = None) -> bool:
+    if ticket.status != TicketStatus.RESOLVED:
+        return False
+    if actor.is_staff:
+        return True
+    deadline = reopen_deadline(ticket)
+    return deadline is not None and (now or utcnow()) <= deadline
+
+
 def _stale(ticket: Ticket) -> Conflict:
     db.session.rollback()
     current = db.session.get(Ticket, ticket.id)
@@ -159,6 +177,8 @@ def change_status(
 ) -> Ticket:
     if action not in TRANSITIONS:
         raise ValidationError("Ação desconhecida.", field="action")
+    if not actor.is_staff and action != "reabrir":
+        raise PermissionDenied("Apenas a equipe de suporte altera o status do chamado.")
     sources, target = TRANSITIONS[action]
     current = TicketStatus(ticket.status)
     try:
@@ -173,6 +193,12 @@ def change_status(
         )
     if action == "encerrar" and not html_to_text(message_html):
         raise ValidationError("Escreva a mensagem de encerramento.", field="message")
+    if action == "reabrir" and not can_reopen(ticket, actor):
+        raise Conflict(
+            f"O prazo para reabrir este chamado terminou ({current_app.config['PORTAL_REOPEN_DAYS']} dias "
+            "após a resolução). Abra um novo chamado.",
+            code="reopen_window_closed",
+        )
 
     now = utcnow()
     values: dict = {"status": target, "updated_at": now}
@@ -206,7 +232,7 @@ def change_status(
     record_event(ticket, "STATUS_CHANGED", actor, **payload)
     if take_over:
         record_event(ticket, "ASSIGNED", actor, to=actor.id, to_name=actor.name, from_name=None)
-    if action == "encerrar":
+    if message_html and html_to_text(message_html) and action in ("encerrar", "reabrir"):
         db.session.add(
             Comment(
                 ticket_id=ticket.id,
@@ -358,6 +384,15 @@ def add_comment(
     return comment
 
 
+def ticket_attachments(ticket: Ticket) -> list[Attachment]:
+    """Files sent with the ticket itself (not with a comment)."""
+    return db.session.scalars(
+        select(Attachment)
+        .where(Attachment.ticket_id == ticket.id, Attachment.comment_id.is_(None))
+        .order_by(Attachment.id)
+    ).all()
+
+
 # --- timeline -----------------------------------------------------------------
 
 
@@ -368,14 +403,23 @@ class TimelineEntry:
     item: object
 
 
+# What the requester side may see of the timeline; every other event (assignment,
+# queue, priority, internal chat notes...) is internal.
+PUBLIC_EVENT_TYPES = frozenset({"CREATED", "STATUS_CHANGED"})
+
+
 def timeline(ticket: Ticket, *, include_internal: bool) -> list[TimelineEntry]:
-    """Events and comments of a ticket, merged in time order."""
-    events = db.session.scalars(
+    """Events and comments of a ticket, merged in time order. Without
+    `include_internal`: public comments and public events only (the portal)."""
+    event_query = (
         select(TicketEvent)
         .where(TicketEvent.ticket_id == ticket.id)
         .options(joinedload(TicketEvent.actor))
         .order_by(TicketEvent.created_at, TicketEvent.id)
-    ).all()
+    )
+    if not include_internal:
+        event_query = event_query.where(TicketEvent.type.in_(PUBLIC_EVENT_TYPES))
+    events = db.session.scalars(event_query).all()
     comment_query = (
         select(Comment)
         .where(Comment.ticket_id == ticket.id)
@@ -391,14 +435,14 @@ def timeline(ticket: Ticket, *, include_internal: bool) -> list[TimelineEntry]:
     return entries
 
 
-def describe_event(event: TicketEvent) -> str:
-    """One Portuguese sentence for a timeline event."""
+def describe_event(event: TicketEvent, *, public: bool = False) -> str:
+    """One Portuguese sentence for a timeline event; `public` leaves out staff notes (pause reasons)."""
     payload = event.payload or {}
     if event.type == "CREATED":
         return "Chamado aberto"
     if event.type == "STATUS_CHANGED":
         text = f"Status: {TicketStatus(payload['from']).label} → {TicketStatus(payload['to']).label}"
-        return text + (f" ({payload['reason']})" if payload.get("reason") else "")
+        return text + (f" ({payload['reason']})" if payload.get("reason") and not public else "")
     if event.type == "ASSIGNED":
         return f"Atribuído a {payload.get('to_name')}"
     if event.type == "UNASSIGNED":

@@ -5,7 +5,7 @@ import re
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Company, Role, User
+from app.models import Company, Persona, Role, User
 from app.services.changes import apply_changes
 from app.services.errors import NotFound, ValidationError
 from app.services.passwords import MIN_PASSWORD_LENGTH, hash_password
@@ -57,6 +57,13 @@ def _validated_person(
     return email, name, role
 
 
+def _validated_persona(persona) -> Persona:
+    try:
+        return Persona(persona or Persona.COLLABORATOR)
+    except ValueError:
+        raise ValidationError("Perfil no portal inválido.", field="persona") from None
+
+
 def create_user(
     *,
     tenant_id: int,
@@ -65,9 +72,11 @@ def create_user(
     role: Role | str,
     password: str | None = None,
     company_id: int | None = None,
+    persona: Persona | str = Persona.COLLABORATOR,
     commit: bool = True,
 ) -> User:
     email, name, role = _validated_person(tenant_id, email, name, role, company_id)
+    persona = _validated_persona(persona)
     if password is not None:
         validate_password(password)
 
@@ -77,6 +86,7 @@ def create_user(
         name=name,
         role=role,
         company_id=company_id,
+        persona=persona,
         password_hash=hash_password(password) if password else None,
     )
     db.session.add(user)
@@ -105,13 +115,23 @@ def list_people(tenant_id: int, search: str = "", limit: int = USERS_PAGE_LIMIT)
 
 
 def update_user(
-    user: User, *, email: str, name: str, role: str, company_id: int | None, is_active: bool, actor: User
+    user: User,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    company_id: int | None,
+    is_active: bool,
+    actor: User,
+    persona: str | None = None,
 ) -> bool:
     """Edit a person. The id never changes, so their history stays with them."""
     email, name, role = _validated_person(user.tenant_id, email, name, role, company_id, existing=user)
     if user.id == actor.id and (role is not Role.ADMIN or not is_active):
         raise ValidationError("Você não pode rebaixar nem desativar a própria conta.", field="role")
     values = {"email": email, "name": name, "role": role, "company_id": company_id, "is_active": is_active}
+    if persona is not None:
+        values["persona"] = _validated_persona(persona)
     return bool(apply_changes(user, values))
 
 

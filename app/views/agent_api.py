@@ -12,8 +12,16 @@ from referencing.jsonschema import DRAFT202012
 from app.agent_openapi import OPENAPI, SCHEMAS
 from app.extensions import csrf, db, limiter
 from app.models import Persona
+from app.security import current_device_session
 from app.services import machines as machine_service
+from app.services.device_sessions import open_device_session
 from app.services.machines import AgentError
+from app.views.device_sessions import (
+    allow_credentials_for_origin,
+    begin_device_session,
+    origin_refused,
+    set_context_cookie,
+)
 from app.views.errors import json_error
 
 bp = Blueprint("agent_api", __name__, url_prefix="/api/machines")
@@ -24,7 +32,7 @@ _REGISTRY = Registry().with_resource(
 )
 VALIDATORS = {
     name: Draft202012Validator({"$ref": f"urn:chamados:agent#/components/schemas/{name}"}, registry=_REGISTRY)
-    for name in ("RegisterRequest", "HeartbeatRequest", "UsbAckRequest")
+    for name in ("RegisterRequest", "HeartbeatRequest", "UsbAckRequest", "DeviceSessionRequest")
 }
 
 
@@ -131,9 +139,31 @@ def heartbeat():
     )
 
 
+@bp.route("/sessions", methods=["OPTIONS"])
+@limiter.exempt
+def sessions_preflight():
+    return allow_credentials_for_origin(current_app.make_default_options_response())
+
+
+@bp.post("/sessions")
+def open_session():
+    """The JSON twin of GET /machines/handshake: the same session and cookies."""
+    if origin_refused():
+        raise AgentError(403, "origin_not_allowed", "Origem não permitida para abrir sessão do dispositivo.")
+    body = _body("DeviceSessionRequest") if request.content_length else {}
+    device = open_device_session(body.get("machineToken") or _bearer_token())
+    begin_device_session(device)
+    response = jsonify({**device.context(), "redirect": "/portal"})
+    response.headers["Cache-Control"] = "no-store"
+    return allow_credentials_for_origin(set_context_cookie(response, device))
+
+
 @bp.get("/session")
 def session():
-    machine = machine_service.authenticate_token(_bearer_token()).machine
+    # The device token when sent; otherwise the cookies of a device session.
+    device = current_device_session()
+    token = _bearer_token()
+    machine = device.machine if device and not token else machine_service.authenticate_token(token).machine
     presence = machine.presence
     return jsonify(
         {
@@ -145,7 +175,7 @@ def session():
                 ),
                 "company": _company(machine.company),
             },
-            "assignedUser": _person(machine.assigned_user),
+            "assignedUser": _person(machine_service.device_person(machine)),
             "persona": Persona(machine.persona).value,
             "online": machine_service.is_online(presence.last_seen_at if presence else None),
         }

@@ -2,11 +2,12 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from app.extensions import limiter
 from app.services.auth import authenticate
+from app.views.device_sessions import end_device_session
 
 bp = Blueprint("auth", __name__)
 
@@ -58,6 +59,7 @@ def login():
     if result.user is None:
         return render_login(result.error, status=401, email=email)
 
+    session.pop("device", None)  # a password login replaces any device session
     login_user(result.user, remember=bool(request.form.get("remember")))
     return redirect(safe_next_url(request.form.get("next")) or home_for(result.user))
 
@@ -65,5 +67,8 @@ def login():
 @bp.post("/logout")
 def logout():
     logout_user()
+    session.clear()  # a device session's context too
     flash("Você saiu do sistema.", "info")
-    return redirect(url_for("auth.login"))
+    response = redirect(url_for("auth.login"))
+    end_device_session(response)
+    return response

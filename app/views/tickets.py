@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 
 from app.extensions import db
 from app.models import Attachment, CommentVisibility, Ticket, TicketPriority
-from app.security import staff_required
+from app.security import current_persona, staff_required
 from app.services import saved_views
 from app.services import tickets as ticket_service
 from app.services.attachments import storage_path
@@ -246,6 +246,7 @@ def _ticket_context(ticket: Ticket) -> dict:
     return {
         "ticket": ticket,
         "timeline": ticket_service.timeline(ticket, include_internal=True),
+        "ticket_files": ticket_service.ticket_attachments(ticket),
         "actions": ticket_service.allowed_actions(ticket),
         "describe_event": ticket_service.describe_event,
         "format_duration": ticket_service.format_duration,
@@ -346,7 +347,7 @@ def comment(reference: int):
 def download_attachment(attachment_id: int):
     """Serve a file only to someone who may see its ticket; anyone else gets 404."""
     attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None or not can_view_ticket(current_user, attachment.ticket):
+    if attachment is None or not can_view_ticket(current_user, attachment.ticket, current_persona()):
         abort(404)
     internal = attachment.comment and attachment.comment.visibility != CommentVisibility.PUBLIC
     if internal and not current_user.is_staff:

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import Machine, Role
+from app.models import Machine, Persona, Role
 from app.security import admin_required
 from app.services import users as user_service
 from app.services.companies import list_companies
@@ -45,6 +45,7 @@ def index():
 def _choices(person=None) -> dict:
     return {
         "roles": list(Role),
+        "personas": list(Persona),
         "companies": list_companies(current_user.tenant_id),
         "devices": machines_of_user(person) if person else [],
     }
@@ -70,6 +71,7 @@ def new():
             role=form.get("role", ""),
             password=form.get("password") or None,
             company_id=_company_id(form.get("company_id")),
+            persona=form.get("persona") or "collaborator",
         )
     except DomainError as error:
         db.session.rollback()
@@ -90,6 +92,7 @@ def edit(user_id: int):
             "name": person.name,
             "role": person.role.value,
             "company_id": person.company_id or "",
+            "persona": person.persona.value,
             "is_active": person.is_active,
         }
         return render_template("users/form.html", person=person, values=values, errors={}, **_choices(person))
@@ -103,6 +106,7 @@ def edit(user_id: int):
             company_id=_company_id(form.get("company_id")),
             is_active=form.get("is_active") == "1",
             actor=current_user,
+            persona=form.get("persona") or "collaborator",
         )
     except DomainError as error:
         db.session.rollback()
