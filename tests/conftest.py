@@ -318,7 +318,7 @@ def browser_login(page, user, password=PASSWORD):
     page.get_by_label("E-mail").fill(user.email)
     page.get_by_label("Senha").fill(password)
     page.get_by_role("button", name="Entrar").click()
-    page.wait_for_url("**/")
+    page.wait_for_url("**/" if user.is_staff else "**/portal")
 
 
 @pytest.fixture
