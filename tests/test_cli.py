@@ -20,6 +20,8 @@ def test_seed_demo_is_idempotent_and_keeps_passwords(app):
     assert statuses == set(TicketStatus)
     assert {q.name for q in db.session.scalars(select(Queue))} >= {"Chamados"}
     assert db.session.scalar(select(func.count()).select_from(Ticket).where(Ticket.assignee_id.is_(None))) > 0
+    manager = db.session.scalar(select(User).where(User.email == "maria.oliveira@paoquente.com.br"))
+    assert manager.persona == "manager" and "maria.oliveira@paoquente.com.br" in first.output
 
     from app.services.passwords import hash_password
 

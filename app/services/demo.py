@@ -12,6 +12,7 @@ from app.models import (
     Comment,
     CommentVisibility,
     Company,
+    Persona,
     Role,
     Tenant,
     Ticket,
@@ -95,7 +96,7 @@ def _ensure_tenant() -> Tenant:
     return tenant
 
 
-def _ensure_user(tenant, summary, email, name, role, password, company_id=None) -> User:
+def _ensure_user(tenant, summary, email, name, role, password, company_id=None, persona=None) -> User:
     user = find_user(tenant.id, email)
     if user is None:
         user = create_user(
@@ -105,6 +106,7 @@ def _ensure_user(tenant, summary, email, name, role, password, company_id=None) 
             role=role,
             password=password,
             company_id=company_id,
+            persona=persona or Persona.COLLABORATOR,
             commit=False,
         )
         db.session.flush()
@@ -141,10 +143,17 @@ def seed_demo(admin_email: str, admin_password: str, admin_name: str) -> DemoSum
         company = _ensure_company(tenant, summary, apelido, name, cnpj)
         summary.company_codes.append((company.apelido, company.provisioning_code))
         for email, person in people:
+            # The second person of the first company manages it: the portal shows them every ticket of it.
+            persona = Persona.MANAGER if email == COMPANIES[0][3][1][0] else Persona.COLLABORATOR
             collaborators.append(
-                _ensure_user(tenant, summary, email, person, Role.COLLABORATOR, DEMO_PASSWORD, company.id)
+                _ensure_user(
+                    tenant, summary, email, person, Role.COLLABORATOR, DEMO_PASSWORD, company.id, persona
+                )
             )
     summary.logins.append((collaborators[0].email, DEMO_PASSWORD, "Colaborador"))
+    summary.logins.append(
+        (collaborators[1].email, DEMO_PASSWORD, "Colaboradora, gestora da empresa (portal)")
+    )
     db.session.commit()
 
     existing = db.session.scalar(
