@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from flask import Flask
@@ -63,35 +64,24 @@ def _init_extensions(app: Flask) -> None:
     login_manager.user_loader(load_active_user)
 
 
-def _register_blueprints(app: Flask) -> None:
-    from app.views import (
-        agent_api,
-        auth,
-        companies,
-        dashboard,
-        device_sessions,
-        devices,
-        health,
-        portal,
-        queues,
-        tickets,
-        users,
-    )
+BLUEPRINT_MODULES = (
+    "agent_api",
+    "auth",
+    "companies",
+    "dashboard",
+    "device_sessions",
+    "devices",
+    "health",
+    "portal",
+    "queues",
+    "tickets",
+    "users",
+)
 
-    for module in (
-        agent_api,
-        auth,
-        companies,
-        dashboard,
-        device_sessions,
-        devices,
-        health,
-        portal,
-        queues,
-        tickets,
-        users,
-    ):
-        app.register_blueprint(module.bp)
+
+def _register_blueprints(app: Flask) -> None:
+    for name in BLUEPRINT_MODULES:
+        app.register_blueprint(importlib.import_module(f"app.views.{name}").bp)
 
 
 def _register_error_handlers(app: Flask) -> None:

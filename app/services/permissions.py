@@ -10,13 +10,18 @@ def effective_persona(user: User, persona: Persona | str | None = None) -> Perso
     return Persona(persona or user.persona or Persona.COLLABORATOR)
 
 
+def sees_company(user: User, persona: Persona | str | None = None) -> bool:
+    """A collaborator acting as their company's manager sees every ticket of it."""
+    return effective_persona(user, persona) is Persona.MANAGER and user.company_id is not None
+
+
 def visible_tickets(user: User, persona: Persona | str | None = None) -> Select:
     """Tickets a user may see: staff their tenant's; a collaborator their own, or their
     company's when acting as its manager."""
     query = select(Ticket).where(Ticket.tenant_id == user.tenant_id)
     if user.is_staff:
         return query
-    if effective_persona(user, persona) is Persona.MANAGER and user.company_id is not None:
+    if sees_company(user, persona):
         return query.where(Ticket.company_id == user.company_id)
     return query.where(Ticket.requester_id == user.id)
 
@@ -26,11 +31,7 @@ def can_view_ticket(user: User, ticket: Ticket, persona: Persona | str | None = 
         return False
     if user.is_staff or ticket.requester_id == user.id:
         return True
-    return (
-        effective_persona(user, persona) is Persona.MANAGER
-        and user.company_id is not None
-        and ticket.company_id == user.company_id
-    )
+    return sees_company(user, persona) and ticket.company_id == user.company_id
 
 
 def is_admin(user: User) -> bool:

@@ -14,7 +14,7 @@ from app.models import Machine, Persona, Ticket, TicketStatus, User
 from app.services import tickets as ticket_service
 from app.services.attachments import save_attachment
 from app.services.errors import NotFound, ValidationError
-from app.services.permissions import visible_tickets
+from app.services.permissions import sees_company, visible_tickets
 
 PAGE_SIZE = 20
 MAX_PAGE = 500  # a hard bound: 10 000 tickets deep is far past anyone's scrolling
@@ -30,7 +30,7 @@ class PortalViewer:
 
     @property
     def sees_company(self) -> bool:
-        return self.persona is Persona.MANAGER and self.user.company_id is not None
+        return sees_company(self.user, self.persona)
 
 
 @dataclass

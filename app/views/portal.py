@@ -14,6 +14,7 @@ from app.services import portal as portal_service
 from app.services import tickets as ticket_service
 from app.services.errors import DomainError
 from app.services.portal import PortalViewer
+from app.views.forms import uploaded_files
 from app.views.template_helpers import is_fragment_request
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -22,10 +23,6 @@ bp = Blueprint("portal", __name__, url_prefix="/portal")
 def _viewer() -> PortalViewer:
     device = current_device_session()
     return PortalViewer(current_user, current_persona(), device.machine if device else None)
-
-
-def _uploaded_files() -> list[tuple[str, bytes]]:
-    return [(f.filename, f.read()) for f in request.files.getlist("files") if f and f.filename]
 
 
 @bp.get("")
@@ -49,7 +46,7 @@ def new():
         values = {key: request.form.get(key, "") for key in ("subject", "description")}
         try:
             ticket = portal_service.open_ticket(
-                viewer, values["subject"], values["description"], _uploaded_files()
+                viewer, values["subject"], values["description"], uploaded_files()
             )
         except DomainError as exc:
             db.session.rollback()
@@ -87,7 +84,7 @@ def comment(reference: int):
     ticket = portal_service.get_ticket(_viewer(), reference)
     body = request.form.get("body", "")
     try:
-        ticket_service.add_comment(ticket, current_user, body, "PUBLIC", _uploaded_files())
+        ticket_service.add_comment(ticket, current_user, body, "PUBLIC", uploaded_files())
     except DomainError as error:
         db.session.rollback()
         if not is_fragment_request():

@@ -35,6 +35,7 @@ from app.services.ticket_filters import (
     list_tickets,
     parse_filters,
 )
+from app.views.forms import uploaded_files
 from app.views.template_helpers import is_fragment_request
 
 bp = Blueprint("tickets", __name__)
@@ -317,7 +318,7 @@ def change_priority(reference: int):
 @staff_required
 def comment(reference: int):
     ticket = _ticket_or_404(reference)
-    files = [(f.filename, f.read()) for f in request.files.getlist("files") if f and f.filename]
+    files = uploaded_files()
     try:
         ticket_service.add_comment(
             ticket,
