@@ -67,6 +67,7 @@ def _init_extensions(app: Flask) -> None:
 BLUEPRINT_MODULES = (
     "agent_api",
     "auth",
+    "chat",
     "companies",
     "dashboard",
     "device_sessions",

@@ -141,10 +141,12 @@ SCHEMAS = {
             "commands": {"type": "array", "items": {"$ref": "#/components/schemas/Command"}},
             "chat": {
                 "type": "object",
-                "required": ["activeSession", "unread"],
+                "required": ["activeSessions", "unread", "sessions"],
+                "description": "Open live chats of this device; `sessions` only while one is open.",
                 "properties": {
-                    "activeSession": {"type": ["object", "null"]},
+                    "activeSessions": {"type": "integer", "minimum": 0},
                     "unread": {"type": "integer", "minimum": 0},
+                    "sessions": {"type": "array", "items": {"$ref": "#/components/schemas/ChatSession"}},
                 },
             },
         },
@@ -194,6 +196,94 @@ SCHEMAS = {
             "message": {"type": "string", "maxLength": 2000},
         },
     },
+    "ChatSession": {
+        "type": "object",
+        "required": ["sessionId", "ticket", "ticketSubject", "agentName", "unreadCount", "lastId"],
+        "properties": {
+            "sessionId": {"type": "integer"},
+            "ticket": {"type": "integer", "description": "Ticket reference (#)"},
+            "ticketSubject": {"type": "string"},
+            "agentName": {"type": "string"},
+            "unreadCount": {"type": "integer", "minimum": 0},
+            "lastId": {"type": "integer", "description": "Number of the newest message of the ticket"},
+            "lastActivityAt": {"type": "string", "format": "date-time"},
+            "startedAt": {"type": "string", "format": "date-time"},
+        },
+    },
+    "ChatSessionsResponse": {
+        "type": "object",
+        "required": ["sessions"],
+        "properties": {"sessions": {"type": "array", "items": {"$ref": "#/components/schemas/ChatSession"}}},
+    },
+    "ChatUpdatesResponse": {
+        "type": "object",
+        "required": ["hasActiveSessions", "sessions", "totalUnread"],
+        "properties": {
+            "hasActiveSessions": {"type": "boolean"},
+            "totalUnread": {"type": "integer", "minimum": 0},
+            "sessions": {
+                "type": "array",
+                "maxItems": 50,
+                "items": {
+                    "type": "object",
+                    "required": ["ticket", "unreadCount"],
+                    "properties": {
+                        "ticket": {"type": "integer"},
+                        "unreadCount": {"type": "integer"},
+                        "lastActivityAt": {"type": "string", "format": "date-time"},
+                    },
+                },
+            },
+        },
+    },
+    "ChatMessageRequest": {
+        "type": "object",
+        "required": ["body"],
+        "properties": {"body": {"type": "string", "maxLength": 4000}},
+    },
+    "ChatMessage": {
+        "type": "object",
+        "required": ["id", "ticket", "body", "authorName", "isFromMachine", "createdAt", "attachments"],
+        "properties": {
+            "id": {"type": "integer", "description": "Increasing per ticket; resume with ?since=<id>"},
+            "ticket": {"type": "integer"},
+            "body": {"type": "string"},
+            "authorName": {"type": "string"},
+            "isFromMachine": {"type": "boolean"},
+            "createdAt": {"type": "string", "format": "date-time"},
+            "attachments": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "name", "size", "type"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "name": {"type": "string"},
+                        "size": {"type": "integer"},
+                        "type": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "ChatMessagesResponse": {
+        "type": "object",
+        "required": ["messages", "hasSession", "unreadCount"],
+        "properties": {
+            "messages": {
+                "type": "array",
+                "maxItems": 200,
+                "items": {"$ref": "#/components/schemas/ChatMessage"},
+            },
+            "hasSession": {"type": "boolean"},
+            "unreadCount": {"type": "integer", "minimum": 0},
+        },
+    },
+    "ChatReadResponse": {
+        "type": "object",
+        "required": ["ok", "processed"],
+        "properties": {"ok": {"type": "boolean"}, "processed": {"type": "integer", "minimum": 0}},
+    },
     "UsbAckResponse": {
         "type": "object",
         "required": ["status", "mode", "acknowledgedAt"],
@@ -215,10 +305,10 @@ def _errors(*statuses: int) -> dict:
         400: "Body is not JSON",
         401: "Missing, invalid, expired or revoked token (token_missing, token_invalid, token_expired, "
         "token_revoked) or wrong provisioning secret",
-        403: "Device or person deactivated",
-        404: "Unknown company code",
-        409: "Conflict with the current state",
-        413: "Body larger than AGENT_MAX_BODY_BYTES",
+        403: "Device or person deactivated; or (chat) the ticket is not linked to this device",
+        404: "Unknown company code; or (chat) unknown ticket",
+        409: "Conflict with the current state (chat: no active session)",
+        413: "Body larger than AGENT_MAX_BODY_BYTES (chat files: larger than 10 MB)",
         422: "Body does not match the schema; `field` names the offending field",
         429: "Too many requests from this device",
     }
@@ -226,6 +316,7 @@ def _errors(*statuses: int) -> dict:
 
 
 BEARER = [{"machineToken": []}]
+CHAT_TICKET = {"name": "ticket", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 OPENAPI = {
     "openapi": "3.1.0",
@@ -295,6 +386,95 @@ OPENAPI = {
                     **_errors(400, 401, 403, 409, 413, 422, 429),
                 },
             }
+        },
+        "/api/machines/chat/sessions": {
+            "get": {
+                "summary": "Active live chats with this device (at most 50)",
+                "security": BEARER,
+                "responses": {
+                    "200": {"description": "Sessions", "content": _json("ChatSessionsResponse")},
+                    **_errors(401, 403, 429),
+                },
+            }
+        },
+        "/api/machines/chat/updates": {
+            "get": {
+                "summary": "Light poll: active chats and unread counts",
+                "security": BEARER,
+                "responses": {
+                    "200": {"description": "Updates", "content": _json("ChatUpdatesResponse")},
+                    **_errors(401, 403, 429),
+                },
+            }
+        },
+        "/api/machines/chat/{ticket}/messages": {
+            "parameters": [CHAT_TICKET],
+            "get": {
+                "summary": "Chat messages after `since` (a message id), newest `limit` (≤ 200), "
+                "oldest first",
+                "security": BEARER,
+                "parameters": [
+                    {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                    },
+                ],
+                "responses": {
+                    "200": {"description": "Messages", "content": _json("ChatMessagesResponse")},
+                    **_errors(401, 403, 404, 422, 429),
+                },
+            },
+            "post": {
+                "summary": "Send a message: JSON {body}, or multipart/form-data with `body` and `file` parts "
+                "(jpg, jpeg, png, gif, webp, pdf, txt, doc, docx, xls, xlsx; content checked; 10 MB)",
+                "security": BEARER,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        **_json("ChatMessageRequest"),
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "body": {"type": "string", "maxLength": 4000},
+                                    "file": {"type": "string", "format": "binary"},
+                                },
+                            }
+                        },
+                    },
+                },
+                "responses": {
+                    "201": {"description": "Stored and delivered", "content": _json("ChatMessage")},
+                    **_errors(400, 401, 403, 404, 409, 413, 422, 429),
+                },
+            },
+        },
+        "/api/machines/chat/{ticket}/read": {
+            "parameters": [CHAT_TICKET],
+            "post": {
+                "summary": "Mark the chat read on the device side (resets its unread counter)",
+                "security": BEARER,
+                "responses": {
+                    "200": {"description": "Done", "content": _json("ChatReadResponse")},
+                    **_errors(401, 403, 404, 429),
+                },
+            },
+        },
+        "/api/machines/chat/{ticket}/attachments/{attachment}": {
+            "parameters": [
+                CHAT_TICKET,
+                {"name": "attachment", "in": "path", "required": True, "schema": {"type": "integer"}},
+            ],
+            "get": {
+                "summary": "Download a file sent in this ticket's chat",
+                "security": BEARER,
+                "responses": {
+                    "200": {"description": "The file", "content": {"application/octet-stream": {}}},
+                    **_errors(401, 403, 404, 429),
+                },
+            },
         },
     },
 }

@@ -116,6 +116,10 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "MACHINE_ONLINE_WINDOW_SECONDS": _int(env, "MACHINE_ONLINE_WINDOW_SECONDS", 300, minimum=30),
         "PORTAL_REOPEN_DAYS": _int(env, "PORTAL_REOPEN_DAYS", 7, minimum=0),
         "MACHINE_SESSION_ALLOWED_ORIGINS": _origins(env),
+        # Other origins whose pages may open the chat websocket with cookies (same origin always may).
+        "CHAT_ALLOWED_ORIGINS": _origins(env, "CHAT_ALLOWED_ORIGINS", ""),
+        # simple-websocket: keep idle sockets alive through proxies; refuse huge frames.
+        "SOCK_SERVER_OPTIONS": {"ping_interval": 25, "max_message_size": 64 * 1024},
         "METRIC_SAMPLE_SECONDS": _int(env, "METRIC_SAMPLE_SECONDS", 300, minimum=0),
         "MACHINE_ALERTS_CREATE_TICKETS": _bool(env, "MACHINE_ALERTS_CREATE_TICKETS", True),
         "MACHINE_ALERTS_TICKET_REQUESTER_EMAIL": env.get(
@@ -126,6 +130,8 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "USB_POLICY_STALE_MINUTES": _int(env, "USB_POLICY_STALE_MINUTES", 60, minimum=1),
         "AGENT_MAX_BODY_BYTES": _int(env, "AGENT_MAX_BODY_BYTES", 1_100_000, minimum=10_000),
         "AGENT_RATE_LIMIT": env.get("AGENT_RATE_LIMIT", "30 per minute"),
+        # The chat's JSON fallback is polled while a chat is open: its own, larger budget.
+        "CHAT_RATE_LIMIT": env.get("CHAT_RATE_LIMIT", "240 per minute"),
         "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "America/Sao_Paulo"),
         "UPLOAD_DIR": str(upload_dir),
         "ATTACHMENT_MAX_BYTES": _int(env, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024),
@@ -158,9 +164,14 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
     return config
 
 
-def _origins(env: dict) -> frozenset[str]:
-    """Origins allowed to create a device session with credentials (the desktop app's WebView)."""
-    raw = env.get("MACHINE_SESSION_ALLOWED_ORIGINS", "tauri://localhost,http://tauri.localhost")
+def _origins(
+    env: dict,
+    name: str = "MACHINE_SESSION_ALLOWED_ORIGINS",
+    default: str = "tauri://localhost,http://tauri.localhost",
+) -> frozenset[str]:
+    """A comma-separated list of origins (by default: the desktop app's WebView, allowed to
+    create a device session with credentials)."""
+    raw = env.get(name, default)
     return frozenset(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
 
 

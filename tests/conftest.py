@@ -394,3 +394,64 @@ def register_device(app, company):
         return body, {"Authorization": f"Bearer {body['machineToken']}"}
 
     return register
+
+
+def assert_conforms(response, path, method="post"):
+    """Validate a real agent API response against the OpenAPI document's schema for its status."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    from app.agent_openapi import OPENAPI
+
+    registry = Registry().with_resource("urn:doc", Resource.from_contents(OPENAPI, DRAFT202012))
+    spec = OPENAPI["paths"][path][method]["responses"][str(response.status_code)]
+    ref = spec["content"]["application/json"]["schema"]["$ref"].replace("#", "urn:doc#")
+    errors = list(Draft202012Validator({"$ref": ref}, registry=registry).iter_errors(response.get_json()))
+    assert errors == [], errors[0].message
+
+
+# --- live chat ------------------------------------------------------------------------
+
+
+class ChatSetup:
+    """A registered, online device and a ticket of its user linked to it."""
+
+    def __init__(self, app, ticket, machine_id, auth, token):
+        self.app, self.ticket, self.machine_id, self.auth, self.token = app, ticket, machine_id, auth, token
+
+    @property
+    def machine(self):
+        from app.models import Machine
+
+        return db.session.get(Machine, self.machine_id)
+
+    def heartbeat(self):
+        response = self.app.test_client().post("/api/machines/heartbeat", json={}, headers=self.auth)
+        assert response.status_code == 200
+        return response.get_json()
+
+    def start(self, actor):
+        from app.services.chat import start_session
+
+        session, _ = start_session(actor, self.ticket)
+        return session
+
+
+@pytest.fixture
+def chat_device(app, register_device, make_ticket):
+    """Register a device, make it online and open a ticket linked to it."""
+
+    def build(
+        hostname="recepcao-01", serials=("SN-001",), macs=("AA-BB-CC-DD-EE-01",), email="joana@paoquente.test"
+    ):
+        from app.models import User
+
+        body, auth = register_device(email=email, hostname=hostname, serials=serials, macs=macs)
+        requester = db.session.get(User, body["assignedUser"]["id"])
+        ticket = make_ticket("Impressora não imprime", requester=requester, machine_id=body["machineId"])
+        setup = ChatSetup(app, ticket, body["machineId"], auth, body["machineToken"])
+        setup.heartbeat()
+        return setup
+
+    return build

@@ -1,25 +1,12 @@
 """The agent API over HTTP: status codes, JSON errors, and conformance to the OpenAPI document."""
 
+import re
 import pytest
-from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
-from app.agent_openapi import OPENAPI
 from app.extensions import db
 from app.models import InventorySnapshot, MachineToken, MetricSample
-from tests.conftest import PROVISIONING_SECRET, sample_inventory
-
-
-def _conforms(response, path, method="post"):
-    """Validate a real response against the OpenAPI document's schema for its status."""
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT202012
-
-    registry = Registry().with_resource("urn:doc", Resource.from_contents(OPENAPI, DRAFT202012))
-    spec = OPENAPI["paths"][path][method]["responses"][str(response.status_code)]
-    ref = spec["content"]["application/json"]["schema"]["$ref"].replace("#", "urn:doc#")
-    errors = list(Draft202012Validator({"$ref": ref}, registry=registry).iter_errors(response.get_json()))
-    assert errors == [], errors[0].message
+from tests.conftest import PROVISIONING_SECRET, assert_conforms, sample_inventory
 
 
 @pytest.fixture
@@ -34,29 +21,29 @@ def test_register_heartbeat_session_and_ack_match_the_openapi_document(api, app,
     body, auth = register_device()
     assert body["persona"] == "collaborator" and body["assignedUser"]["email"] == "joana@paoquente.test"
     hb = api.post("/api/machines/heartbeat", json={"metrics": {"cpuPercent": 12.5}}, headers=auth)
-    _conforms(hb, "/api/machines/heartbeat")
+    assert_conforms(hb, "/api/machines/heartbeat")
     session = api.get("/api/machines/session", headers=auth)
     assert session.status_code == 200 and session.get_json()["online"] is True
     assert session.get_json()["machine"]["os"] == "Windows 11 Pro (26100)"
-    _conforms(session, "/api/machines/session", "get")
+    assert_conforms(session, "/api/machines/session", "get")
     set_usb_policy(db.session.get(Machine, body["machineId"]), "BLOCK", admin_user)
     commands = api.post("/api/machines/heartbeat", json={}, headers=auth).get_json()["commands"]
     assert commands[0]["type"] == "usb_policy" and commands[0]["mode"] == "BLOCK"
     ack = api.post("/api/machines/usb-policy/ack", json={"status": "APPLIED"}, headers=auth)
-    _conforms(ack, "/api/machines/usb-policy/ack")
+    assert_conforms(ack, "/api/machines/usb-policy/ack")
     again = api.post("/api/machines/usb-policy/ack", json={"status": "APPLIED"}, headers=auth)
     assert again.status_code == 409
-    _conforms(again, "/api/machines/usb-policy/ack")
+    assert_conforms(again, "/api/machines/usb-policy/ack")
 
 
-def test_register_response_conforms(api, company):
+def test_register_responseassert_conforms(api, company):
     response = api.post(
         "/api/machines/register",
         headers={"X-Provisioning-Secret": PROVISIONING_SECRET},
         json={"companyCode": company.provisioning_code, "email": "novo@paoquente.test", "hostname": "pc"},
     )
     assert response.status_code == 201
-    _conforms(response, "/api/machines/register")
+    assert_conforms(response, "/api/machines/register")
     token = response.get_json()["machineToken"]
     stored = db.session.scalars(select(MachineToken.token_hash)).all()
     assert token not in stored and len(stored[0]) == 64  # only the SHA-256 is kept
@@ -80,7 +67,7 @@ def test_register_errors(api, company, headers, payload, status, code):
     body = {"companyCode": company.provisioning_code, "email": "a@b.test", "hostname": "pc", **payload}
     response = api.post("/api/machines/register", json=body, headers=headers)
     assert response.status_code == status and response.get_json()["error"]["code"] == code
-    _conforms(response, "/api/machines/register")
+    assert_conforms(response, "/api/machines/register")
 
 
 def test_malformed_bodies_name_the_field(api, register_device):
@@ -97,7 +84,7 @@ def test_malformed_bodies_name_the_field(api, register_device):
         "/api/machines/heartbeat", data=b"{nope", headers={**auth, "Content-Type": "application/json"}
     )
     assert not_json.status_code == 400 and not_json.get_json()["error"]["code"] == "invalid_json"
-    _conforms(bad_type, "/api/machines/heartbeat")
+    assert_conforms(bad_type, "/api/machines/heartbeat")
 
 
 def test_oversized_body_is_413(api, app, register_device):
@@ -124,7 +111,7 @@ def test_flooding_device_gets_429(api, app, register_device):
         app.config["AGENT_RATE_LIMIT"] = "30 per minute"
     assert [r.status_code for r in responses] == [200, 200, 200, 429]
     assert responses[-1].get_json()["error"]["code"] == "rate_limited"
-    _conforms(responses[-1], "/api/machines/heartbeat")
+    assert_conforms(responses[-1], "/api/machines/heartbeat")
 
 
 def test_identical_heartbeats_write_no_inventory(api, register_device):
@@ -149,12 +136,24 @@ def test_identical_heartbeats_write_no_inventory(api, register_device):
     assert db.session.scalar(select(func.count()).select_from(MetricSample)) == 1
 
 
-def test_openapi_document_is_served(api):
+def test_openapi_document_is_served_and_describes_every_agent_route(api, app):
     document = api.get("/api/machines/openapi.json").get_json()
-    assert document["openapi"].startswith("3.") and set(document["paths"]) == {
-        "/api/machines/register",
-        "/api/machines/heartbeat",
-        "/api/machines/session",
-        "/api/machines/sessions",
-        "/api/machines/usb-policy/ack",
+    assert document["openapi"].startswith("3.")
+
+    def shape(path):  # "/chat/<int:reference>" and "/chat/{ticket}" are the same route
+        return re.sub(r"<[^>]+>|\{[^}]+\}", "{}", path)
+
+    served = {
+        (shape(rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/machines/") and not rule.rule.endswith("openapi.json")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
     }
+    documented = {
+        (shape(path), method)
+        for path, item in document["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    assert served == documented
+    assert ("/api/machines/chat/{}/messages", "post") in documented

@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
+from app.models.chat import ChatMessage, ChatSessionStatus, LiveChatSession
 from app.models.company import Company, generate_provisioning_code
 from app.models.machine import (
     AlertSeverity,
@@ -40,10 +41,13 @@ __all__ = [
     "STAFF_ROLES",
     "AlertSeverity",
     "Attachment",
+    "ChatMessage",
+    "ChatSessionStatus",
     "Comment",
     "CommentVisibility",
     "Company",
     "InventorySnapshot",
+    "LiveChatSession",
     "Machine",
     "MachineAlert",
     "MachineLink",

@@ -27,11 +27,15 @@ CONTENT_TYPES = {
     "log": "text/plain",
     "csv": "text/csv",
     "zip": "application/zip",
+    "doc": "application/msword",
+    "xls": "application/vnd.ms-excel",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 TEXT_EXTENSIONS = {"txt", "log", "csv"}
 ZIP_MAGIC = b"PK\x03\x04"
+# Legacy Office files (.doc, .xls) are OLE2 compound documents.
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 class FileTooLarge(DomainError):
@@ -52,6 +56,8 @@ def _looks_like(extension: str, head: bytes) -> bool:
         return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
     if extension in ("zip", "docx", "xlsx"):
         return head.startswith(ZIP_MAGIC)
+    if extension in ("doc", "xls"):
+        return head.startswith(OLE_MAGIC)
     if extension in TEXT_EXTENSIONS:
         return b"\x00" not in head
     return False
@@ -64,14 +70,20 @@ def safe_filename(name: str) -> str:
     return name.strip()[:255] or "arquivo"
 
 
-def check_upload(filename: str, data: bytes) -> str:
-    """Validate an upload and return its extension; raise with a Portuguese message."""
+def check_upload(
+    filename: str, data: bytes, allowed: frozenset[str] | None = None, max_bytes: int | None = None
+) -> str:
+    """Validate an upload and return its extension; raise with a Portuguese message.
+
+    `allowed` and `max_bytes` default to the ticket attachment settings (the
+    live chat passes its own, stricter lists)."""
     config = current_app.config
+    allowed = allowed if allowed is not None else config["ATTACHMENT_ALLOWED_EXTENSIONS"]
     extension = Path(filename).suffix.lower().lstrip(".")
-    if extension not in config["ATTACHMENT_ALLOWED_EXTENSIONS"] or extension not in CONTENT_TYPES:
-        allowed = ", ".join(sorted(config["ATTACHMENT_ALLOWED_EXTENSIONS"]))
-        raise ValidationError(f"Tipo de arquivo não permitido. Aceitos: {allowed}.", field="file")
-    limit = config["ATTACHMENT_MAX_BYTES"]
+    if extension not in allowed or extension not in CONTENT_TYPES:
+        names = ", ".join(sorted(allowed))
+        raise ValidationError(f"Tipo de arquivo não permitido. Aceitos: {names}.", field="file")
+    limit = max_bytes or config["ATTACHMENT_MAX_BYTES"]
     if len(data) > limit:
         raise FileTooLarge(f"O arquivo excede o limite de {limit // (1024 * 1024)} MB.", field="file")
     if not data:
@@ -82,10 +94,19 @@ def check_upload(filename: str, data: bytes) -> str:
 
 
 def save_attachment(
-    ticket: Ticket, uploader: User, filename: str, data: bytes, comment_id: int | None = None
+    ticket: Ticket,
+    uploader: User | None,
+    filename: str,
+    data: bytes,
+    comment_id: int | None = None,
+    *,
+    chat_message_id: int | None = None,
+    allowed: frozenset[str] | None = None,
+    max_bytes: int | None = None,
+    uploader_id: int | None = None,
 ) -> Attachment:
     filename = safe_filename(filename)
-    extension = check_upload(filename, data)
+    extension = check_upload(filename, data, allowed, max_bytes)
     storage_key = f"{ticket.tenant_id}/{secrets.token_hex(16)}.{extension}"
     path = storage_path(storage_key)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +115,8 @@ def save_attachment(
         tenant_id=ticket.tenant_id,
         ticket_id=ticket.id,
         comment_id=comment_id,
-        uploaded_by_id=uploader.id,
+        chat_message_id=chat_message_id,
+        uploaded_by_id=uploader_id or uploader.id,
         filename=filename,
         content_type=CONTENT_TYPES[extension],
         size_bytes=len(data),

@@ -17,13 +17,15 @@ from datetime import datetime, timedelta
 import orjson
 from flask import current_app
 from markupsafe import escape
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from app.extensions import db
 from app.models import (
     AlertSeverity,
+    ChatSessionStatus,
     Company,
     InventorySnapshot,
+    LiveChatSession,
     Machine,
     MachineAlert,
     MachineLink,
@@ -114,6 +116,8 @@ class AgentContext:
     usb_status: str | None
     usb_requested_at: datetime | None
     last_sample_at: datetime | None = None
+    chat_sessions: int = 0
+    chat_unread: int = 0
 
     @property
     def machine(self) -> Machine:
@@ -137,6 +141,8 @@ def authenticate_token(token: str | None) -> AgentContext:
             UsbPolicy.status,
             UsbPolicy.requested_at,
             MachinePresence.last_sample_at,
+            _active_chats.scalar_subquery(),
+            _unread_chat.scalar_subquery(),
         )
         .join(Machine, Machine.id == MachineToken.machine_id)
         .outerjoin(UsbPolicy, UsbPolicy.machine_id == Machine.id)
@@ -145,9 +151,24 @@ def authenticate_token(token: str | None) -> AgentContext:
     ).first()
     if row is None:
         raise AgentError(401, "token_invalid", "Token do dispositivo inválido.")
-    revoked_at, expires_at, *ids, is_active, inventory_hash, mode, status, requested_at, last_sample = row
+    revoked_at, expires_at, *ids, is_active, inventory_hash, mode, status, requested_at, last_sample = row[
+        :-2
+    ]
     _refuse_unusable(revoked_at, expires_at, is_active)
-    return AgentContext(*ids, inventory_hash, mode, status, requested_at, last_sample)
+    return AgentContext(*ids, inventory_hash, mode, status, requested_at, last_sample, *row[-2:])
+
+
+# The heartbeat answers with the chat state; read in the token query itself (no extra round trip).
+_active_device_chats = (
+    LiveChatSession.machine_id == Machine.id,
+    LiveChatSession.status == ChatSessionStatus.ACTIVE,
+)
+_active_chats = select(func.count()).where(*_active_device_chats).correlate(Machine)
+_unread_chat = (
+    select(func.coalesce(func.sum(LiveChatSession.unread_by_machine), 0))
+    .where(*_active_device_chats)
+    .correlate(Machine)
+)
 
 
 def _refuse_unusable(revoked_at: datetime | None, expires_at: datetime, machine_active: bool) -> None:

@@ -24,6 +24,7 @@ from app.models import (
     TicketStatus,
     User,
 )
+from app.models.chat import CHAT_END_REASONS
 from app.models.types import utcnow
 from app.services.attachments import save_attachment
 from app.services.errors import Conflict, PermissionDenied, ValidationError
@@ -385,10 +386,14 @@ def add_comment(
 
 
 def ticket_attachments(ticket: Ticket) -> list[Attachment]:
-    """Files sent with the ticket itself (not with a comment)."""
+    """Files sent with the ticket itself (not with a comment nor in the chat)."""
     return db.session.scalars(
         select(Attachment)
-        .where(Attachment.ticket_id == ticket.id, Attachment.comment_id.is_(None))
+        .where(
+            Attachment.ticket_id == ticket.id,
+            Attachment.comment_id.is_(None),
+            Attachment.chat_message_id.is_(None),
+        )
         .order_by(Attachment.id)
     ).all()
 
@@ -451,7 +456,20 @@ def describe_event(event: TicketEvent, *, public: bool = False) -> str:
         return f"Fila: {payload.get('from_name')} → {payload.get('to_name')}"
     if event.type == "PRIORITY_CHANGED":
         return f"Prioridade: {TicketPriority(payload['from']).label} → {TicketPriority(payload['to']).label}"
+    if event.type in ("LIVE_CHAT_STARTED", "LIVE_CHAT_ENDED"):
+        return describe_chat_event(event.type, payload)
     return event.type
+
+
+def describe_chat_event(event_type: str, payload: dict) -> str:
+    if event_type == "LIVE_CHAT_STARTED":
+        host = payload.get("machineHostname")
+        return f"Chat ao vivo iniciado por {payload.get('agentName')}" + (f" com {host}" if host else "")
+    duration = f"duração {format_duration(int(payload.get('durationMs', 0)) // 1000)}"
+    if payload.get("autoEnded"):
+        reason = CHAT_END_REASONS.get(payload.get("reason"), payload.get("reason"))
+        return f"Chat ao vivo encerrado automaticamente: {reason} ({duration})"
+    return f"Chat ao vivo encerrado por {payload.get('agentName')} ({duration})"
 
 
 def format_duration(seconds: int) -> str:

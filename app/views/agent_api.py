@@ -4,7 +4,7 @@
 import hashlib
 
 import orjson
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request, send_file
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -13,8 +13,11 @@ from app.agent_openapi import OPENAPI, SCHEMAS
 from app.extensions import csrf, db, limiter
 from app.models import Persona
 from app.security import current_device_session
+from app.services import chat as chat_service
 from app.services import machines as machine_service
+from app.services.attachments import storage_path
 from app.services.device_sessions import open_device_session
+from app.services.errors import DomainError
 from app.services.machines import AgentError
 from app.views.device_sessions import (
     allow_credentials_for_origin,
@@ -32,7 +35,13 @@ _REGISTRY = Registry().with_resource(
 )
 VALIDATORS = {
     name: Draft202012Validator({"$ref": f"urn:chamados:agent#/components/schemas/{name}"}, registry=_REGISTRY)
-    for name in ("RegisterRequest", "HeartbeatRequest", "UsbAckRequest", "DeviceSessionRequest")
+    for name in (
+        "RegisterRequest",
+        "HeartbeatRequest",
+        "UsbAckRequest",
+        "DeviceSessionRequest",
+        "ChatMessageRequest",
+    )
 }
 
 
@@ -56,8 +65,8 @@ def _agent_limit() -> str:
 limiter.limit(_agent_limit, key_func=_rate_key)(bp)
 
 
-@bp.errorhandler(AgentError)
-def _agent_error(error: AgentError):
+@bp.errorhandler(DomainError)
+def _agent_error(error: DomainError):
     db.session.rollback()
     body = {"code": error.code, "message": error.message}
     if error.field:
@@ -134,7 +143,7 @@ def heartbeat():
             "nextIntervalSeconds": machine_service.HEARTBEAT_INTERVAL_SECONDS,
             "inventoryStored": result.inventory_stored,
             "commands": result.commands,
-            "chat": {"activeSession": None, "unread": 0},
+            "chat": chat_service.heartbeat_chat_state(context),
         }
     )
 
@@ -194,6 +203,104 @@ def usb_policy_ack():
             "acknowledgedAt": policy.acknowledged_at.isoformat(),
         }
     )
+
+
+# --- live chat, device side (the seed's JSON fallback; the websocket is /ws/chat) ---------
+
+
+def _chat_limit() -> str:
+    return current_app.config["CHAT_RATE_LIMIT"]
+
+
+def _chat_ticket(reference: int):
+    context = machine_service.authenticate_token(_bearer_token())
+    return chat_service.ticket_for_machine(context.machine_id, context.tenant_id, reference)
+
+
+@bp.get("/chat/sessions")
+@limiter.limit(_chat_limit, key_func=_rate_key, override_defaults=True)
+def chat_sessions():
+    context = machine_service.authenticate_token(_bearer_token())
+    return jsonify({"sessions": chat_service.machine_sessions(context.machine_id)})
+
+
+@bp.get("/chat/updates")
+@limiter.limit(_chat_limit, key_func=_rate_key, override_defaults=True)
+def chat_updates():
+    context = machine_service.authenticate_token(_bearer_token())
+    return jsonify(chat_service.machine_updates(context.machine_id))
+
+
+def _query_int(name: str, maximum: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit():
+        raise AgentError(422, "invalid_field", f"Campo inválido: {name} (número inteiro).", field=name)
+    return min(int(raw), maximum) if maximum else int(raw)
+
+
+@bp.get("/chat/<int:reference>/messages")
+@limiter.limit(_chat_limit, key_func=_rate_key, override_defaults=True)
+def chat_messages(reference: int):
+    ticket = _chat_ticket(reference)
+    session = chat_service.active_session(ticket.id)
+    if session is None:
+        return jsonify({"messages": [], "hasSession": False, "unreadCount": 0})
+    since = _query_int("since")
+    limit = _query_int("limit", chat_service.MAX_PAGE)
+    messages = chat_service.list_messages(ticket, since=since, limit=limit)
+    return jsonify(
+        {
+            "messages": [chat_service.message_json(m, ticket.reference) for m in messages],
+            "hasSession": True,
+            "unreadCount": session.unread_by_machine,
+        }
+    )
+
+
+@bp.post("/chat/<int:reference>/messages")
+@limiter.limit(_chat_limit, key_func=_rate_key, override_defaults=True)
+def chat_post(reference: int):
+    """JSON {"body": "..."}, or multipart with a `body` field and `file` parts."""
+    ticket = _chat_ticket(reference)
+    if request.mimetype == "multipart/form-data":
+        body = request.form.get("body")
+        files = [
+            chat_service.IncomingFile(f.filename, f.read(), f.mimetype)
+            for f in request.files.getlist("file")
+            if f and f.filename
+        ]
+    else:
+        body, files = _body("ChatMessageRequest").get("body"), []
+    message = chat_service.post_message(ticket, author=None, from_device=True, body=body, files=files)
+    return jsonify(chat_service.message_json(message, ticket.reference)), 201
+
+
+@bp.post("/chat/<int:reference>/read")
+@limiter.limit(_chat_limit, key_func=_rate_key, override_defaults=True)
+def chat_read(reference: int):
+    ticket = _chat_ticket(reference)
+    return jsonify({"ok": True, "processed": chat_service.mark_read(ticket, by_device=True)})
+
+
+@bp.get("/chat/<int:reference>/attachments/<int:attachment_id>")
+@limiter.limit(_chat_limit, key_func=_rate_key, override_defaults=True)
+def chat_attachment(reference: int, attachment_id: int):
+    ticket = _chat_ticket(reference)
+    attachment = chat_service.chat_attachment(ticket, attachment_id, machine_id=ticket.machine_id)
+    if attachment is None:
+        abort(404)
+    response = send_file(
+        storage_path(attachment.storage_key),
+        mimetype=attachment.content_type,
+        as_attachment=True,
+        download_name=attachment.filename,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/openapi.json")

@@ -17,7 +17,8 @@ from flask_login import current_user, login_required
 
 from app.extensions import db
 from app.models import Attachment, CommentVisibility, Ticket, TicketPriority
-from app.security import current_persona, staff_required
+from app.security import current_device_session, current_persona, staff_required
+from app.services import chat as chat_service
 from app.services import saved_views
 from app.services import tickets as ticket_service
 from app.services.attachments import storage_path
@@ -258,7 +259,8 @@ def _ticket_context(ticket: Ticket) -> dict:
 @bp.get("/chamados/<int:reference>")
 @staff_required
 def show(reference: int):
-    return render_template("tickets/show.html", **_ticket_context(_ticket_or_404(reference)))
+    ticket = _ticket_or_404(reference)
+    return render_template("tickets/show.html", **_ticket_context(ticket), **chat_service.panel(ticket))
 
 
 def _ticket_update(ticket: Ticket, *, editor_changed: bool = False, primary: str = "main"):
@@ -353,6 +355,11 @@ def download_attachment(attachment_id: int):
     internal = attachment.comment and attachment.comment.visibility != CommentVisibility.PUBLIC
     if internal and not current_user.is_staff:
         abort(404)
+    if attachment.chat_message_id is not None:
+        device = current_device_session()
+        machine_id = device.machine.id if device and not current_user.is_staff else None
+        if not chat_service.may_read_attachment(attachment, user=current_user, machine_id=machine_id):
+            abort(404)
     response = send_file(
         storage_path(attachment.storage_key),
         mimetype=attachment.content_type,

@@ -1,0 +1,200 @@
+"""Fan-out of chat events to the websockets connected to this process.
+
+Two brokers with one interface:
+
+- `LocalBroker` (no REDIS_URL): events published in this process reach the
+  subscriptions of this process. Enough for `make run` (one process).
+- `RedisBroker` (REDIS_URL set): events are published to Redis; one listener
+  thread per process pattern-subscribes to every chat channel and hands each
+  event to the local subscriptions of that channel. So a staff member on one
+  gunicorn process and a device on another talk normally, and a process holds
+  one Redis subscription however many sockets it serves.
+
+Events carry what a receiver needs to forward them without a database query.
+Nothing is lost if an event is: the database is the record, and a subscription
+that sees a gap (or a Redis reconnect, signalled as a "resync") reads the
+missing messages back from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+import orjson
+from redis import Redis
+
+log = logging.getLogger("chamados.chat")
+REDIS_PREFIX = "chamados:chat:"
+
+
+def ticket_channel(ticket_id: int) -> str:
+    return f"ticket:{ticket_id}"
+
+
+def tenant_channel(tenant_id: int) -> str:
+    return f"tenant:{tenant_id}"
+
+
+def machine_channel(machine_id: int) -> str:
+    return f"machine:{machine_id}"
+
+
+class Subscription:
+    """One connection's inbox: broker events and (put by the socket reader) client frames."""
+
+    def __init__(self, broker: LocalBroker):
+        self.broker = broker
+        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.channels: set[str] = set()
+
+    def listen(self, channel: str) -> None:
+        if channel not in self.channels:
+            self.channels.add(channel)
+            self.broker._add(channel, self)
+
+    def stop_listening(self, channel: str) -> None:
+        if channel in self.channels:
+            self.channels.discard(channel)
+            self.broker._remove(channel, self)
+
+    def put(self, item) -> None:
+        self.inbox.put(item)
+
+    def get(self, timeout: float | None):
+        try:
+            return self.inbox.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        for channel in list(self.channels):
+            self.stop_listening(channel)
+
+
+class LocalBroker:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    def subscribe(self) -> Subscription:
+        return Subscription(self)
+
+    def publish(self, channel: str, event: dict) -> None:
+        self._deliver(channel, event)
+
+    def _deliver(self, channel: str, event: dict) -> None:
+        with self._lock:
+            targets = list(self._subscribers.get(channel, ()))
+        for subscription in targets:
+            subscription.put(("event", channel, event))
+
+    def _broadcast_resync(self) -> None:
+        with self._lock:
+            targets = {s for subs in self._subscribers.values() for s in subs}
+        for subscription in targets:
+            subscription.put(("resync",))
+
+    def _add(self, channel: str, subscription: Subscription) -> None:
+        with self._lock:
+            self._subscribers.setdefault(channel, set()).add(subscription)
+
+    def _remove(self, channel: str, subscription: Subscription) -> None:
+        with self._lock:
+            subscribers = self._subscribers.get(channel)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._subscribers[channel]
+
+    def subscriber_count(self) -> int:
+        with self._lock:
+            return sum(len(s) for s in self._subscribers.values())
+
+    def close(self) -> None:
+        pass
+
+
+class RedisBroker(LocalBroker):
+    def __init__(self, url: str):
+        super().__init__()
+        self.url = url
+        self._publisher = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._listener: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._ready = threading.Event()
+        self._start_lock = threading.Lock()
+
+    def publish(self, channel: str, event: dict) -> None:
+        try:
+            self._publisher.publish(REDIS_PREFIX + channel, orjson.dumps(event))
+        except Exception:
+            log.warning("chat: could not publish to Redis; receivers will catch up from the database")
+
+    def _add(self, channel: str, subscription: Subscription) -> None:
+        super()._add(channel, subscription)
+        self._ensure_listener()
+
+    def _ensure_listener(self) -> None:
+        if self._listener is not None and self._listener.is_alive():
+            return
+        with self._start_lock:
+            if self._listener is not None and self._listener.is_alive():
+                return
+            self._ready.clear()
+            self._listener = threading.Thread(target=self._listen, name="chat-redis-listener", daemon=True)
+            self._listener.start()
+        # Subscribing takes one round trip; wait for it so an event published
+        # right after a client subscribes is not missed.
+        self._ready.wait(timeout=2)
+
+    def _listen(self) -> None:
+        backoff = 0.2
+        first = True
+        while not self._stopping.is_set():
+            client = Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=15)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.psubscribe(REDIS_PREFIX + "*")
+                pubsub.get_message(timeout=1)  # the psubscribe confirmation
+                self._ready.set()
+                if not first:
+                    self._broadcast_resync()  # events may have been missed while disconnected
+                first = False
+                backoff = 0.2
+                while not self._stopping.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message and message["type"] == "pmessage":
+                        channel = message["channel"].decode()[len(REDIS_PREFIX) :]
+                        self._deliver(channel, orjson.loads(message["data"]))
+            except Exception:
+                log.warning("chat: Redis subscription lost; reconnecting in %.1fs", backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5)
+            finally:
+                try:
+                    pubsub.close()
+                    client.close()
+                except Exception:
+                    pass
+
+    def close(self) -> None:
+        self._stopping.set()
+
+
+def get_broker(app) -> LocalBroker:
+    """The process's broker, created on first use (after gunicorn forks)."""
+    broker = app.extensions.get("chamados_chat_broker")
+    if broker is None:
+        with _create_lock:
+            broker = app.extensions.get("chamados_chat_broker")
+            if broker is None:
+                url = app.config.get("REDIS_URL")
+                broker = RedisBroker(url) if url else LocalBroker()
+                app.extensions["chamados_chat_broker"] = broker
+    return broker
+
+
+_create_lock = threading.Lock()

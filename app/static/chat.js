@@ -1,0 +1,121 @@
+// Chamados live chat (staff): one websocket per tab to /ws/chat.
+// - the ticket page's chat panel (#chat) follows its ticket from the last message it shows;
+// - the floating widget (#chat-widget) is re-fetched with htmx when the server says sessions changed.
+// The socket reconnects with backoff and resumes from the last message id, so nothing is missed.
+(function () {
+  "use strict";
+
+  var socket = null;
+  var backoff = 500;
+
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
+  }
+
+  function activePanel() { return document.querySelector('#chat[data-active="1"]'); }
+
+  function lastId(panel) {
+    var items = panel.querySelectorAll(".chat-messages li[data-id]");
+    var shown = items.length ? Number(items[items.length - 1].dataset.id) : 0;
+    return Math.max(shown, Number(panel.dataset.lastId || 0));
+  }
+
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+  }
+
+  function follow() {
+    var panel = activePanel();
+    if (panel) send({ type: "subscribe", ticket: Number(panel.dataset.ticket), lastId: lastId(panel) });
+    if (panel && Number(panel.dataset.unread) > 0) markRead(panel);
+  }
+
+  function markRead(panel) {
+    if (document.visibilityState !== "visible") return;
+    panel.dataset.unread = "0";
+    fetch(panel.dataset.readUrl, { method: "POST", headers: { "X-CSRFToken": csrfToken() }, credentials: "same-origin" });
+  }
+
+  function formatTime(iso) {
+    var date = new Date(iso);
+    return date.toLocaleDateString("pt-BR", { day: "2-digit", month: "2-digit" }) + " " +
+      date.toLocaleTimeString("pt-BR", { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function append(panel, message) {
+    var list = panel.querySelector(".chat-messages");
+    if (!list || list.querySelector('li[data-id="' + message.id + '"]')) return; // shown already
+    var item = document.createElement("li");
+    item.dataset.id = message.id;
+    item.className = "chat-message " + (message.isFromMachine ? "from-machine" : "from-agent");
+    var meta = document.createElement("p");
+    meta.className = "meta";
+    var author = document.createElement("strong");
+    author.textContent = message.authorName;
+    var time = document.createElement("time");
+    time.dateTime = message.createdAt;
+    time.textContent = formatTime(message.createdAt);
+    meta.append(author, " · ", time);
+    item.appendChild(meta);
+    if (message.body) {
+      var body = document.createElement("p");
+      body.className = "chat-body";
+      body.textContent = message.body;
+      item.appendChild(body);
+    }
+    (message.attachments || []).forEach(function (file) {
+      var line = document.createElement("p");
+      line.className = "chat-file";
+      var link = document.createElement("a");
+      link.href = "/anexos/" + file.id;
+      link.textContent = file.name;
+      line.appendChild(link);
+      item.appendChild(line);
+    });
+    list.appendChild(item);
+    item.scrollIntoView({ block: "nearest" });
+  }
+
+  function handle(frame) {
+    var panel = activePanel();
+    if (frame.type === "message") {
+      if (panel && Number(panel.dataset.ticket) === frame.ticket) {
+        append(panel, frame.message);
+        if (frame.message.isFromMachine) markRead(panel);
+      }
+    } else if (frame.type === "sessions") {
+      htmx.trigger(document.body, "chat:sessions");
+    } else if (frame.type === "session") {
+      var any = document.getElementById("chat");
+      if (any && Number(any.dataset.ticket) === frame.ticket) {
+        htmx.ajax("GET", any.dataset.url, { target: "#chat", swap: "outerHTML" });
+      }
+      htmx.trigger(document.body, "chat:sessions");
+    }
+  }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + "/ws/chat");
+    socket.onopen = function () {
+      backoff = 500;
+      send({ type: "watch" });
+      follow();
+    };
+    socket.onmessage = function (event) { handle(JSON.parse(event.data)); };
+    socket.onclose = function () {
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 10000);
+    };
+  }
+
+  // The panel is replaced by htmx (start, send, end): follow the new one.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail.elt && (event.detail.elt.id === "chat" || event.detail.target.id === "chat")) follow();
+  });
+  document.addEventListener("visibilitychange", function () {
+    var panel = activePanel();
+    if (panel && Number(panel.dataset.unread) > 0) markRead(panel);
+  });
+  document.addEventListener("DOMContentLoaded", connect);
+})();

@@ -1,0 +1,165 @@
+"""Live chat: the staff panel on the ticket page, the floating widget, and the
+websocket /ws/chat shared by staff browsers and devices. The rules are in
+app/services/chat.py; the socket protocol in app/chat_socket.py."""
+
+from urllib.parse import urlsplit
+
+import orjson
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.chat_broker import get_broker
+from app.chat_socket import ChatConnection, Participant
+from app.extensions import db, sock
+from app.models import Ticket
+from app.security import staff_required
+from app.services import chat as chat_service
+from app.services import machines as machine_service
+from app.services.chat import ChatError, IncomingFile
+from app.services.errors import DomainError
+from app.services.permissions import visible_tickets
+from app.views.forms import uploaded_files_with_types
+from app.views.template_helpers import is_fragment_request
+
+bp = Blueprint("chat", __name__)
+FIRST_FRAME_SECONDS = 10
+
+
+def _ticket_or_404(reference: int) -> Ticket:
+    ticket = db.session.scalar(visible_tickets(current_user).where(Ticket.reference == reference))
+    if ticket is None:
+        abort(404)
+    return ticket
+
+
+def _panel(ticket: Ticket, error: str | None = None, status: int = 200, body: str = ""):
+    if not is_fragment_request():
+        if error:
+            flash(error, "error")
+        return redirect(url_for("tickets.show", reference=ticket.reference) + "#chat")
+    return render_template(
+        "tickets/_chat.html", chat_error=error, chat_body=body, ticket=ticket, **chat_service.panel(ticket)
+    ), status
+
+
+@bp.get("/chamados/<int:reference>/chat")
+@staff_required
+def panel(reference: int):
+    return _panel(_ticket_or_404(reference))
+
+
+@bp.post("/chamados/<int:reference>/chat/iniciar")
+@staff_required
+def start(reference: int):
+    ticket = _ticket_or_404(reference)
+    try:
+        chat_service.start_session(current_user, ticket)
+    except DomainError as error:
+        db.session.rollback()
+        return _panel(ticket, error.message, error.status)
+    return _panel(ticket)
+
+
+@bp.post("/chamados/<int:reference>/chat/encerrar")
+@staff_required
+def end(reference: int):
+    ticket = _ticket_or_404(reference)
+    try:
+        chat_service.end_session(current_user, ticket)
+    except DomainError as error:
+        db.session.rollback()
+        return _panel(ticket, error.message, error.status)
+    return _panel(ticket)
+
+
+@bp.post("/chamados/<int:reference>/chat/mensagens")
+@staff_required
+def send(reference: int):
+    ticket = _ticket_or_404(reference)
+    files = [IncomingFile(name, data, mime) for name, data, mime in uploaded_files_with_types()]
+    try:
+        chat_service.post_message(
+            ticket, author=current_user, from_device=False, body=request.form.get("body"), files=files
+        )
+    except DomainError as error:
+        db.session.rollback()
+        # What was typed comes back with the message, so nothing is lost.
+        return _panel(ticket, error.message, error.status, body=request.form.get("body", ""))
+    return _panel(ticket)
+
+
+@bp.post("/chamados/<int:reference>/chat/lidas")
+@staff_required
+def mark_read(reference: int):
+    chat_service.mark_read(_ticket_or_404(reference), by_device=False)
+    return "", 204
+
+
+@bp.get("/chat/sessoes")
+@staff_required
+def widget():
+    return render_template("chat/_widget.html", chat_sessions=chat_service.agent_sessions(current_user))
+
+
+# --- websocket ---------------------------------------------------------------------
+
+
+def _origin_allowed() -> bool:
+    """Browsers send cookies with cross-site websocket handshakes; only our own pages may connect."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True  # not a browser (a device or a script): it authenticates with a token, not cookies
+    if origin.rstrip("/") in current_app.config["CHAT_ALLOWED_ORIGINS"]:
+        return True
+    return urlsplit(origin).netloc == request.host
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return None
+
+
+@bp.before_request
+def _refuse_foreign_websockets():
+    if request.path == "/ws/chat" and not _origin_allowed():
+        return {"error": {"code": "origin_not_allowed", "message": "Origem não permitida."}}, 403
+    return None
+
+
+@sock.route("/ws/chat", bp=bp)
+def socket(ws):
+    try:
+        participant = _participant(ws)
+    except DomainError as error:
+        ws.send(orjson.dumps({"type": "error", "code": error.code, "message": error.message}).decode())
+        ws.close(reason=4401, message=error.code)
+        return
+    db.session.remove()  # the connection is long-lived; it takes a database session per frame
+    ChatConnection(ws, get_broker(current_app), participant).serve()
+
+
+def _participant(ws) -> Participant:
+    """Staff by their login session; devices by their token (header, or the first frame
+    for websocket libraries that cannot set headers)."""
+    token = _bearer_token()
+    if not token and current_user.is_authenticated and current_user.is_staff:
+        return Participant("agent", current_user.tenant_id, user_id=current_user.id)
+    if not token:
+        token = _token_from_first_frame(ws)
+    context = machine_service.authenticate_token(token)
+    return Participant("machine", context.tenant_id, machine_id=context.machine_id, token_id=context.token_id)
+
+
+def _token_from_first_frame(ws) -> str:
+    raw = ws.receive(timeout=FIRST_FRAME_SECONDS)
+    try:
+        frame = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        frame = None
+    if isinstance(frame, dict) and frame.get("type") == "auth" and isinstance(frame.get("token"), str):
+        return frame["token"]
+    raise ChatError(
+        401, "not_authenticated", 'Entre como agente ou envie {"type": "auth", "token": "..."} primeiro.'
+    )
