@@ -1,6 +1,7 @@
 """The agent API over HTTP: status codes, JSON errors, and conformance to the OpenAPI document."""
 
 import re
+
 import pytest
 from sqlalchemy import func, select
 
