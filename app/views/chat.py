@@ -111,7 +111,8 @@ def _origin_allowed() -> bool:
         return True  # not a browser (a device or a script): it authenticates with a token, not cookies
     if origin.rstrip("/") in current_app.config["CHAT_ALLOWED_ORIGINS"]:
         return True
-    return urlsplit(origin).netloc == request.host
+    # Host names, not ports: cookies are shared across the ports of a host anyway.
+    return urlsplit(origin).hostname == urlsplit("//" + request.host).hostname
 
 
 def _bearer_token() -> str | None:

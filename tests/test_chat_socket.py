@@ -1,0 +1,263 @@
+"""/ws/chat over a real server: authentication, live delivery, resume without loss or
+duplicates, and (with Redis) two gunicorn processes talking through pub/sub."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from simple_websocket import Client, ConnectionClosed, ConnectionError
+
+from app.chat_broker import get_broker
+from app.extensions import db
+from app.models import ChatMessage
+from app.services import chat
+from app.services.machines import reset_agent
+from tests.conftest import TEST_REDIS_URL, free_port, logged_in_client
+from tests.test_wsgi import ROOT, _wait_until_up
+
+
+def _url(server):
+    return server.replace("http://", "ws://") + "/ws/chat"
+
+
+def _device_socket(server, setup):
+    return Client.connect(_url(server), headers={"Authorization": f"Bearer {setup.token}"})
+
+
+def _staff_socket(server, app, user, origin=None):
+    cookie = logged_in_client(app, user).get_cookie("session").value
+    return Client.connect(_url(server), headers={"Cookie": f"session={cookie}", "Origin": origin or server})
+
+
+def _send(ws, **frame):
+    ws.send(orjson.dumps(frame).decode())
+
+
+def _next(ws, kind, timeout=5.0, where=lambda frame: True):
+    """The next frame of `kind` (matching `where`), skipping others; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        raw = ws.receive(timeout=max(0.01, deadline - time.monotonic()))
+        if raw is None:
+            break
+        frame = orjson.loads(raw)
+        if frame["type"] == kind and where(frame):
+            return frame
+    raise AssertionError(f"no {kind!r} frame within {timeout}s")
+
+
+def _messages(ws, quiet=0.5):
+    """Every message frame until the socket is quiet for `quiet` seconds."""
+    received = []
+    while (raw := ws.receive(timeout=quiet)) is not None:
+        frame = orjson.loads(raw)
+        if frame["type"] == "message":
+            received.append(frame["message"]["id"])
+    return received
+
+
+def test_device_and_staff_talk_over_the_socket(app, live_server, chat_device, agent_user):
+    setup = chat_device()
+    setup.start(agent_user)
+    device = _device_socket(live_server, setup)
+    staff = _staff_socket(live_server, app, agent_user)
+    try:
+        hello = _next(device, "hello")
+        assert hello["side"] == "machine" and hello["sessions"][0]["ticket"] == setup.ticket.reference
+        assert _next(staff, "hello")["side"] == "agent"
+        _send(device, type="subscribe", ticket=setup.ticket.reference, lastId=0)
+        _send(staff, type="subscribe", ticket=setup.ticket.reference, lastId=0)
+        _send(staff, type="watch")
+        time.sleep(0.2)
+        _send(staff, type="send", ticket=setup.ticket.reference, body="Pode reiniciar?", clientId="s1")
+        assert _next(staff, "sent") == {
+            "type": "sent",
+            "clientId": "s1",
+            "ticket": setup.ticket.reference,
+            "id": 1,
+        }
+        received = _next(device, "message")["message"]
+        assert received["body"] == "Pode reiniciar?" and received["isFromMachine"] is False
+        _send(device, type="send", ticket=setup.ticket.reference, body="Reiniciei, voltou!", clientId="d1")
+        answer = _next(staff, "message", where=lambda f: f["message"]["id"] == 2)["message"]
+        assert answer["id"] == 2 and answer["isFromMachine"] is True and answer["authorName"] == "joana"
+        assert _next(staff, "sessions") == {"type": "sessions"}  # the widget refreshes its unread badge
+    finally:
+        device.close()
+        staff.close()
+    stored = db.session.query(ChatMessage).order_by(ChatMessage.seq).all()
+    assert [(m.seq, m.from_machine) for m in stored] == [(1, False), (2, True)]
+
+
+def test_missed_messages_arrive_on_reconnect_in_order_once(app, live_server, chat_device, agent_user):
+    setup = chat_device()
+    setup.start(agent_user)
+    post = chat.post_message
+    device = _device_socket(live_server, setup)
+    _send(device, type="subscribe", ticket=setup.ticket.reference, lastId=0)
+    time.sleep(0.2)
+    post(setup.ticket, author=agent_user, from_device=False, body="1")
+    assert _next(device, "message")["message"]["id"] == 1
+    device.close()
+
+    for body in ("2", "3", "4"):  # the device is offline: stored, not lost
+        post(setup.ticket, author=agent_user, from_device=False, body=body)
+
+    device = _device_socket(live_server, setup)
+    try:
+        _send(device, type="subscribe", ticket=setup.ticket.reference, lastId=1)
+        assert _messages(device) == [2, 3, 4]
+        post(setup.ticket, author=agent_user, from_device=False, body="5")
+        assert _messages(device) == [5]
+    finally:
+        device.close()
+
+
+def test_a_lost_event_is_filled_from_the_database(app, live_server, chat_device, agent_user, monkeypatch):
+    setup = chat_device()
+    setup.start(agent_user)
+    device = _device_socket(live_server, setup)
+    try:
+        _send(device, type="subscribe", ticket=setup.ticket.reference, lastId=0)
+        time.sleep(0.2)
+        broker = get_broker(app)
+        with monkeypatch.context() as patch:
+            patch.setattr(broker, "publish", lambda *args: None)  # this message's event never arrives
+            chat.post_message(setup.ticket, author=agent_user, from_device=False, body="perdido")
+        chat.post_message(setup.ticket, author=agent_user, from_device=False, body="seguinte")
+        assert _messages(device) == [1, 2]
+    finally:
+        device.close()
+
+
+def test_a_device_cannot_follow_another_devices_ticket(live_server, chat_device, agent_user):
+    setup = chat_device()
+    other = chat_device("outro-pc", ("SN-999",), ("AA-BB-CC-DD-EE-99",), "outro@paoquente.test")
+    setup.start(agent_user)
+    intruder = _device_socket(live_server, other)
+    try:
+        _send(intruder, type="subscribe", ticket=setup.ticket.reference, lastId=0)
+        assert _next(intruder, "error")["code"] == "ticket_not_linked"
+        _send(intruder, type="send", ticket=setup.ticket.reference, body="oi")
+        assert _next(intruder, "error")["code"] == "ticket_not_linked"
+    finally:
+        intruder.close()
+
+
+def test_a_device_follows_a_chat_started_while_it_is_connected(live_server, chat_device, agent_user):
+    setup = chat_device()
+    device = _device_socket(live_server, setup)
+    try:
+        assert _next(device, "hello")["sessions"] == []
+        setup.start(agent_user)
+        assert _next(device, "session") == {
+            "type": "session",
+            "event": "started",
+            "ticket": setup.ticket.reference,
+        }
+        chat.post_message(setup.ticket, author=agent_user, from_device=False, body="Olá!")
+        assert _next(device, "message")["message"]["body"] == "Olá!"
+    finally:
+        device.close()
+
+
+def test_foreign_origins_and_strangers_are_refused(app, live_server, chat_device, agent_user):
+    with pytest.raises(ConnectionError):
+        _staff_socket(live_server, app, agent_user, origin="https://evil.example")
+    stranger = Client.connect(_url(live_server))
+    _send(stranger, type="ping")
+    assert _next(stranger, "error")["code"] == "not_authenticated"
+    with pytest.raises(ConnectionClosed):
+        for _ in range(5):
+            stranger.receive(timeout=1)
+            stranger.send("{}")
+
+
+def test_the_token_may_come_as_the_first_frame(live_server, chat_device):
+    setup = chat_device()
+    device = Client.connect(_url(live_server))
+    try:
+        _send(device, type="auth", token=setup.token)
+        assert _next(device, "hello")["side"] == "machine"
+    finally:
+        device.close()
+
+
+def test_resetting_the_agent_closes_its_socket(live_server, chat_device, agent_user):
+    setup = chat_device()
+    setup.start(agent_user)
+    device = _device_socket(live_server, setup)
+    _next(device, "hello")
+    reset_agent(setup.machine)
+    db.session.commit()
+    _send(device, type="subscribe", ticket=setup.ticket.reference, lastId=0)
+    assert _next(device, "error")["code"] == "token_revoked"
+    with pytest.raises(ConnectionClosed):
+        for _ in range(5):
+            device.receive(timeout=1)
+            device.send("{}")
+
+
+# --- scale-out -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_servers(app, test_env, workdir):
+    """Two gunicorn processes (gthread, as in production) sharing the database and Redis."""
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    processes, urls = [], []
+    for _ in range(2):
+        port = free_port()
+        env = {
+            **os.environ,
+            **test_env,
+            "INSTANCE_PATH": str(workdir / "instance"),
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "WEB_CONCURRENCY": "1",
+            "GUNICORN_THREADS": "16",
+        }
+        process = subprocess.Popen(
+            [str(gunicorn), "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        processes.append(process)
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        for url, process in zip(urls, processes, strict=True):
+            _wait_until_up(url + "/health/live", process)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="fan-out across processes needs Redis (TEST_REDIS_URL)")
+def test_staff_and_device_on_two_processes_talk_through_redis(app, two_servers, chat_device, agent_user):
+    server_a, server_b = two_servers
+    setup = chat_device()
+    setup.start(agent_user)
+    device = _device_socket(server_a, setup)
+    staff = _staff_socket(server_b, app, agent_user)
+    try:
+        _next(device, "hello")
+        _next(staff, "hello")
+        _send(device, type="subscribe", ticket=setup.ticket.reference, lastId=0)
+        _send(staff, type="subscribe", ticket=setup.ticket.reference, lastId=0)
+        time.sleep(0.3)
+        _send(staff, type="send", ticket=setup.ticket.reference, body="Do processo B", clientId="b")
+        assert _next(device, "message")["message"]["body"] == "Do processo B"
+        _send(device, type="send", ticket=setup.ticket.reference, body="Do processo A", clientId="a")
+        answer = _next(staff, "message", where=lambda f: f["message"]["id"] == 2)["message"]
+        assert answer["body"] == "Do processo A" and answer["isFromMachine"] is True
+    finally:
+        device.close()
+        staff.close()

@@ -1,0 +1,210 @@
+"""Live chat over HTTP: the staff panel and widget, and the device JSON fallback."""
+
+import io
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from app.extensions import db
+from app.models import Attachment, MachinePresence, Role
+from app.models.types import utcnow
+from app.services import chat
+from app.services.passwords import hash_password
+from tests.conftest import PASSWORD, assert_conforms, logged_in_client, make_user
+
+HTMX = {"HX-Request": "true"}
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _messages_path(setup):
+    return f"/api/machines/chat/{setup.ticket.reference}/messages"
+
+
+# --- staff ----------------------------------------------------------------------------
+
+
+def test_staff_starts_a_chat_from_the_ticket_page(agent_client, chat_device):
+    setup = chat_device()
+    page = agent_client.get(f"/chamados/{setup.ticket.reference}").get_data(as_text=True)
+    assert "Chat ao vivo" in page and "Iniciar chat" in page and "recepcao-01 · online" in page
+    started = agent_client.post(f"/chamados/{setup.ticket.reference}/chat/iniciar", headers=HTMX)
+    html = started.get_data(as_text=True)
+    assert started.status_code == 200 and 'data-active="1"' in html and "Encerrar chat" in html
+    sent = agent_client.post(
+        f"/chamados/{setup.ticket.reference}/chat/mensagens", data={"body": "Pode reiniciar?"}, headers=HTMX
+    )
+    assert "Pode reiniciar?" in sent.get_data(as_text=True)
+    ended = agent_client.post(f"/chamados/{setup.ticket.reference}/chat/encerrar", headers=HTMX)
+    html = ended.get_data(as_text=True)
+    assert "Iniciar chat" in html and "Histórico de chat (1 sessão)" in html and "Pode reiniciar?" in html
+    again = agent_client.post(f"/chamados/{setup.ticket.reference}/chat/encerrar", headers=HTMX)
+    assert again.status_code == 409 and "Sessão já encerrada." in again.get_data(as_text=True)
+
+
+def test_start_on_an_offline_device_shows_the_refusal(agent_client, chat_device):
+    setup = chat_device()
+    db.session.execute(update(MachinePresence).values(last_seen_at=utcnow() - timedelta(minutes=10)))
+    db.session.commit()
+    response = agent_client.post(f"/chamados/{setup.ticket.reference}/chat/iniciar", headers=HTMX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409 and "Dispositivo offline" in html and "Iniciar chat" in html
+
+
+def test_a_refused_message_keeps_what_was_typed(agent_client, chat_device, agent_user):
+    setup = chat_device()
+    setup.start(agent_user)
+    response = agent_client.post(
+        f"/chamados/{setup.ticket.reference}/chat/mensagens",
+        data={"body": "veja o print", "files": (io.BytesIO(b"not a png"), "print.png")},
+        headers=HTMX,
+    )
+    html = response.get_data(as_text=True)
+    assert (
+        response.status_code == 422
+        and "não corresponde à extensão" in html
+        and "veja o print</textarea>" in html
+    )
+
+
+def test_widget_lists_active_chats_with_unread_counts(agent_client, chat_device, agent_user):
+    setup = chat_device()
+    assert "Chats ativos" not in agent_client.get("/chat/sessoes").get_data(as_text=True)
+    setup.start(agent_user)
+    chat.post_message(setup.ticket, author=None, from_device=True, body="Oi")
+    chat.post_message(setup.ticket, author=None, from_device=True, body="Alguém?")
+    html = agent_client.get("/chat/sessoes").get_data(as_text=True)
+    assert f"#{setup.ticket.reference}" in html and 'aria-label="2 não lidas"' in html
+    assert agent_client.post(f"/chamados/{setup.ticket.reference}/chat/lidas").status_code == 204
+    assert 'aria-label="0 não lidas"' in agent_client.get("/chat/sessoes").get_data(as_text=True)
+
+
+def test_chat_pages_are_for_staff_only(app, chat_device, collaborator, agent_user):
+    setup = chat_device()
+    setup.start(agent_user)
+    portal = logged_in_client(app, collaborator)
+    assert portal.get("/chat/sessoes").status_code in (302, 403, 404)
+    assert portal.post(
+        f"/chamados/{setup.ticket.reference}/chat/mensagens", data={"body": "x"}
+    ).status_code in (
+        302,
+        403,
+        404,
+    )
+
+
+def test_chat_files_are_served_only_to_participants(app, agent_client, chat_device, agent_user, collaborator):
+    setup = chat_device()
+    setup.start(agent_user)
+    message = chat.post_message(
+        setup.ticket, author=None, from_device=True, body="", files=[chat.IncomingFile("tela.png", PNG)]
+    )
+    attachment_id = message.attachments[0].id
+    assert agent_client.get(f"/anexos/{attachment_id}").status_code == 200
+    # The requester, in the portal of another browser (not the device), is not a participant.
+    setup.ticket.requester.password_hash = hash_password(PASSWORD)
+    db.session.commit()
+    requester = logged_in_client(app, setup.ticket.requester)
+    assert requester.get(f"/anexos/{attachment_id}").status_code == 404
+    device = app.test_client()
+    path = f"/api/machines/chat/{setup.ticket.reference}/attachments/{attachment_id}"
+    assert device.get(path, headers=setup.auth).data == PNG
+    other = chat_device("outro-pc", ("SN-999",), ("AA-BB-CC-DD-EE-99",), "outro@paoquente.test")
+    assert device.get(path, headers=other.auth).status_code == 403
+    ticket_files = [a.id for a in db.session.query(Attachment).filter(Attachment.comment_id.is_(None))]
+    page = agent_client.get(f"/chamados/{setup.ticket.reference}").get_data(as_text=True)
+    assert ticket_files == [attachment_id] and "Anexos do chamado" not in page.split('id="chat"')[0]
+
+
+# --- device JSON fallback -----------------------------------------------------------
+
+
+def test_device_posts_lists_and_marks_read(app, chat_device, agent_user):
+    setup = chat_device()
+    api = app.test_client()
+    no_session = api.get(_messages_path(setup), headers=setup.auth)
+    assert no_session.get_json() == {"messages": [], "hasSession": False, "unreadCount": 0}
+    refused = api.post(_messages_path(setup), json={"body": "alô"}, headers=setup.auth)
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "no_active_session"
+    assert_conforms(refused, "/api/machines/chat/{ticket}/messages")
+
+    setup.start(agent_user)
+    for n in range(3):
+        chat.post_message(setup.ticket, author=agent_user, from_device=False, body=f"agente {n}")
+    posted = api.post(_messages_path(setup), json={"body": "Obrigada!"}, headers=setup.auth)
+    assert posted.status_code == 201 and posted.get_json()["id"] == 4 and posted.get_json()["isFromMachine"]
+    assert_conforms(posted, "/api/machines/chat/{ticket}/messages")
+
+    listed = api.get(_messages_path(setup) + "?since=1&limit=2", headers=setup.auth)
+    assert [m["body"] for m in listed.get_json()["messages"]] == ["agente 2", "Obrigada!"]
+    assert listed.get_json()["unreadCount"] == 3
+    assert_conforms(listed, "/api/machines/chat/{ticket}/messages", "get")
+
+    updates = api.get("/api/machines/chat/updates", headers=setup.auth)
+    assert updates.get_json()["totalUnread"] == 3 and updates.get_json()["hasActiveSessions"] is True
+    assert_conforms(updates, "/api/machines/chat/updates", "get")
+    sessions = api.get("/api/machines/chat/sessions", headers=setup.auth)
+    assert sessions.get_json()["sessions"][0]["agentName"] == agent_user.name
+    assert_conforms(sessions, "/api/machines/chat/sessions", "get")
+
+    read = api.post(f"/api/machines/chat/{setup.ticket.reference}/read", headers=setup.auth)
+    assert read.get_json() == {"ok": True, "processed": 3}
+    assert_conforms(read, "/api/machines/chat/{ticket}/read")
+    assert api.get("/api/machines/chat/updates", headers=setup.auth).get_json()["totalUnread"] == 0
+
+
+def test_device_token_of_another_ticket_or_tenant_is_refused(
+    app, chat_device, agent_user, other_tenant, make_ticket
+):
+    setup = chat_device()
+    other = chat_device("outro-pc", ("SN-999",), ("AA-BB-CC-DD-EE-99",), "outro@paoquente.test")
+    setup.start(agent_user)
+    api = app.test_client()
+    response = api.post(_messages_path(setup), json={"body": "intruso"}, headers=other.auth)
+    assert response.status_code == 403 and response.get_json()["error"]["code"] == "ticket_not_linked"
+    assert api.get(_messages_path(setup), headers=other.auth).status_code == 403
+    missing = api.get("/api/machines/chat/99999/messages", headers=setup.auth)
+    assert missing.status_code == 404
+    assert api.get(_messages_path(setup)).status_code == 401
+
+
+def test_device_files_too_large_or_disguised_are_refused_in_json(app, chat_device, agent_user):
+    setup = chat_device()
+    setup.start(agent_user)
+    api = app.test_client()
+    disguised = api.post(
+        _messages_path(setup),
+        data={"body": "print", "file": (io.BytesIO(b"MZ\x90\x00 not an image"), "tela.png", "image/png")},
+        headers=setup.auth,
+    )
+    assert disguised.status_code == 422 and disguised.get_json()["error"]["field"] == "file"
+    big = api.post(
+        _messages_path(setup),
+        data={"file": (io.BytesIO(b"%PDF-" + b"0" * (10 * 1024 * 1024)), "manual.pdf", "application/pdf")},
+        headers=setup.auth,
+    )
+    assert big.status_code == 413 and "10 MB" in big.get_json()["error"]["message"]
+    assert_conforms(big, "/api/machines/chat/{ticket}/messages")
+    ok = api.post(
+        _messages_path(setup),
+        data={"body": "segue", "file": (io.BytesIO(PNG), "tela.png", "image/png")},
+        headers=setup.auth,
+    )
+    assert ok.status_code == 201 and ok.get_json()["attachments"][0]["name"] == "tela.png"
+
+
+def test_malformed_chat_requests_get_clear_errors(app, chat_device, agent_user):
+    setup = chat_device()
+    setup.start(agent_user)
+    api = app.test_client()
+    wrong = api.post(_messages_path(setup), json={"body": 5}, headers=setup.auth)
+    assert wrong.status_code == 422 and wrong.get_json()["error"]["field"] == "body"
+    assert api.get(_messages_path(setup) + "?since=abc", headers=setup.auth).status_code == 422
+    long = api.post(_messages_path(setup), json={"body": "x" * 4001}, headers=setup.auth)
+    assert long.status_code == 422
+
+
+def test_managers_and_admins_can_chat_too(app, chat_device, tenant):
+    setup = chat_device()
+    manager = make_user(tenant, Role.MANAGER, email="gerente@suporte.test")
+    client = logged_in_client(app, manager)
+    assert client.post(f"/chamados/{setup.ticket.reference}/chat/iniciar", headers=HTMX).status_code == 200
