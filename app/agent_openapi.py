@@ -410,8 +410,7 @@ OPENAPI = {
         "/api/machines/chat/{ticket}/messages": {
             "parameters": [CHAT_TICKET],
             "get": {
-                "summary": "Chat messages after `since` (a message id), newest `limit` (≤ 200), "
-                "oldest first",
+                "summary": "Chat messages after `since` (a message id), newest `limit` (≤ 200), oldest first",
                 "security": BEARER,
                 "parameters": [
                     {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0}},
