@@ -219,7 +219,12 @@ class ChatConnection:
         author = None if self.who.is_machine else db.session.get(User, self.who.user_id)
         message = chat_service.post_message(ticket, author=author, from_device=self.who.is_machine, body=body)
         self.send(
-            {"type": "sent", "clientId": frame.get("clientId"), "ticket": ticket.reference, "id": message.seq}
+            {
+                "type": "sent",
+                "clientId": frame.get("clientId"),
+                "ticket": ticket.reference,
+                "id": message.published["id"],
+            }
         )
 
     # --- events from the broker -----------------------------------------------------

@@ -109,15 +109,15 @@ def test_device_user_rule_assigned_then_linked_then_requester(chat_device, agent
     setup = chat_device()
     machine = setup.machine
     assigned = machine.assigned_user_id
-    assert chat.device_user_id(machine, setup.ticket) == assigned
+    assert chat.device_user(setup.ticket) == (assigned, "joana")
     linked = make_user(tenant, Role.COLLABORATOR, email="linked@paoquente.test", company=company)
     db.session.add(MachineLink(machine_id=machine.id, user_id=linked.id))
     machine.assigned_user_id = None
     db.session.commit()
-    assert chat.device_user_id(machine, setup.ticket) == linked.id
+    assert chat.device_user(setup.ticket)[0] == linked.id
     db.session.delete(db.session.get(MachineLink, (machine.id, linked.id)))
     db.session.commit()
-    assert chat.device_user_id(machine, setup.ticket) == setup.ticket.requester_id
+    assert chat.device_user(setup.ticket)[0] == setup.ticket.requester_id
 
 
 def test_no_message_without_an_active_session_and_bodies_are_checked(chat_device, agent_user):

@@ -94,9 +94,13 @@ class ChatMessage(db.Model):
     seq: Mapped[int] = mapped_column()
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     author_name: Mapped[str] = mapped_column(String(120))
-    # Decided when written, by the seed's device-user rule (see services/chat.device_user_id).
+    # Decided when written, by the seed's device-user rule (see services/chat.device_user).
     from_machine: Mapped[bool] = mapped_column(default=False)
     body: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     attachments = relationship("Attachment", order_by="Attachment.id", viewonly=True)
+
+    # Not a column: the JSON broadcast for a message just posted, kept so callers
+    # need not reload the row after the commit.
+    published = None

@@ -75,21 +75,28 @@ class ChatError(DomainError):
 # --- who is who -----------------------------------------------------------------
 
 
-def device_user_id(machine: Machine | None, ticket: Ticket) -> int:
-    """The seed's rule: the device's assigned user, else its first linked user, else the requester.
-    A message written by this user is "from the machine"."""
-    if machine is not None:
-        if machine.assigned_user_id:
-            return machine.assigned_user_id
-        linked = db.session.scalar(
-            select(MachineLink.user_id)
-            .where(MachineLink.machine_id == machine.id)
+def device_user(ticket: Ticket) -> tuple[int, str]:
+    """Who speaks for the ticket's device, as (user id, name). The seed's rule: the device's
+    assigned user, else its first linked user, else the ticket's requester. A message
+    written by this user is "from the machine". One query in the usual case."""
+    if ticket.machine_id is not None:
+        assigned = db.session.execute(
+            select(User.id, User.name)
+            .join(Machine, Machine.assigned_user_id == User.id)
+            .where(Machine.id == ticket.machine_id)
+        ).first()
+        if assigned:
+            return tuple(assigned)
+        linked = db.session.execute(
+            select(User.id, User.name)
+            .join(MachineLink, MachineLink.user_id == User.id)
+            .where(MachineLink.machine_id == ticket.machine_id)
             .order_by(MachineLink.created_at, MachineLink.user_id)
             .limit(1)
-        )
+        ).first()
         if linked:
-            return linked
-    return ticket.requester_id
+            return tuple(linked)
+    return tuple(db.session.execute(select(User.id, User.name).where(User.id == ticket.requester_id)).one())
 
 
 def may_chat(user: User | None, ticket: Ticket) -> bool:
@@ -290,20 +297,16 @@ def post_message(
     body = _clean_body(body, bool(files))
     for file in files:
         check_chat_file(file)
-    session = active_session(ticket.id)
-    if session is None:
-        raise ChatError(409, "no_active_session", "Nenhuma sessão de chat ativa para este chamado.")
-    machine = ticket.machine
-    sender_id = device_user_id(machine, ticket) if from_device else author.id
-    if from_device:
-        author = db.session.get(User, sender_id)
+    speaker_id, speaker_name = device_user(ticket)
+    sender_id, sender_name = (speaker_id, speaker_name) if from_device else (author.id, author.name)
     now = utcnow()
     unread = LiveChatSession.unread_by_agent if from_device else LiveChatSession.unread_by_machine
-    # One UPDATE takes the session's row lock and hands out the next number, so
-    # numbers per ticket follow commit order (what resuming clients rely on).
-    seq = db.session.execute(
+    # One UPDATE finds the active session, takes its row lock and hands out the
+    # next number, so numbers per ticket follow commit order (what resuming
+    # clients rely on). No active session: no row.
+    row = db.session.execute(
         update(LiveChatSession)
-        .where(LiveChatSession.id == session.id, LiveChatSession.status == ChatSessionStatus.ACTIVE)
+        .where(LiveChatSession.ticket_id == ticket.id, LiveChatSession.status == ChatSessionStatus.ACTIVE)
         .values(
             {
                 LiveChatSession.last_seq: LiveChatSession.last_seq + 1,
@@ -311,30 +314,30 @@ def post_message(
                 LiveChatSession.last_activity_at: now,
             }
         )
-        .returning(LiveChatSession.last_seq)
+        .returning(LiveChatSession.id, LiveChatSession.last_seq)
         .execution_options(synchronize_session=False)
-    ).scalar()
-    if seq is None:
+    ).first()
+    if row is None:
         db.session.rollback()
         raise ChatError(409, "no_active_session", "Nenhuma sessão de chat ativa para este chamado.")
-    author_name = author.name if author else (machine.hostname if machine else "Cliente")
+    session_id, seq = row
     message = ChatMessage(
         tenant_id=ticket.tenant_id,
         ticket_id=ticket.id,
-        session_id=session.id,
+        session_id=session_id,
         seq=seq,
         author_id=sender_id,
-        author_name=author_name[:120],
-        from_machine=sender_id == device_user_id(machine, ticket),
+        author_name=sender_name[:120],
+        from_machine=sender_id == speaker_id,
         body=body,
         created_at=now,
     )
     db.session.add(message)
     db.session.flush()
-    for file in files:
+    saved = [
         attachment_service.save_attachment(
             ticket,
-            author,
+            None,
             file.filename,
             file.data,
             chat_message_id=message.id,
@@ -342,18 +345,24 @@ def post_message(
             max_bytes=CHAT_MAX_BYTES,
             uploader_id=sender_id,
         )
+        for file in files
+    ]
+    db.session.flush()
+    # Built before the commit, from what is in hand: no reload of what was just written.
+    message.published = message_json(message, ticket.reference, saved)
+    ticket_id, reference, tenant_id = ticket.id, ticket.reference, ticket.tenant_id  # the commit expires them
     db.session.commit()
-    payload = message_json(message, ticket.reference)
     broker = get_broker(current_app)
     broker.publish(
-        ticket_channel(ticket.id), {"kind": "message", "ticket": ticket.reference, "message": payload}
+        ticket_channel(ticket_id), {"kind": "message", "ticket": reference, "message": message.published}
     )
     if from_device:
-        broker.publish(tenant_channel(ticket.tenant_id), {"kind": "sessions"})
+        broker.publish(tenant_channel(tenant_id), {"kind": "sessions"})
     return message
 
 
-def message_json(message: ChatMessage, reference: int) -> dict:
+def message_json(message: ChatMessage, reference: int, attachments: list | None = None) -> dict:
+    attachments = message.attachments if attachments is None else attachments
     return {
         "id": message.seq,
         "ticket": reference,
@@ -363,7 +372,7 @@ def message_json(message: ChatMessage, reference: int) -> dict:
         "createdAt": message.created_at.isoformat(),
         "attachments": [
             {"id": a.id, "name": a.filename, "size": a.size_bytes, "type": a.content_type}
-            for a in message.attachments
+            for a in attachments
         ],
     }
 

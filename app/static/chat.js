@@ -15,7 +15,7 @@
   function activePanel() { return document.querySelector('#chat[data-active="1"]'); }
 
   function lastId(panel) {
-    var items = panel.querySelectorAll(".chat-messages li[data-id]");
+    var items = panel.querySelectorAll(".chat-live li[data-id]");
     var shown = items.length ? Number(items[items.length - 1].dataset.id) : 0;
     return Math.max(shown, Number(panel.dataset.lastId || 0));
   }
@@ -43,7 +43,7 @@
   }
 
   function append(panel, message) {
-    var list = panel.querySelector(".chat-messages");
+    var list = panel.querySelector(".chat-live");
     if (!list || list.querySelector('li[data-id="' + message.id + '"]')) return; // shown already
     var item = document.createElement("li");
     item.dataset.id = message.id;

@@ -274,7 +274,7 @@ def chat_post(reference: int):
     else:
         body, files = _body("ChatMessageRequest").get("body"), []
     message = chat_service.post_message(ticket, author=None, from_device=True, body=body, files=files)
-    return jsonify(chat_service.message_json(message, ticket.reference)), 201
+    return jsonify(message.published), 201
 
 
 @bp.post("/chat/<int:reference>/read")

@@ -1,0 +1,309 @@
+"""Benchmark: live chat over websockets, two gunicorn processes fanned out through Redis.
+
+    .venv/bin/python bench/chat.py                    # 200 sessions, 20 s, one message per side every 10 s
+    .venv/bin/python bench/chat.py --sessions 50 --seconds 10
+
+Seeds its own database (BENCH_CHAT_DATABASE_URL, default the local
+`chamados_bench_chat`, recreated each run): N devices, online, each with a ticket
+and an ACTIVE chat session. Starts two gunicorn processes (gthread) sharing
+PostgreSQL and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/14); every
+device socket connects to process A and every staff socket to process B, so each
+message crosses processes through Redis. Both sides send messages at a fixed
+rate for a fixed time; each receiver checks every message of the other side
+arrives exactly once. Prints messages/s, send→receive latency (p50/p95/p99/max),
+lost and duplicated counts, and the ratio to a raw Redis pub/sub round trip
+measured in the same run. Targets: p99 < 100 ms at 200 sessions, nothing lost
+or duplicated (exit status 1 otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+import redis.asyncio as aioredis  # noqa: E402
+import websockets  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/chamados_bench_chat"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
+PORTS = (5393, 5394)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def recreate_database(url: str) -> None:
+    base, name = url.rsplit("/", 1)
+    admin = create_engine(
+        base.replace("postgresql://", "postgresql+psycopg://") + "/postgres", isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def seed(env: dict, sessions: int) -> tuple[list[tuple[str, int]], str]:
+    """Devices online, one ticket each with an active chat. Returns ([(token, ticket ref)], staff cookie)."""
+    from app import create_app
+    from app.extensions import db
+    from app.models import Company, Machine, Role, Tenant, User
+    from app.services import chat, machines
+    from app.services.tickets import create_ticket
+
+    app = create_app({"ENV": env, "INSTANCE_PATH": Path(env["INSTANCE_PATH"])})
+    with app.app_context():
+        tenant = Tenant(key="bench", name="Bench")
+        db.session.add(tenant)
+        db.session.flush()
+        company = Company(tenant_id=tenant.id, name="Empresa Bench", apelido="bench")
+        agent = User(tenant_id=tenant.id, role=Role.AGENT, email="agente@bench.test", name="Agente Bench")
+        db.session.add_all([company, agent])
+        db.session.flush()
+        pairs = []
+        now = machines.utcnow()
+        for n in range(sessions):
+            person = User(
+                tenant_id=tenant.id,
+                role=Role.COLLABORATOR,
+                company_id=company.id,
+                email=f"pessoa{n}@bench.test",
+                name=f"Pessoa {n}",
+            )
+            db.session.add(person)
+            db.session.flush()
+            machine = Machine(
+                tenant_id=tenant.id, company_id=company.id, hostname=f"pc-{n:04d}", assigned_user_id=person.id
+            )
+            db.session.add(machine)
+            db.session.flush()
+            token, _ = machines.issue_token(machine)
+            machines.touch_presence(machine.id, now)
+            ticket = create_ticket(tenant_id=tenant.id, requester=person, subject=f"Chat {n}")
+            ticket.machine_id = machine.id
+            db.session.flush()
+            chat.start_session(agent, ticket)
+            pairs.append((token, ticket.reference))
+        db.session.commit()
+        cookie = app.session_interface.get_signing_serializer(app).dumps(
+            {"_user_id": str(agent.id), "_fresh": True}
+        )
+    return pairs, cookie
+
+
+def start_servers(env: dict, sessions: int) -> list[subprocess.Popen]:
+    processes = []
+    for port in PORTS:
+        server_env = {
+            **env,
+            "PORT": str(port),
+            "WEB_CONCURRENCY": "1",
+            "GUNICORN_THREADS": str(sessions + 32),
+        }
+        processes.append(
+            subprocess.Popen(
+                [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py", "wsgi:app"],
+                cwd=ROOT,
+                env=server_env,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    for port in PORTS:
+        for _ in range(150):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                conn.request("GET", "/health/live")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+    return processes
+
+
+def server_cpu(servers: list[subprocess.Popen]) -> float:
+    """CPU seconds used so far by the gunicorn masters and their workers."""
+    total = 0.0
+    for server in servers:
+        process = psutil.Process(server.pid)
+        for each in [process, *process.children(recursive=True)]:
+            times = each.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+async def redis_round_trip(url: str, samples: int = 2000) -> list[float]:
+    """Publish → receive on one channel, one message at a time: the floor under any fan-out."""
+    client = aioredis.from_url(url)
+    pubsub = client.pubsub()
+    await pubsub.subscribe("bench:rtt")
+    await pubsub.get_message(timeout=1)
+    latencies = []
+    for _ in range(samples):
+        sent = time.perf_counter()
+        await client.publish("bench:rtt", b"x")
+        while (message := await pubsub.get_message(timeout=1)) is None or message["type"] != "message":
+            pass
+        latencies.append((time.perf_counter() - sent) * 1000)
+    await pubsub.aclose()
+    await client.aclose()
+    return latencies
+
+
+class Tally:
+    def __init__(self):
+        self.sent: dict[tuple[int, str], int] = Counter()  # (session, side) -> messages acknowledged
+        self.received: Counter = Counter()  # (session, side, n) -> times received by the other side
+        self.latencies: list[float] = []
+        self.errors: Counter = Counter()
+
+
+async def converse(index, token, reference, cookie, tally, start_at, stop_at, rate):
+    device = await websockets.connect(
+        f"ws://127.0.0.1:{PORTS[0]}/ws/chat", additional_headers={"Authorization": f"Bearer {token}"}
+    )
+    staff = await websockets.connect(
+        f"ws://127.0.0.1:{PORTS[1]}/ws/chat",
+        additional_headers={"Cookie": f"session={cookie}"},
+        origin=f"http://127.0.0.1:{PORTS[1]}",
+    )
+    for ws in (device, staff):
+        await ws.send(json.dumps({"type": "subscribe", "ticket": reference, "lastId": 0}))
+
+    async def read(ws, side):
+        async for raw in ws:
+            frame = json.loads(raw)
+            if frame["type"] == "message":
+                _, session, sender, number, sent_at = frame["message"]["body"].split("|")
+                if sender != side:
+                    tally.received[(int(session), sender, int(number))] += 1
+                    tally.latencies.append((time.perf_counter() - float(sent_at)) * 1000)
+            elif frame["type"] == "sent":
+                tally.sent[(index, side)] += 1
+            elif frame["type"] == "error":
+                tally.errors[frame["code"]] += 1
+
+    async def write(ws, side):
+        await asyncio.sleep(
+            max(0, start_at - time.perf_counter()) + min(random.random() / rate, stop_at - start_at)
+        )
+        number = 0
+        while time.perf_counter() < stop_at:
+            number += 1
+            body = f"b|{index}|{side}|{number}|{time.perf_counter()!r}"
+            await ws.send(json.dumps({"type": "send", "ticket": reference, "body": body}))
+            await asyncio.sleep(min(random.expovariate(rate), max(0.0, stop_at - time.perf_counter())))
+
+    readers = [asyncio.create_task(read(device, "d")), asyncio.create_task(read(staff, "s"))]
+    await asyncio.gather(write(device, "d"), write(staff, "s"))
+    return device, staff, readers
+
+
+async def run_chat(pairs, cookie, seconds, rate) -> tuple[Tally, float]:
+    tally = Tally()
+    start_at = time.perf_counter() + 3.0  # every socket connected and subscribed before the clock starts
+    stop_at = start_at + seconds
+    results = await asyncio.gather(
+        *(
+            converse(i, token, ref, cookie, tally, start_at, stop_at, rate)
+            for i, (token, ref) in enumerate(pairs)
+        )
+    )
+    await asyncio.sleep(3.0)  # drain: everything sent must have arrived by now
+    for device, staff, readers in results:
+        for task in readers:
+            task.cancel()
+        await device.close()
+        await staff.close()
+    return tally, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.1,
+        help="messages per second per side of each session (0.1 = one every 10 s, a brisk human chat)",
+    )
+    args = parser.parse_args()
+
+    url = os.environ.get("BENCH_CHAT_DATABASE_URL", DEFAULT_URL)
+    redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
+    recreate_database(url)
+    env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "bench-" + "k" * 40,
+        "MACHINE_PROVISIONING_SECRET": "bench-provisioning-secret",
+        "LOG_LEVEL": "WARNING",
+        "HOST": "127.0.0.1",
+        "GUNICORN_MAX_REQUESTS": "0",
+        "INSTANCE_PATH": str(ROOT / "instance" / "bench-chat"),
+        "FLASK_APP": "wsgi.py",
+    }
+    flask = str(Path(sys.executable).with_name("flask"))
+    subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    pairs, cookie = seed(env, args.sessions)
+    servers = start_servers(env, args.sessions)
+    try:
+        redis_rtt = asyncio.run(redis_round_trip(redis_url))
+        cpu_before = server_cpu(servers)
+        tally, seconds = asyncio.run(run_chat(pairs, cookie, args.seconds, args.rate))
+        cpu_used = server_cpu(servers) - cpu_before
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
+
+    sent = sum(tally.sent.values())
+    delivered = len(tally.received)
+    duplicated = sum(count - 1 for count in tally.received.values() if count > 1)
+    expected = {(i, side, n) for (i, side), total in tally.sent.items() for n in range(1, total + 1)}
+    lost = len(expected - set(tally.received))
+    lat = tally.latencies
+    chat_p50, chat_p99 = percentile(lat, 0.50), percentile(lat, 0.99)
+    rtt_p50, rtt_p99 = percentile(redis_rtt, 0.50), percentile(redis_rtt, 0.99)
+    print(
+        f"chat bench: {args.sessions} sessions (device sockets on :{PORTS[0]}, staff on :{PORTS[1]}, via Redis)"
+    )
+    print(
+        f"  messages: {sent} sent and stored, {delivered} delivered in {seconds:.0f} s = {delivered / seconds:.0f} msg/s"
+    )
+    print(
+        f"  latency send→receive: p50 {chat_p50:.1f} ms, p95 {percentile(lat, 0.95):.1f} ms, "
+        f"p99 {chat_p99:.1f} ms, max {max(lat, default=float('nan')):.1f} ms"
+    )
+    print(f"  lost {lost}, duplicated {duplicated}, error frames {dict(tally.errors) or 0}")
+    print(
+        f"  web processes CPU: {cpu_used:.1f} s over the run "
+        f"({cpu_used / seconds * 100:.0f}% of one core; {cpu_used * 1000 / max(sent, 1):.1f} ms per message)"
+    )
+    print(f"  raw Redis pub/sub round trip: p50 {rtt_p50:.2f} ms, p99 {rtt_p99:.2f} ms")
+    print(f"  ratio to Redis round trip: p50 {chat_p50 / rtt_p50:.1f}x, p99 {chat_p99 / rtt_p99:.1f}x")
+    verdict = chat_p99 < 100 and lost == 0 and duplicated == 0
+    print(f"  target (p99 < 100 ms, nothing lost or duplicated): {'met' if verdict else 'NOT met'}")
+    sys.exit(0 if lost == 0 and duplicated == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()
