@@ -170,6 +170,7 @@ class Tally:
         self.sent: dict[tuple[int, str], int] = Counter()  # (session, side) -> messages acknowledged
         self.received: Counter = Counter()  # (session, side, n) -> times received by the other side
         self.latencies: list[float] = []
+        self.store_latencies: list[float] = []  # send → "sent" (stored and committed)
         self.errors: Counter = Counter()
 
 
@@ -185,6 +186,8 @@ async def converse(index, token, reference, cookie, tally, start_at, stop_at, ra
     for ws in (device, staff):
         await ws.send(json.dumps({"type": "subscribe", "ticket": reference, "lastId": 0}))
 
+    pending = {"d": [], "s": []}  # send times per socket, answered in order by "sent" frames
+
     async def read(ws, side):
         async for raw in ws:
             frame = json.loads(raw)
@@ -195,6 +198,7 @@ async def converse(index, token, reference, cookie, tally, start_at, stop_at, ra
                     tally.latencies.append((time.perf_counter() - float(sent_at)) * 1000)
             elif frame["type"] == "sent":
                 tally.sent[(index, side)] += 1
+                tally.store_latencies.append((time.perf_counter() - pending[side].pop(0)) * 1000)
             elif frame["type"] == "error":
                 tally.errors[frame["code"]] += 1
 
@@ -205,7 +209,9 @@ async def converse(index, token, reference, cookie, tally, start_at, stop_at, ra
         number = 0
         while time.perf_counter() < stop_at:
             number += 1
-            body = f"b|{index}|{side}|{number}|{time.perf_counter()!r}"
+            now = time.perf_counter()
+            pending[side].append(now)
+            body = f"b|{index}|{side}|{number}|{now!r}"
             await ws.send(json.dumps({"type": "send", "ticket": reference, "body": body}))
             await asyncio.sleep(min(random.expovariate(rate), max(0.0, stop_at - time.perf_counter())))
 
@@ -292,6 +298,11 @@ def main() -> None:
     print(
         f"  latency send→receive: p50 {chat_p50:.1f} ms, p95 {percentile(lat, 0.95):.1f} ms, "
         f"p99 {chat_p99:.1f} ms, max {max(lat, default=float('nan')):.1f} ms"
+    )
+    stored = tally.store_latencies
+    print(
+        f"  of which storing (send → 'sent' ack): p50 {percentile(stored, 0.5):.1f} ms, "
+        f"p99 {percentile(stored, 0.99):.1f} ms"
     )
     print(f"  lost {lost}, duplicated {duplicated}, error frames {dict(tally.errors) or 0}")
     print(

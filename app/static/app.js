@@ -15,9 +15,11 @@
     }
   });
 
-  // Messages from a previous swap are cleared when a new request starts.
+  // Messages from a previous swap are cleared when a new request starts, unless it is a
+  // background refresh (data-background: the chat widget, auto-refreshing lists).
   document.addEventListener("htmx:beforeRequest", function (event) {
     var area = document.getElementById("flash-area");
+    if (event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("[data-background]")) return;
     if (area && event.detail.target !== area) area.innerHTML = "";
   });
 
