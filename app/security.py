@@ -62,3 +62,9 @@ def portal_required(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def bearer_token() -> str | None:
+    """The token of an `Authorization: Bearer …` header (device API and chat socket)."""
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None

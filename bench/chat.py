@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 import websockets  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+
+from bench._db import recreate_database  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/chamados_bench_chat"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
@@ -46,17 +47,6 @@ PORTS = (5393, 5394)
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-def recreate_database(url: str) -> None:
-    base, name = url.rsplit("/", 1)
-    admin = create_engine(
-        base.replace("postgresql://", "postgresql+psycopg://") + "/postgres", isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
 
 
 def seed(env: dict, sessions: int) -> tuple[list[tuple[str, int]], str]:

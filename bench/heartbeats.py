@@ -30,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from bench._db import recreate_database  # noqa: E402
+
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/chamados_bench_hb"
 SECRET = "bench-provisioning-secret"
 PORT = 5391
@@ -140,14 +142,7 @@ def main() -> None:
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_HB_DATABASE_URL", DEFAULT_URL)
-    base, name = url.rsplit("/", 1)
-    admin = create_engine(
-        base.replace("postgresql://", "postgresql+psycopg://") + "/postgres", isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    recreate_database(url)
 
     env = {
         **os.environ,

@@ -1,11 +1,7 @@
 """/ws/chat over a real server: authentication, live delivery, resume without loss or
 duplicates, and (with Redis) two gunicorn processes talking through pub/sub."""
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import orjson
 import pytest
@@ -16,8 +12,8 @@ from app.extensions import db
 from app.models import ChatMessage
 from app.services import chat
 from app.services.machines import reset_agent
-from tests.conftest import TEST_REDIS_URL, free_port, logged_in_client
-from tests.test_wsgi import ROOT, _wait_until_up
+from tests.conftest import TEST_REDIS_URL, logged_in_client
+from tests.test_wsgi import _wait_until_up, spawn_gunicorn
 
 
 def _url(server):
@@ -208,26 +204,9 @@ def test_resetting_the_agent_closes_its_socket(live_server, chat_device, agent_u
 @pytest.fixture
 def two_servers(app, test_env, workdir):
     """Two gunicorn processes (gthread, as in production) sharing the database and Redis."""
-    gunicorn = Path(sys.executable).with_name("gunicorn")
     processes, urls = [], []
     for _ in range(2):
-        port = free_port()
-        env = {
-            **os.environ,
-            **test_env,
-            "INSTANCE_PATH": str(workdir / "instance"),
-            "PORT": str(port),
-            "HOST": "127.0.0.1",
-            "WEB_CONCURRENCY": "1",
-            "GUNICORN_THREADS": "16",
-        }
-        process = subprocess.Popen(
-            [str(gunicorn), "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        process, port = spawn_gunicorn(test_env, workdir, GUNICORN_THREADS="16")
         processes.append(process)
         urls.append(f"http://127.0.0.1:{port}")
     try:

@@ -27,7 +27,8 @@ def _wait_until_up(url, process, seconds=20):
     raise AssertionError("gunicorn did not start")
 
 
-def test_gunicorn_finishes_requests_in_flight_on_sigterm(app, test_env, workdir):
+def spawn_gunicorn(test_env, workdir, app_path="wsgi:app", **env_overrides) -> tuple[subprocess.Popen, int]:
+    """One gunicorn process (gunicorn.conf.py, one worker) on a free port, with the test settings."""
     port = free_port()
     env = {
         **os.environ,
@@ -36,15 +37,21 @@ def test_gunicorn_finishes_requests_in_flight_on_sigterm(app, test_env, workdir)
         "PORT": str(port),
         "HOST": "127.0.0.1",
         "WEB_CONCURRENCY": "1",
+        **env_overrides,
     }
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(
-        [str(gunicorn), "-c", "gunicorn.conf.py", "tests.slow_wsgi:app"],
+        [str(gunicorn), "-c", "gunicorn.conf.py", app_path],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    return process, port
+
+
+def test_gunicorn_finishes_requests_in_flight_on_sigterm(app, test_env, workdir):
+    process, port = spawn_gunicorn(test_env, workdir, "tests.slow_wsgi:app")
     try:
         assert _wait_until_up(f"http://127.0.0.1:{port}/health", process) == 200
 

@@ -4,7 +4,7 @@
 import hashlib
 
 import orjson
-from flask import Blueprint, abort, current_app, jsonify, request, send_file
+from flask import Blueprint, abort, current_app, jsonify, request
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -12,10 +12,9 @@ from referencing.jsonschema import DRAFT202012
 from app.agent_openapi import OPENAPI, SCHEMAS
 from app.extensions import csrf, db, limiter
 from app.models import Persona
-from app.security import current_device_session
+from app.security import bearer_token, current_device_session
 from app.services import chat as chat_service
 from app.services import machines as machine_service
-from app.services.attachments import storage_path
 from app.services.device_sessions import open_device_session
 from app.services.errors import DomainError
 from app.services.machines import AgentError
@@ -25,6 +24,7 @@ from app.views.device_sessions import (
     origin_refused,
     set_context_cookie,
 )
+from app.views.downloads import send_attachment
 from app.views.errors import json_error
 
 bp = Blueprint("agent_api", __name__, url_prefix="/api/machines")
@@ -45,14 +45,9 @@ VALIDATORS = {
 }
 
 
-def _bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    return header[7:].strip() if header.lower().startswith("bearer ") else None
-
-
 def _rate_key() -> str:
     """Rate limits count per device token (per address before a device has one)."""
-    token = _bearer_token()
+    token = bearer_token()
     if token:
         return "machine:" + hashlib.sha256(token.encode()).hexdigest()[:32]
     return "addr:" + (request.remote_addr or "?")
@@ -133,7 +128,7 @@ def register():
 
 @bp.post("/heartbeat")
 def heartbeat():
-    context = machine_service.authenticate_token(_bearer_token())
+    context = machine_service.authenticate_token(bearer_token())
     body = _body("HeartbeatRequest")
     result = machine_service.record_heartbeat(
         context, body.get("metrics"), body.get("inventory"), body.get("alerts")
@@ -160,7 +155,7 @@ def open_session():
     if origin_refused():
         raise AgentError(403, "origin_not_allowed", "Origem não permitida para abrir sessão do dispositivo.")
     body = _body("DeviceSessionRequest") if request.content_length else {}
-    device = open_device_session(body.get("machineToken") or _bearer_token())
+    device = open_device_session(body.get("machineToken") or bearer_token())
     begin_device_session(device)
     response = jsonify({**device.context(), "redirect": "/portal"})
     response.headers["Cache-Control"] = "no-store"
@@ -171,7 +166,7 @@ def open_session():
 def session():
     # The device token when sent; otherwise the cookies of a device session.
     device = current_device_session()
-    token = _bearer_token()
+    token = bearer_token()
     machine = device.machine if device and not token else machine_service.authenticate_token(token).machine
     presence = machine.presence
     return jsonify(
@@ -193,7 +188,7 @@ def session():
 
 @bp.post("/usb-policy/ack")
 def usb_policy_ack():
-    machine = machine_service.authenticate_token(_bearer_token()).machine
+    machine = machine_service.authenticate_token(bearer_token()).machine
     body = _body("UsbAckRequest")
     policy = machine_service.acknowledge_usb_policy(machine, body["status"], body.get("message"))
     return jsonify(
@@ -213,21 +208,21 @@ def _chat_limit() -> str:
 
 
 def _chat_ticket(reference: int):
-    context = machine_service.authenticate_token(_bearer_token())
+    context = machine_service.authenticate_token(bearer_token())
     return chat_service.ticket_for_machine(context.machine_id, context.tenant_id, reference)
 
 
 @bp.get("/chat/sessions")
 @limiter.limit(_chat_limit, key_func=_rate_key, override_defaults=True)
 def chat_sessions():
-    context = machine_service.authenticate_token(_bearer_token())
+    context = machine_service.authenticate_token(bearer_token())
     return jsonify({"sessions": chat_service.machine_sessions(context.machine_id)})
 
 
 @bp.get("/chat/updates")
 @limiter.limit(_chat_limit, key_func=_rate_key, override_defaults=True)
 def chat_updates():
-    context = machine_service.authenticate_token(_bearer_token())
+    context = machine_service.authenticate_token(bearer_token())
     return jsonify(chat_service.machine_updates(context.machine_id))
 
 
@@ -291,16 +286,7 @@ def chat_attachment(reference: int, attachment_id: int):
     attachment = chat_service.chat_attachment(ticket, attachment_id, machine_id=ticket.machine_id)
     if attachment is None:
         abort(404)
-    response = send_file(
-        storage_path(attachment.storage_key),
-        mimetype=attachment.content_type,
-        as_attachment=True,
-        download_name=attachment.filename,
-        max_age=0,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_attachment(attachment, inline=False)
 
 
 @bp.get("/openapi.json")

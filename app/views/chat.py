@@ -5,31 +5,24 @@ app/services/chat.py; the socket protocol in app/chat_socket.py."""
 from urllib.parse import urlsplit
 
 import orjson
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.chat_broker import get_broker
 from app.chat_socket import ChatConnection, Participant
 from app.extensions import db, sock
 from app.models import Ticket
-from app.security import staff_required
+from app.security import bearer_token, staff_required
 from app.services import chat as chat_service
 from app.services import machines as machine_service
 from app.services.chat import ChatError, IncomingFile
 from app.services.errors import DomainError
-from app.services.permissions import visible_tickets
 from app.views.forms import uploaded_files_with_types
 from app.views.template_helpers import is_fragment_request
+from app.views.tickets import ticket_or_404
 
 bp = Blueprint("chat", __name__)
 FIRST_FRAME_SECONDS = 10
-
-
-def _ticket_or_404(reference: int) -> Ticket:
-    ticket = db.session.scalar(visible_tickets(current_user).where(Ticket.reference == reference))
-    if ticket is None:
-        abort(404)
-    return ticket
 
 
 def _panel(ticket: Ticket, error: str | None = None, status: int = 200, body: str = ""):
@@ -45,37 +38,35 @@ def _panel(ticket: Ticket, error: str | None = None, status: int = 200, body: st
 @bp.get("/chamados/<int:reference>/chat")
 @staff_required
 def panel(reference: int):
-    return _panel(_ticket_or_404(reference))
+    return _panel(ticket_or_404(reference))
+
+
+def _change_session(reference: int, change):
+    ticket = ticket_or_404(reference)
+    try:
+        change(current_user, ticket)
+    except DomainError as error:
+        db.session.rollback()
+        return _panel(ticket, error.message, error.status)
+    return _panel(ticket)
 
 
 @bp.post("/chamados/<int:reference>/chat/iniciar")
 @staff_required
 def start(reference: int):
-    ticket = _ticket_or_404(reference)
-    try:
-        chat_service.start_session(current_user, ticket)
-    except DomainError as error:
-        db.session.rollback()
-        return _panel(ticket, error.message, error.status)
-    return _panel(ticket)
+    return _change_session(reference, chat_service.start_session)
 
 
 @bp.post("/chamados/<int:reference>/chat/encerrar")
 @staff_required
 def end(reference: int):
-    ticket = _ticket_or_404(reference)
-    try:
-        chat_service.end_session(current_user, ticket)
-    except DomainError as error:
-        db.session.rollback()
-        return _panel(ticket, error.message, error.status)
-    return _panel(ticket)
+    return _change_session(reference, chat_service.end_session)
 
 
 @bp.post("/chamados/<int:reference>/chat/mensagens")
 @staff_required
 def send(reference: int):
-    ticket = _ticket_or_404(reference)
+    ticket = ticket_or_404(reference)
     files = [IncomingFile(name, data, mime) for name, data, mime in uploaded_files_with_types()]
     try:
         chat_service.post_message(
@@ -91,7 +82,7 @@ def send(reference: int):
 @bp.post("/chamados/<int:reference>/chat/lidas")
 @staff_required
 def mark_read(reference: int):
-    chat_service.mark_read(_ticket_or_404(reference), by_device=False)
+    chat_service.mark_read(ticket_or_404(reference), by_device=False)
     return "", 204
 
 
@@ -113,13 +104,6 @@ def _origin_allowed() -> bool:
         return True
     # Host names, not ports: cookies are shared across the ports of a host anyway.
     return urlsplit(origin).hostname == urlsplit("//" + request.host).hostname
-
-
-def _bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return None
 
 
 @bp.before_request
@@ -144,7 +128,7 @@ def socket(ws):
 def _participant(ws) -> Participant:
     """Staff by their login session; devices by their token (header, or the first frame
     for websocket libraries that cannot set headers)."""
-    token = _bearer_token()
+    token = bearer_token()
     if not token and current_user.is_authenticated and current_user.is_staff:
         return Participant("agent", current_user.tenant_id, user_id=current_user.id)
     if not token:

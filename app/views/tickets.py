@@ -10,7 +10,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -21,7 +20,6 @@ from app.security import current_device_session, current_persona, staff_required
 from app.services import chat as chat_service
 from app.services import saved_views
 from app.services import tickets as ticket_service
-from app.services.attachments import storage_path
 from app.services.errors import DomainError
 from app.services.permissions import can_view_ticket, visible_tickets
 from app.services.queues import default_queue, list_queues
@@ -36,12 +34,11 @@ from app.services.ticket_filters import (
     list_tickets,
     parse_filters,
 )
+from app.views.downloads import send_attachment
 from app.views.forms import uploaded_files
 from app.views.template_helpers import is_fragment_request
 
 bp = Blueprint("tickets", __name__)
-
-INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"}
 
 
 def _timezone() -> str:
@@ -237,7 +234,7 @@ def _optional_int(value: str | None) -> int | None:
 # --- ticket page --------------------------------------------------------------
 
 
-def _ticket_or_404(reference: int) -> Ticket:
+def ticket_or_404(reference: int) -> Ticket:
     ticket = db.session.scalar(visible_tickets(current_user).where(Ticket.reference == reference))
     if ticket is None:
         abort(404)
@@ -259,7 +256,7 @@ def _ticket_context(ticket: Ticket) -> dict:
 @bp.get("/chamados/<int:reference>")
 @staff_required
 def show(reference: int):
-    ticket = _ticket_or_404(reference)
+    ticket = ticket_or_404(reference)
     return render_template("tickets/show.html", **_ticket_context(ticket), **chat_service.panel(ticket))
 
 
@@ -276,7 +273,7 @@ def _ticket_update(ticket: Ticket, *, editor_changed: bool = False, primary: str
 @bp.post("/chamados/<int:reference>/status")
 @staff_required
 def change_status(reference: int):
-    ticket = _ticket_or_404(reference)
+    ticket = ticket_or_404(reference)
     had_assignee = ticket.assignee_id is not None
     ticket_service.change_status(
         ticket,
@@ -294,7 +291,7 @@ def change_status(reference: int):
 @bp.post("/chamados/<int:reference>/responsavel")
 @staff_required
 def assign(reference: int):
-    ticket = _ticket_or_404(reference)
+    ticket = ticket_or_404(reference)
     had_assignee = ticket.assignee_id is not None
     ticket_service.assign(ticket, _optional_int(request.form.get("assignee_id")), current_user)
     return _ticket_update(ticket, editor_changed=had_assignee != (ticket.assignee_id is not None))
@@ -303,7 +300,7 @@ def assign(reference: int):
 @bp.post("/chamados/<int:reference>/fila")
 @staff_required
 def change_queue(reference: int):
-    ticket = _ticket_or_404(reference)
+    ticket = ticket_or_404(reference)
     ticket_service.change_queue(ticket, _optional_int(request.form.get("queue_id")), current_user)
     return _ticket_update(ticket)
 
@@ -311,7 +308,7 @@ def change_queue(reference: int):
 @bp.post("/chamados/<int:reference>/prioridade")
 @staff_required
 def change_priority(reference: int):
-    ticket = _ticket_or_404(reference)
+    ticket = ticket_or_404(reference)
     ticket_service.change_priority(ticket, request.form.get("priority", ""), current_user)
     return _ticket_update(ticket)
 
@@ -319,7 +316,7 @@ def change_priority(reference: int):
 @bp.post("/chamados/<int:reference>/comentarios")
 @staff_required
 def comment(reference: int):
-    ticket = _ticket_or_404(reference)
+    ticket = ticket_or_404(reference)
     files = uploaded_files()
     try:
         ticket_service.add_comment(
@@ -360,14 +357,4 @@ def download_attachment(attachment_id: int):
         machine_id = device.machine.id if device and not current_user.is_staff else None
         if not chat_service.may_read_attachment(attachment, user=current_user, machine_id=machine_id):
             abort(404)
-    response = send_file(
-        storage_path(attachment.storage_key),
-        mimetype=attachment.content_type,
-        as_attachment=attachment.content_type not in INLINE_TYPES,
-        download_name=attachment.filename,
-        max_age=0,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_attachment(attachment)
