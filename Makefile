@@ -39,11 +39,20 @@ migrate: install
 seed: migrate
 	$(BIN)/flask seed-demo
 
+# Web server plus the background jobs: without REDIS_URL the schedule runs inside the
+# web process; with REDIS_URL an RQ worker and RQ's cron scheduler start alongside.
 run: seed
 	@echo ""
 	@echo "Chamados: http://$(HOST):$(PORT)  (Ctrl+C para parar)"
 	@echo ""
-	$(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads
+	@trap 'kill 0' INT TERM EXIT; \
+	if [ -n "$$REDIS_URL" ]; then $(BIN)/python -m workers all & fi; \
+	RUN_SCHEDULER_IN_PROCESS=$$([ -n "$$REDIS_URL" ] && echo 0 || echo 1) \
+		$(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads
+
+# Production jobs: an RQ worker (with RQ's scheduler, for retries) and RQ's cron scheduler.
+worker: migrate
+	$(BIN)/python -m workers all
 
 test: install browser
 	$(BIN)/pytest $(PYTEST_ARGS)

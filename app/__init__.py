@@ -40,6 +40,10 @@ def create_app(config: dict | None = None) -> Flask:
     _register_error_handlers(app)
     _register_template_helpers(app)
     install_request_logging(app)
+    if app.config["RUN_SCHEDULER_IN_PROCESS"]:
+        from workers.schedule import start_in_process
+
+        start_in_process(app)
 
     from app.cli import register_cli
 
@@ -69,12 +73,14 @@ BLUEPRINT_MODULES = (
     "auth",
     "chat",
     "companies",
+    "cron",
     "dashboard",
     "device_sessions",
     "devices",
     "health",
     "portal",
     "queues",
+    "reports",
     "tickets",
     "users",
 )

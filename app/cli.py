@@ -1,4 +1,5 @@
-"""Command-line tools: `flask seed-demo`, `flask queues ensure`, `flask users create`."""
+"""Command-line tools: `flask seed-demo`, `flask queues ensure`, `flask users create`,
+`flask jobs list|run`, `flask maintenance`, `flask tickets archive|restore`."""
 
 import click
 from flask import Flask, current_app
@@ -18,6 +19,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(queues_group)
     app.cli.add_command(users_group)
     app.cli.add_command(tenants_group)
+    app.cli.add_command(jobs_group)
+    app.cli.add_command(maintenance_command)
+    app.cli.add_command(tickets_group)
 
 
 @click.command("seed-demo")
@@ -116,3 +120,103 @@ def users_create(email, name, role, apelido, tenant_key, password):
     except DomainError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"Usuário criado: {user.email} ({user.role_label})")
+
+
+# --- background jobs, maintenance, archive ------------------------------------------
+
+
+@click.group("jobs")
+def jobs_group():
+    """Background jobs (workers/jobs.py)."""
+
+
+@jobs_group.command("list")
+def jobs_list():
+    """Show the schedule."""
+    from workers.jobs import JOBS
+    from workers.schedule import next_run
+
+    config = current_app.config
+    for spec in JOBS.values():
+        enabled = spec.enabled(config)
+        when = next_run(spec, config).strftime("%d/%m %H:%M") if enabled else f"desativada ({spec.flag})"
+        click.echo(f"{spec.name:<27} {spec.cron_expression(config):<14} próxima: {when}")
+
+
+@jobs_group.command("run")
+@click.argument("name")
+@click.option("--dry-run", is_flag=True, help="retention_sweep: só conta o que seria removido.")
+def jobs_run(name, dry_run):
+    """Run one job now, in this process (recorded on Tarefas)."""
+    from workers.runner import JobDisabled, UnknownJob, run_job
+
+    kwargs = {"dry_run": True} if dry_run else {}
+    try:
+        outcome = run_job(name, "cli", **kwargs)
+    except UnknownJob:
+        raise click.ClickException(f"Tarefa desconhecida: {name}. Veja `flask jobs list`.") from None
+    except JobDisabled as error:
+        raise click.ClickException(str(error)) from None
+    except TypeError:
+        raise click.ClickException(f"{name} não aceita --dry-run.") from None
+    click.echo(f"{name}: {outcome.summary}" + (" (há mais a fazer)" if outcome.has_more else ""))
+
+
+@click.command("maintenance")
+@click.option("--dry-run", is_flag=True, help="Só mostra o resumo e o que a retenção removeria.")
+def maintenance_command(dry_run):
+    """Print the health summary (what Saúde shows); without --dry-run, run the retention sweep."""
+    from app.services import job_runs, retention
+    from app.services.health import database_size_bytes, health_snapshot, operations_dashboard
+    from workers.runner import run_job
+
+    snapshot, _ = health_snapshot(current_app.config["VERSION"])
+    for tenant in db.session.scalars(select(Tenant).order_by(Tenant.id)):
+        dashboard = operations_dashboard(tenant.id)
+        click.echo(f"== {tenant.name} ({tenant.key})")
+        click.echo("Chamados: " + ", ".join(f"{k}={v}" for k, v in dashboard["tickets"].items()))
+        click.echo("Cadastros: " + ", ".join(f"{k}={v}" for k, v in dashboard["registrations"].items()))
+        click.echo("Heartbeats: " + ", ".join(f"{k}={v}" for k, v in dashboard["heartbeats"].items()))
+    size = database_size_bytes()
+    size_text = f", {size / 1048576:.1f} MB" if size else ""
+    click.echo(f"Banco: {snapshot['database']['status']} ({snapshot['database']['backend']}){size_text}")
+    click.echo(f"Redis: {snapshot['redis']['status']}")
+    queue = snapshot["queue"]
+    click.echo("Fila de tarefas: " + ", ".join(f"{k}={v}" for k, v in queue.items()))
+    click.echo(f"Falhas de tarefas (24 h): {job_runs.failures_last_day()}")
+    click.echo("Retenção (linhas além do prazo):")
+    for table, count in retention.overdue_counts().items():
+        click.echo(f"  {table:<22} {count}")
+    if dry_run:
+        click.echo("--dry-run: nada foi removido.")
+        return
+    outcome = run_job("retention_sweep", "cli")
+    click.echo(f"retention_sweep: {outcome.summary}")
+
+
+@click.group("tickets")
+def tickets_group():
+    """Tickets: local JSONL archive."""
+
+
+@tickets_group.command("archive")
+@click.option(
+    "--older-than", "days", type=click.IntRange(min=1), required=True, help="Dias desde a resolução."
+)
+@click.option("--dir", "directory", help="Pasta de destino (padrão: ARCHIVE_DIR).")
+def tickets_archive(days, directory):
+    """Write resolved tickets older than DAYS (with comments and events) to a JSONL file."""
+    from app.services.archive import archive_resolved
+
+    result = archive_resolved(days, directory)
+    click.echo(f"Arquivo: {result.summary()}")
+
+
+@tickets_group.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def tickets_restore(path):
+    """Bring back the tickets of an archive file that are missing from the database."""
+    from app.services.archive import restore_archive
+
+    result = restore_archive(path)
+    click.echo(f"Restauração: {result.summary()}")

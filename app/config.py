@@ -7,8 +7,10 @@ message that names the variable, instead of failing later on the first request.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
@@ -103,6 +105,9 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         provisioning_secret = _development_secret_key(instance_path, "provisioning_secret")
 
     upload_dir = Path(env.get("UPLOAD_DIR") or instance_path / "uploads")
+    lunch_time = env.get("AUTO_PAUSE_LUNCH_TIME", "12:00").strip()
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", lunch_time):
+        raise ConfigError(f"AUTO_PAUSE_LUNCH_TIME must be HH:MM (24 h), got {lunch_time!r}")
     config = {
         "INSTANCE_PATH": str(instance_path),
         "APP_ENV": app_env,
@@ -132,7 +137,25 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "AGENT_RATE_LIMIT": env.get("AGENT_RATE_LIMIT", "30 per minute"),
         # The chat's JSON fallback is polled while a chat is open: its own, larger budget.
         "CHAT_RATE_LIMIT": env.get("CHAT_RATE_LIMIT", "240 per minute"),
-        "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "America/Sao_Paulo"),
+        "DEFAULT_TIMEZONE": _timezone(env),
+        # Background jobs (workers/): shared secrets for system cron and the archive endpoint.
+        "CRON_SECRET": env.get("CRON_SECRET", "").strip() or None,
+        "INTERNAL_HEALTH_TOKEN": env.get("INTERNAL_HEALTH_TOKEN", "").strip() or None,
+        "JOBS_QUEUE": env.get("JOBS_QUEUE", "chamados").strip() or "chamados",
+        # Without Redis, enqueued jobs run on a background thread; tests run them inline.
+        "JOBS_INLINE": _bool(env, "JOBS_INLINE", app_env == "testing"),
+        # `make run` (embedded mode) sets this so the web process also runs the schedule.
+        "RUN_SCHEDULER_IN_PROCESS": _bool(env, "RUN_SCHEDULER_IN_PROCESS", False),
+        "REPORT_EXPORTS_ENABLED": _bool(env, "REPORT_EXPORTS_ENABLED", True),
+        "REPORT_EXPORT_MAX_ROWS": _int(env, "REPORT_EXPORT_MAX_ROWS", 200_000, minimum=1),
+        "EXPORT_DIR": str(Path(env.get("EXPORT_DIR") or instance_path / "exports")),
+        "AUTO_PAUSE_LUNCH_ENABLED": _bool(env, "AUTO_PAUSE_LUNCH_ENABLED", False),
+        "AUTO_PAUSE_LUNCH_TIME": lunch_time,
+        "AUTO_PAUSE_LUNCH_QUEUE": env.get("AUTO_PAUSE_LUNCH_QUEUE", "Interno").strip() or "Interno",
+        "RETENTION_TELEMETRY_DAYS": _int(env, "RETENTION_TELEMETRY_DAYS", 90, minimum=1),
+        "RETENTION_ALERT_DAYS": _int(env, "RETENTION_ALERT_DAYS", 180, minimum=1),
+        "RETENTION_EXPORT_DAYS": _int(env, "RETENTION_EXPORT_DAYS", 30, minimum=1),
+        "ARCHIVE_DIR": str(Path(env.get("ARCHIVE_DIR") or "archives").resolve()),
         "UPLOAD_DIR": str(upload_dir),
         "ATTACHMENT_MAX_BYTES": _int(env, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024),
         "ATTACHMENT_ALLOWED_EXTENSIONS": _extensions(env),
@@ -162,6 +185,17 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "SEED_USER_NAME": env.get("SEED_USER_NAME", "Administrador Demo"),
     }
     return config
+
+
+def _timezone(env: dict) -> str:
+    name = env.get("DEFAULT_TIMEZONE", "America/Sao_Paulo").strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"DEFAULT_TIMEZONE must be an IANA time zone (e.g. America/Sao_Paulo), got {name!r}"
+        ) from None
+    return name
 
 
 def _origins(

@@ -1,5 +1,6 @@
 """Role-based access for views. The rules themselves live in services.permissions."""
 
+import hmac
 from functools import wraps
 
 from flask import abort, g, redirect, request, url_for
@@ -68,3 +69,11 @@ def bearer_token() -> str | None:
     """The token of an `Authorization: Bearer …` header (device API and chat socket)."""
     header = request.headers.get("Authorization", "")
     return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+def shared_secret_matches(provided: str | None, *secrets: str | None) -> bool:
+    """Constant-time comparison against each configured secret; unset secrets never match."""
+    if not provided:
+        return False
+    supplied = provided.encode()
+    return any(secret and hmac.compare_digest(supplied, secret.encode()) for secret in secrets)

@@ -32,6 +32,8 @@ from app.services.passwords import hash_password
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
 PASSWORD = "senha-de-teste-123"
+CRON_SECRET = "test-cron-secret-0123456789"
+INTERNAL_TOKEN = "test-internal-token-0123456789"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
@@ -70,6 +72,10 @@ def test_env(workdir) -> dict:
         "UPLOAD_DIR": str(workdir / "uploads"),
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "LOG_LEVEL": "INFO",
+        "EXPORT_DIR": str(workdir / "exports"),
+        "ARCHIVE_DIR": str(workdir / "archives"),
+        "CRON_SECRET": CRON_SECRET,
+        "INTERNAL_HEALTH_TOKEN": INTERNAL_TOKEN,
     }
     if TEST_REDIS_URL:
         env["REDIS_URL"] = TEST_REDIS_URL
@@ -455,3 +461,32 @@ def chat_device(app, register_device, make_ticket):
         return setup
 
     return build
+
+
+# --- background jobs ------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_machine(tenant, company):
+    from app.models import Machine
+
+    def make(hostname="pc-01", **fields):
+        machine = Machine(tenant_id=tenant.id, company_id=company.id, hostname=hostname, **fields)
+        db.session.add(machine)
+        db.session.commit()
+        return machine
+
+    return make
+
+
+@pytest.fixture
+def rq_queue(app):
+    """The jobs queue on the real Redis, emptied before and after (skips without TEST_REDIS_URL)."""
+    if not TEST_REDIS_URL:
+        pytest.skip("RQ on a real Redis needs TEST_REDIS_URL")
+    from workers.queue import rq_queue as queue_for
+
+    queue = queue_for()
+    queue.connection.flushdb()
+    yield queue
+    queue.connection.flushdb()

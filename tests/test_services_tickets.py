@@ -15,6 +15,7 @@ from app.models import (
     TicketStatus,
 )
 from app.models.types import utcnow
+from app.services import tickets
 from app.services.errors import Conflict, ValidationError
 from app.services.tickets import (
     add_comment,
@@ -285,3 +286,31 @@ def test_an_empty_comment_is_refused(make_ticket, agent_user):
     with pytest.raises(ValidationError, match="Escreva o comentário"):
         add_comment(ticket, agent_user, "<p>  </p>")
     assert db.session.scalar(select(func.count()).select_from(Comment)) == 0
+
+
+def test_lunch_auto_pause_pauses_only_the_internal_queue(make_ticket, agent_user, tenant):
+    internal = Queue(tenant_id=tenant.id, name="Interno")
+    db.session.add(internal)
+    db.session.commit()
+    lunch = make_ticket("Interno em andamento", queue_id=internal.id)
+    other = make_ticket("Cliente em andamento")
+    waiting = make_ticket("Interno pendente", queue_id=internal.id)
+    for ticket in (lunch, other):
+        tickets.change_status(ticket, "iniciar", agent_user)
+
+    assert tickets.auto_pause_queue("Interno") == (1, False)
+    db.session.expire_all()
+    assert (
+        lunch.status == TicketStatus.PAUSED and lunch.worked_seconds >= 0 and lunch.in_progress_since is None
+    )
+    assert other.status == TicketStatus.IN_PROGRESS and waiting.status == TicketStatus.PENDING
+    entries = [e for e in tickets.timeline(lunch, include_internal=True) if e.kind == "event"]
+    assert entries[-1].item.payload == {
+        "from": "IN_PROGRESS",
+        "to": "PAUSED",
+        "reason": tickets.LUNCH_PAUSE_REASON,
+    }
+    assert entries[-1].item.actor_id is None
+    # Idempotent: nothing left to pause, and nothing is resumed.
+    assert tickets.auto_pause_queue("Interno") == (0, False)
+    assert db.session.get(type(lunch), lunch.id).status == TicketStatus.PAUSED

@@ -2,6 +2,7 @@
 
 from app.models.chat import ChatMessage, ChatSessionStatus, LiveChatSession
 from app.models.company import Company, generate_provisioning_code
+from app.models.jobs import ExportStatus, JobRun, JobRunStatus, ReportExport
 from app.models.machine import (
     AlertSeverity,
     InventorySnapshot,
@@ -46,7 +47,10 @@ __all__ = [
     "Comment",
     "CommentVisibility",
     "Company",
+    "ExportStatus",
     "InventorySnapshot",
+    "JobRun",
+    "JobRunStatus",
     "LiveChatSession",
     "Machine",
     "MachineAlert",
@@ -56,6 +60,7 @@ __all__ = [
     "MetricSample",
     "Persona",
     "Queue",
+    "ReportExport",
     "Role",
     "SavedView",
     "Tenant",

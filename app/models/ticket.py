@@ -135,6 +135,8 @@ class Ticket(db.Model):
     # Worked time: closed intervals Em andamento, plus the open one since in_progress_since.
     worked_seconds: Mapped[int] = mapped_column(default=0)
     in_progress_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Written to a JSONL archive (flask tickets archive); cleared when reopened.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     queue = relationship("Queue")
     company = relationship("Company")

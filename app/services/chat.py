@@ -576,7 +576,7 @@ class AutoEndResult:
 
     def summary(self) -> str:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.reasons.items())) or "nenhuma"
-        return f"chat_cleanup: verificadas {self.checked}, encerradas {self.ended} ({reasons})"
+        return f"verificadas {self.checked}, encerradas {self.ended} ({reasons})"
 
 
 def auto_end_inactive_sessions(now: datetime | None = None, batch: int = AUTO_END_BATCH) -> AutoEndResult:
@@ -623,5 +623,4 @@ def auto_end_inactive_sessions(now: datetime | None = None, batch: int = AUTO_EN
     db.session.commit()
     for session, ticket in ended:
         _publish_session_change(session, ticket, "ended")
-    current_app.logger.info(result.summary())
     return result

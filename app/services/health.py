@@ -4,6 +4,7 @@ import resource
 import time
 from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import text
 
 from app.extensions import db
@@ -56,6 +57,137 @@ def health_snapshot(version: str) -> tuple[dict, bool]:
         "version": version,
         "database": database,
         "redis": redis,
+        "queue": queue_summary(check_queue()),
         "memory": {"rss_bytes": process_rss_bytes()},
     }
     return snapshot, healthy
+
+
+# --- Saúde: the operations dashboard ----------------------------------------------
+
+
+def check_queue() -> dict:
+    """The jobs side: RQ queue, failed registry, workers and cron scheduler with Redis;
+    the in-process scheduler without. Never raises: a dead Redis is a status."""
+    client = get_redis()
+    if client is None:
+        scheduler = current_app.extensions.get("chamados_scheduler")
+        alive = scheduler is not None and scheduler.is_alive()
+        return {
+            "status": "ok" if alive else "not_running",
+            "mode": "in_process",
+            "scheduler_last_beat": scheduler.last_beat.isoformat() if alive and scheduler.last_beat else None,
+        }
+    try:
+        from rq import Queue, Worker
+        from rq.cron import CronScheduler
+        from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+        queue = Queue(current_app.config["JOBS_QUEUE"], connection=client)
+        workers = Worker.all(queue=queue)
+        schedulers = CronScheduler.all(client)
+        return {
+            "status": "ok" if workers else "no_workers",
+            "mode": "redis",
+            "queued": queue.count,
+            "running": StartedJobRegistry(queue=queue).count,
+            "failed": FailedJobRegistry(queue=queue).count,
+            "workers": [
+                {
+                    "name": worker.name,
+                    "state": worker.get_state(),
+                    "last_heartbeat": worker.last_heartbeat.isoformat() if worker.last_heartbeat else None,
+                }
+                for worker in workers[:20]
+            ],
+            "cron_schedulers": [
+                {"name": s.name, "last_heartbeat": _iso(s.last_heartbeat)} for s in schedulers[:20]
+            ],
+        }
+    except Exception as error:  # Redis down or refusing: a warning on the page, never a 500
+        return {"status": "error", "mode": "redis", "error": type(error).__name__}
+
+
+def queue_summary(queue: dict) -> dict:
+    """The short form /health reports (no worker list)."""
+    summary = {key: queue[key] for key in ("status", "mode", "queued", "failed") if key in queue}
+    if "workers" in queue:
+        summary["workers"] = len(queue["workers"])
+    return summary
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def database_size_bytes() -> int | None:
+    try:
+        if db.engine.dialect.name == "postgresql":
+            return db.session.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+        pages = db.session.execute(text("PRAGMA page_count")).scalar_one()
+        page_size = db.session.execute(text("PRAGMA page_size")).scalar_one()
+        return pages * page_size
+    except Exception:
+        db.session.rollback()
+        return None
+
+
+def operations_dashboard(tenant_id: int) -> dict:
+    """Everything Saúde shows (and `flask maintenance --dry-run` prints)."""
+    from sqlalchemy import func, select
+
+    from app.models import Company, Machine, MachinePresence, Role, Ticket, TicketStatus, User
+    from app.services import job_runs, retention
+    from app.services.machines import online_cutoff
+
+    by_status = dict(
+        db.session.execute(
+            select(Ticket.status, func.count()).where(Ticket.tenant_id == tenant_id).group_by(Ticket.status)
+        ).all()
+    )
+    cutoff = online_cutoff()
+    presence = db.session.execute(
+        select(
+            func.count(Machine.id),
+            func.count(MachinePresence.machine_id).filter(MachinePresence.last_seen_at >= cutoff),
+            func.count(MachinePresence.machine_id).filter(MachinePresence.last_seen_at.is_not(None)),
+        )
+        .select_from(Machine)
+        .outerjoin(MachinePresence, MachinePresence.machine_id == Machine.id)
+        .where(Machine.tenant_id == tenant_id, Machine.is_active.is_(True))
+    ).one()
+    total_devices, online, ever_seen = presence
+    users = dict(
+        db.session.execute(
+            select(User.role, func.count())
+            .where(User.tenant_id == tenant_id, User.is_active.is_(True))
+            .group_by(User.role)
+        ).all()
+    )
+    staff = sum(count for role, count in users.items() if Role(role).is_staff)
+    overdue = retention.overdue_counts()
+    return {
+        "tickets": {status.value: by_status.get(status, 0) for status in TicketStatus},
+        "registrations": {
+            "companies": db.session.scalar(
+                select(func.count()).select_from(Company).where(Company.tenant_id == tenant_id)
+            ),
+            "staff": staff,
+            "collaborators": sum(users.values()) - staff,
+            "devices": total_devices,
+        },
+        "heartbeats": {"online": online, "offline": ever_seen - online, "never": total_devices - ever_seen},
+        "retention": [
+            {
+                "table": rule.table,
+                "label": rule.label,
+                "days": current_app.config[rule.days_setting],
+                "overdue": overdue[rule.table],
+            }
+            for rule in retention.RULES
+        ],
+        "database_size_bytes": database_size_bytes(),
+        "queue": check_queue(),
+        "failed_runs_24h": job_runs.failures_last_day(),
+        "latest_runs": job_runs.latest_by_job(),
+    }

@@ -180,7 +180,7 @@ def change_status(
         raise ValidationError("Ação desconhecida.", field="action")
     if not actor.is_staff and action != "reabrir":
         raise PermissionDenied("Apenas a equipe de suporte altera o status do chamado.")
-    sources, target = TRANSITIONS[action]
+    sources, _target = TRANSITIONS[action]
     current = TicketStatus(ticket.status)
     try:
         expected = TicketStatus(expected_status) if expected_status else current
@@ -202,37 +202,7 @@ def change_status(
         )
 
     now = utcnow()
-    values: dict = {"status": target, "updated_at": now}
-    if current == TicketStatus.IN_PROGRESS and ticket.in_progress_since:
-        elapsed = int((now - ticket.in_progress_since).total_seconds())
-        values.update(worked_seconds=(ticket.worked_seconds or 0) + max(elapsed, 0), in_progress_since=None)
-    if target == TicketStatus.IN_PROGRESS:
-        values["in_progress_since"] = now
-        if ticket.first_response_at is None:
-            values["first_response_at"] = now
-    if target == TicketStatus.RESOLVED:
-        values["resolved_at"] = now
-    if action == "reabrir":
-        values["resolved_at"] = None
-    take_over = action == "iniciar" and ticket.assignee_id is None
-    if take_over:
-        values["assignee_id"] = actor.id
-
-    result = db.session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.status == expected)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise _stale(ticket)
-
-    payload = {"from": current.value, "to": target.value}
-    if reason.strip():
-        payload["reason"] = reason.strip()[:500]
-    record_event(ticket, "STATUS_CHANGED", actor, **payload)
-    if take_over:
-        record_event(ticket, "ASSIGNED", actor, to=actor.id, to_name=actor.name, from_name=None)
+    _apply_transition(ticket, action, expected, actor, now, reason)
     if message_html and html_to_text(message_html) and action in ("encerrar", "reabrir"):
         db.session.add(
             Comment(
@@ -246,6 +216,80 @@ def change_status(
     db.session.commit()
     db.session.refresh(ticket)
     return ticket
+
+
+def _apply_transition(
+    ticket: Ticket, action: str, expected: TicketStatus, actor: User | None, now: datetime, reason: str = ""
+) -> None:
+    """Move the ticket (if it is still `expected`) and write the timeline events; no commit.
+
+    `actor` None is the system (the lunch auto-pause job)."""
+    _sources, target = TRANSITIONS[action]
+    values: dict = {"status": target, "updated_at": now}
+    if expected == TicketStatus.IN_PROGRESS and ticket.in_progress_since:
+        elapsed = int((now - ticket.in_progress_since).total_seconds())
+        values.update(worked_seconds=(ticket.worked_seconds or 0) + max(elapsed, 0), in_progress_since=None)
+    if target == TicketStatus.IN_PROGRESS:
+        values["in_progress_since"] = now
+        if ticket.first_response_at is None:
+            values["first_response_at"] = now
+    if target == TicketStatus.RESOLVED:
+        values["resolved_at"] = now
+    if action == "reabrir":
+        # A reopened ticket is news: its archived copy is out of date.
+        values.update(resolved_at=None, archived_at=None)
+    take_over = action == "iniciar" and ticket.assignee_id is None and actor is not None
+    if take_over:
+        values["assignee_id"] = actor.id
+
+    result = db.session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.status == expected)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise _stale(ticket)
+
+    payload = {"from": expected.value, "to": target.value}
+    if reason.strip():
+        payload["reason"] = reason.strip()[:500]
+    record_event(ticket, "STATUS_CHANGED", actor, **payload)
+    if take_over:
+        record_event(ticket, "ASSIGNED", actor, to=actor.id, to_name=actor.name, from_name=None)
+
+
+LUNCH_PAUSE_REASON = "Pausa automática do almoço"
+AUTO_PAUSE_BATCH = 500
+
+
+def auto_pause_queue(
+    queue_name: str, now: datetime | None = None, batch: int = AUTO_PAUSE_BATCH
+) -> tuple[int, bool]:
+    """Pause every ticket Em andamento in the named queue (each tenant's queue of that name).
+
+    Resumes nothing: people start their tickets again after lunch. Returns
+    (paused, more remain). A ticket someone moved meanwhile is skipped, not an error.
+    """
+    now = now or utcnow()
+    tickets = list(
+        db.session.scalars(
+            select(Ticket)
+            .join(Queue, Queue.id == Ticket.queue_id)
+            .where(Queue.name == queue_name, Ticket.status == TicketStatus.IN_PROGRESS)
+            .order_by(Ticket.id)
+            .limit(batch + 1)
+        )
+    )
+    paused = 0
+    for ticket in tickets[:batch]:
+        try:
+            _apply_transition(ticket, "pausar", TicketStatus.IN_PROGRESS, None, now, LUNCH_PAUSE_REASON)
+        except Conflict:
+            continue  # moved by someone meanwhile (_stale rolled back; nothing pending)
+        db.session.commit()
+        paused += 1
+    return paused, len(tickets) > batch
 
 
 # --- assignment, queue, priority -------------------------------------------

@@ -1,11 +1,16 @@
-"""Readiness (/health: database, Redis), liveness (/health/live: the process
-answers, nothing else) and the staff health page (Saúde)."""
+"""Readiness (/health: database, Redis, jobs queue), liveness (/health/live: the
+process answers, nothing else), the staff health page (Saúde) and its Tarefas page."""
 
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from app.extensions import csrf, limiter
-from app.security import staff_required
-from app.services.health import health_snapshot
+from app.models import TicketStatus
+from app.security import admin_required, staff_required
+from app.services import job_runs
+from app.services.health import health_snapshot, operations_dashboard
+from workers.jobs import JOBS, job_spec
+from workers.schedule import next_run
 
 bp = Blueprint("health", __name__)
 
@@ -29,4 +34,57 @@ def live():
 @staff_required
 def page():
     snapshot, _healthy = health_snapshot(current_app.config["VERSION"])
-    return render_template("health/index.html", snapshot=snapshot)
+    dashboard = operations_dashboard(current_user.tenant_id)
+    return render_template(
+        "health/index.html",
+        snapshot=snapshot,
+        dashboard=dashboard,
+        jobs=JOBS,
+        ticket_statuses=list(TicketStatus),
+    )
+
+
+@bp.get("/admin/saude/tarefas")
+@staff_required
+def jobs():
+    selected = request.args.get("tarefa", "")
+    spec = job_spec(selected) if selected else None
+    before = request.args.get("antes", type=int)
+    runs = job_runs.recent_runs(spec.name if spec else None, before_id=before)
+    has_more = len(runs) > job_runs.RUNS_PAGE_SIZE
+    runs = runs[: job_runs.RUNS_PAGE_SIZE]
+    schedule = [
+        {
+            "spec": job,
+            "enabled": job.enabled(current_app.config),
+            "cron": job.cron_expression(current_app.config),
+            "next_run": next_run(job, current_app.config) if job.enabled(current_app.config) else None,
+        }
+        for job in JOBS.values()
+    ]
+    template = "health/_runs.html" if request.headers.get("HX-Request") else "health/jobs.html"
+    return render_template(
+        template,
+        schedule=schedule,
+        latest=job_runs.latest_by_job(),
+        runs=runs,
+        has_more=has_more,
+        selected=spec.name if spec else "",
+        jobs=JOBS,
+    )
+
+
+@bp.post("/admin/saude/tarefas/<name>/executar")
+@admin_required
+def run_now(name: str):
+    from workers.queue import enqueue
+
+    spec = job_spec(name)
+    if spec is None:
+        return render_template("errors/error.html", status=404, message="Tarefa não encontrada."), 404
+    if not spec.enabled(current_app.config):
+        flash(f"“{spec.label}” está desativada nesta instalação ({spec.flag}).", "error")
+    else:
+        enqueue(spec.name, trigger="manual")
+        flash(f"“{spec.label}” foi colocada na fila. Acompanhe o resultado abaixo.", "success")
+    return redirect(url_for("health.jobs", tarefa=spec.name))

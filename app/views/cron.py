@@ -1,0 +1,66 @@
+"""Machine-to-machine endpoints for sites that prefer system cron (seed 000 §12) and
+for the local ticket archive (§14). A shared secret in a header, compared in
+constant time; anything else is 401."""
+
+from flask import Blueprint, current_app, jsonify, request
+
+from app.extensions import csrf, limiter
+from app.security import shared_secret_matches
+from app.services.archive import archive_resolved
+from app.views.errors import json_error
+from workers.jobs import job_spec
+from workers.runner import JobDisabled, run_job
+
+bp = Blueprint("cron", __name__)
+csrf.exempt(bp)
+
+
+@bp.post("/api/cron/<name>")
+@limiter.exempt
+def run(name: str):
+    if not shared_secret_matches(request.headers.get("x-cron-secret"), current_app.config["CRON_SECRET"]):
+        return json_error(401, "invalid_cron_secret", "Segredo de cron ausente ou inválido.")
+    spec = job_spec(name)
+    if spec is None:
+        return json_error(404, "unknown_job", f"Tarefa desconhecida: {name}.")
+    body = request.get_json(silent=True) or {}
+    kwargs = {"dry_run": True} if spec.name == "retention_sweep" and body.get("dryRun") else {}
+    try:
+        outcome = run_job(spec.name, "http", **kwargs)
+    except JobDisabled as error:
+        return json_error(409, "job_disabled", str(error))
+    except Exception:  # recorded on Tarefas with its traceback by run_job
+        return json_error(500, "job_failed", "A tarefa falhou; veja Saúde → Tarefas.")
+    return jsonify(
+        {
+            "job": spec.name,
+            "changed": outcome.changed,
+            "hasMore": outcome.has_more,
+            "summary": outcome.summary,
+        }
+    )
+
+
+@bp.post("/api/admin/tickets/archive-local")
+@limiter.exempt
+def archive_local():
+    config = current_app.config
+    provided = request.headers.get("x-internal-token") or request.headers.get("x-cron-secret")
+    if not shared_secret_matches(provided, config["INTERNAL_HEALTH_TOKEN"], config["CRON_SECRET"]):
+        return json_error(401, "invalid_token", "Token interno ausente ou inválido.")
+    body = request.get_json(silent=True) or {}
+    days = body.get("olderThanDays", 365)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        return json_error(
+            422, "validation_failed", "olderThanDays deve ser um número inteiro maior que zero."
+        )
+    result = archive_resolved(days)
+    return jsonify(
+        {
+            "archived": result.tickets,
+            "comments": result.comments,
+            "events": result.events,
+            "file": result.path,
+            "summary": result.summary(),
+        }
+    )

@@ -1,0 +1,130 @@
+"""The background jobs: what each does, when it runs, how long it may take.
+
+Every job body calls a function of app.services that holds the rule, is
+idempotent (running it twice changes nothing more) and bounded (a batch per
+run; a job that leaves work behind says so with `has_more`). Schedules are cron
+expressions in DEFAULT_TIMEZONE; the RQ cron scheduler (`python -m workers cron`),
+the in-process scheduler of `make run` and `POST /api/cron/<job>` all read them here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import current_app
+
+from app.services import chat, machines, reports, retention, tickets
+from app.services.job_runs import JobOutcome
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    label: str
+    description: str
+    cron: str | Callable[[dict], str]
+    timeout: int  # seconds, enforced by the RQ worker
+    run: Callable[..., JobOutcome]
+    flag: str | None = None  # config switch; off = not scheduled, and refused if called
+    requeue_while_more: bool = False
+    retry_intervals: tuple[int, ...] = (30, 120)  # seconds before the 2nd and 3rd attempts
+
+    def cron_expression(self, config: dict) -> str:
+        return self.cron(config) if callable(self.cron) else self.cron
+
+    def enabled(self, config: dict) -> bool:
+        return not self.flag or bool(config.get(self.flag))
+
+
+def chat_cleanup() -> JobOutcome:
+    result = chat.auto_end_inactive_sessions()
+    return JobOutcome(changed=result.ended, summary=result.summary(), has_more=result.has_more)
+
+
+def usb_policy_cleanup() -> JobOutcome:
+    batch = 500
+    expired = machines.expire_stale_usb_policies(batch=batch)
+    return JobOutcome(
+        changed=expired, summary=f"políticas USB expiradas: {expired}", has_more=expired == batch
+    )
+
+
+def report_export_runner() -> JobOutcome:
+    return reports.run_pending_exports()
+
+
+def auto_pause_internal_lunch() -> JobOutcome:
+    queue_name = current_app.config["AUTO_PAUSE_LUNCH_QUEUE"]
+    paused, more = tickets.auto_pause_queue(queue_name)
+    return JobOutcome(changed=paused, summary=f"fila {queue_name}: {paused} chamados pausados", has_more=more)
+
+
+def retention_sweep(dry_run: bool = False) -> JobOutcome:
+    return retention.sweep(dry_run=dry_run).outcome()
+
+
+def _lunch_cron(config: dict) -> str:
+    hours, minutes = config["AUTO_PAUSE_LUNCH_TIME"].split(":")
+    return f"{int(minutes)} {int(hours)} * * *"
+
+
+JOBS: dict[str, JobSpec] = {
+    spec.name: spec
+    for spec in (
+        JobSpec(
+            "chat_cleanup",
+            "Encerrar chats inativos",
+            "Encerra sessões de chat com dispositivo offline, sem atividade há 12 h ou sem dispositivo.",
+            "* * * * *",
+            timeout=60,
+            run=chat_cleanup,
+            requeue_while_more=True,
+        ),
+        JobSpec(
+            "usb_policy_cleanup",
+            "Expirar políticas USB pendentes",
+            "Marca como expiradas as políticas USB que o agente não confirmou no prazo.",
+            "*/30 * * * *",
+            timeout=120,
+            run=usb_policy_cleanup,
+            requeue_while_more=True,
+        ),
+        JobSpec(
+            "report_export_runner",
+            "Gerar relatórios (CSV)",
+            "Gera os arquivos CSV pedidos em Relatórios.",
+            "*/15 * * * *",
+            timeout=900,
+            run=report_export_runner,
+            flag="REPORT_EXPORTS_ENABLED",
+            requeue_while_more=True,
+        ),
+        JobSpec(
+            "auto_pause_internal_lunch",
+            "Pausa automática do almoço",
+            "Pausa os chamados Em andamento da fila interna no horário do almoço (não retoma sozinho).",
+            _lunch_cron,
+            timeout=300,
+            run=auto_pause_internal_lunch,
+            flag="AUTO_PAUSE_LUNCH_ENABLED",
+            requeue_while_more=True,
+        ),
+        JobSpec(
+            "retention_sweep",
+            "Limpeza por retenção",
+            "Apaga telemetria com mais de 90 dias, alertas resolvidos há mais de 180 dias e exportações "
+            "e execuções com mais de 30 dias. Chamados nunca.",
+            "30 3 * * *",
+            timeout=3600,
+            run=retention_sweep,
+            requeue_while_more=True,
+        ),
+    )
+}
+
+
+def job_spec(name: str) -> JobSpec | None:
+    """Look a job up by name; the seed's hyphenated URL names (chat-cleanup) work too."""
+    name = name.replace("-", "_")
+    return JOBS.get(name) or {"usb_cleanup": JOBS["usb_policy_cleanup"]}.get(name)
