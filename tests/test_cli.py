@@ -109,3 +109,60 @@ def test_tenants_create_then_first_admin(app):
     )
     assert admin.exit_code == 0, admin.output
     assert authenticate("eu@suporte.test", "senha-forte-1").user.role == "admin"
+
+
+def test_maintenance_dry_run_prints_the_health_summary_and_removes_nothing(app, make_machine):
+    from datetime import timedelta
+
+    from app.models import MetricSample
+    from app.models.types import utcnow
+
+    app.test_cli_runner().invoke(args=["seed-demo"])
+    machine = make_machine()
+    db.session.add(MetricSample(machine_id=machine.id, taken_at=utcnow() - timedelta(days=120)))
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["maintenance", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "Chamados: PENDING=" in result.output and "Heartbeats: online=0, offline=0, never=1" in result.output
+    )
+    assert "metric_samples         1" in result.output and "nada foi removido" in result.output
+    assert _count(MetricSample) == 1
+
+    swept = app.test_cli_runner().invoke(args=["maintenance"])
+    assert "metric_samples=1" in swept.output and _count(MetricSample) == 0
+
+
+def test_jobs_list_and_run_from_the_terminal(app):
+    runner = app.test_cli_runner()
+    listing = runner.invoke(args=["jobs", "list"])
+    assert "chat_cleanup" in listing.output and "desativada (AUTO_PAUSE_LUNCH_ENABLED)" in listing.output
+    ran = runner.invoke(args=["jobs", "run", "retention_sweep", "--dry-run"])
+    assert ran.exit_code == 0 and "linhas a remover" in ran.output
+    unknown = runner.invoke(args=["jobs", "run", "nao-existe"])
+    assert unknown.exit_code != 0 and "Tarefa desconhecida" in unknown.output
+
+
+def test_tickets_archive_and_restore_commands(app, make_ticket, agent_user, tmp_path):
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    from app.models import Comment, TicketEvent
+    from app.models.types import utcnow
+    from app.services.tickets import change_status
+
+    ticket = make_ticket("Arquivar")
+    change_status(ticket, "encerrar", agent_user, message_html="<p>ok</p>")
+    ticket.resolved_at = utcnow() - timedelta(days=400)
+    db.session.commit()
+    runner = app.test_cli_runner()
+    archived = runner.invoke(args=["tickets", "archive", "--older-than", "365", "--dir", str(tmp_path)])
+    assert archived.exit_code == 0 and "1 chamados (1 comentários" in archived.output
+    [path] = tmp_path.glob("tickets-*.jsonl")
+    for model in (Comment, TicketEvent, Ticket):
+        db.session.execute(delete(model))
+    db.session.commit()
+    restored = runner.invoke(args=["tickets", "restore", str(path)])
+    assert "restaurados 1 chamados" in restored.output and _count(Ticket) == 1
+    assert runner.invoke(args=["tickets", "archive", "--older-than", "0"]).exit_code != 0
