@@ -4,6 +4,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -210,3 +211,29 @@ def test_a_real_rq_worker_process_runs_a_queued_job(rq_queue, test_env, make_mac
     db.session.expire_all()
     assert db.session.get(UsbPolicy, machine_id).status == UsbPolicyStatus.EXPIRED
     assert [r.trigger for r in runs("usb_policy_cleanup")] == ["manual"]
+
+
+def test_the_cron_process_starts_and_reports_its_heartbeat(rq_queue, test_env):
+    from rq.cron import CronScheduler
+
+    env = {**os.environ, **test_env, "PYTHONPATH": str(PROJECT_ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workers", "cron"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not CronScheduler.all(rq_queue.connection) and process.poll() is None:
+            assert time.monotonic() < deadline, "the cron scheduler did not register"
+            time.sleep(0.2)
+        assert process.poll() is None, process.stdout.read()
+        [scheduler] = CronScheduler.all(rq_queue.connection)
+        assert scheduler.last_heartbeat is not None
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=20)[0]
+    assert "registered chat_cleanup: * * * * *" in output
