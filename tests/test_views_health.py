@@ -145,3 +145,31 @@ def test_an_admin_runs_a_job_now_from_tarefas(admin_client, agent_client):
         ).status_code
         == 403
     )
+
+
+def test_an_admin_archives_resolved_tickets_from_saude(admin_client, agent_client, make_ticket, agent_user):
+    from datetime import timedelta
+
+    from app.extensions import db
+    from app.models.types import utcnow
+    from app.services.tickets import change_status
+    from tests.conftest import csrf_token_from
+
+    ticket = make_ticket("Antigo")
+    change_status(ticket, "encerrar", agent_user, message_html="<p>ok</p>")
+    ticket.resolved_at = utcnow() - timedelta(days=400)
+    db.session.commit()
+    assert "Arquivar agora" not in agent_client.get("/admin/saude").get_data(as_text=True)
+    token = csrf_token_from(admin_client, "/admin/saude")
+    refused = admin_client.post(
+        "/admin/saude/arquivar", data={"csrf_token": token, "dias": "0"}, follow_redirects=True
+    )
+    assert "Informe em dias" in refused.get_data(as_text=True)
+    done = admin_client.post(
+        "/admin/saude/arquivar", data={"csrf_token": token, "dias": "365"}, follow_redirects=True
+    )
+    assert "Arquivo local: 1 chamados" in done.get_data(as_text=True)
+    again = admin_client.post(
+        "/admin/saude/arquivar", data={"csrf_token": token, "dias": "365"}, follow_redirects=True
+    )
+    assert "nenhum chamado novo para arquivar" in again.get_data(as_text=True)

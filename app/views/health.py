@@ -88,3 +88,18 @@ def run_now(name: str):
         enqueue(spec.name, trigger="manual")
         flash(f"“{spec.label}” foi colocada na fila. Acompanhe o resultado abaixo.", "success")
     return redirect(url_for("health.jobs", tarefa=spec.name))
+
+
+@bp.post("/admin/saude/arquivar")
+@admin_required
+def archive_now():
+    """The archive from the browser (the same service as the API and `flask tickets archive`)."""
+    from app.services.archive import archive_resolved
+
+    days = request.form.get("dias", type=int)
+    if days is None or days < 1:
+        flash("Informe em dias (1 ou mais) há quanto tempo os chamados foram resolvidos.", "error")
+        return redirect(url_for("health.page"))
+    result = archive_resolved(days)
+    flash(f"Arquivo local: {result.summary()}.", "success")
+    return redirect(url_for("health.page"))
