@@ -166,27 +166,27 @@ def jobs_run(name, dry_run):
 @click.option("--dry-run", is_flag=True, help="Só mostra o resumo e o que a retenção removeria.")
 def maintenance_command(dry_run):
     """Print the health summary (what Saúde shows); without --dry-run, run the retention sweep."""
-    from app.services import job_runs, retention
-    from app.services.health import database_size_bytes, health_snapshot, operations_dashboard
+    from app.services.health import check_queue, health_snapshot, system_overview, tenant_overview
     from workers.runner import run_job
 
-    snapshot, _ = health_snapshot(current_app.config["VERSION"])
+    queue = check_queue()
+    snapshot, _ = health_snapshot(current_app.config["VERSION"], queue)
     for tenant in db.session.scalars(select(Tenant).order_by(Tenant.id)):
-        dashboard = operations_dashboard(tenant.id)
+        overview = tenant_overview(tenant.id)
         click.echo(f"== {tenant.name} ({tenant.key})")
-        click.echo("Chamados: " + ", ".join(f"{k}={v}" for k, v in dashboard["tickets"].items()))
-        click.echo("Cadastros: " + ", ".join(f"{k}={v}" for k, v in dashboard["registrations"].items()))
-        click.echo("Heartbeats: " + ", ".join(f"{k}={v}" for k, v in dashboard["heartbeats"].items()))
-    size = database_size_bytes()
+        click.echo("Chamados: " + ", ".join(f"{k}={v}" for k, v in overview["tickets"].items()))
+        click.echo("Cadastros: " + ", ".join(f"{k}={v}" for k, v in overview["registrations"].items()))
+        click.echo("Heartbeats: " + ", ".join(f"{k}={v}" for k, v in overview["heartbeats"].items()))
+    system = system_overview(queue)
+    size = system["database_size_bytes"]
     size_text = f", {size / 1048576:.1f} MB" if size else ""
     click.echo(f"Banco: {snapshot['database']['status']} ({snapshot['database']['backend']}){size_text}")
     click.echo(f"Redis: {snapshot['redis']['status']}")
-    queue = snapshot["queue"]
-    click.echo("Fila de tarefas: " + ", ".join(f"{k}={v}" for k, v in queue.items()))
-    click.echo(f"Falhas de tarefas (24 h): {job_runs.failures_last_day()}")
+    click.echo("Fila de tarefas: " + ", ".join(f"{k}={v}" for k, v in snapshot["queue"].items()))
+    click.echo(f"Falhas de tarefas (24 h): {system['failed_runs_24h']}")
     click.echo("Retenção (linhas além do prazo):")
-    for table, count in retention.overdue_counts().items():
-        click.echo(f"  {table:<22} {count}")
+    for row in system["retention"]:
+        click.echo(f"  {row['table']:<22} {row['overdue']}")
     if dry_run:
         click.echo("--dry-run: nada foi removido.")
         return

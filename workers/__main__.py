@@ -29,7 +29,10 @@ def worker(burst: bool = False) -> None:
     from redis import Redis
     from rq import Queue, Worker
 
+    from workers.runner import use_app
+
     app = _app()
+    use_app(app)
     connection = Redis.from_url(app.config["REDIS_URL"])
     queue = Queue(app.config["JOBS_QUEUE"], connection=connection)
     Worker([queue], connection=connection).work(with_scheduler=True, burst=burst)

@@ -33,6 +33,14 @@ class JobDisabled(RuntimeError):
     pass
 
 
+def use_app(app: Flask) -> None:
+    """Give this worker process its app up front: RQ forks a child per job, and the child
+    inherits it instead of building a new app for every job. (The parent never opens a
+    database connection, so no connection is shared across the fork.)"""
+    global _worker_app
+    _worker_app = app
+
+
 @contextmanager
 def app_context():
     """The current app if there is one (tests, web), else this worker process's own."""

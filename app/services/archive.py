@@ -21,7 +21,17 @@ from flask import current_app
 from sqlalchemy import func, insert, select, update
 
 from app.extensions import db
-from app.models import Comment, Company, Queue, Tenant, Ticket, TicketEvent, TicketStatus, User
+from app.models import (
+    Comment,
+    Company,
+    Queue,
+    Tenant,
+    Ticket,
+    TicketEvent,
+    TicketPriority,
+    TicketStatus,
+    User,
+)
 from app.models.types import utcnow
 
 FORMAT = "chamados-ticket-archive/1"
@@ -72,7 +82,7 @@ def _ticket_record(ticket: Ticket, tenant_key: str, emails: dict, comments: list
     for name in DATETIME_FIELDS:
         record[name] = _iso(record[name])
     record["status"] = TicketStatus(ticket.status).value
-    record["priority"] = str(ticket.priority.value if hasattr(ticket.priority, "value") else ticket.priority)
+    record["priority"] = TicketPriority(ticket.priority).value
     record.update(
         tenant=tenant_key,
         queue=ticket.queue.name,

@@ -5,10 +5,13 @@ import time
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from app.extensions import db
+from app.models import Company, Machine, MachinePresence, Role, Ticket, TicketStatus, User
 from app.redis_client import get_redis
+from app.services import job_runs, retention
+from app.services.machines import online_cutoff
 
 
 def process_rss_bytes() -> int:
@@ -47,8 +50,10 @@ def check_redis() -> dict:
     return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
-def health_snapshot(version: str) -> tuple[dict, bool]:
-    """Return the snapshot and whether the app can serve (the database answers)."""
+def health_snapshot(version: str, queue: dict | None = None) -> tuple[dict, bool]:
+    """Return the snapshot and whether the app can serve (the database answers).
+
+    `queue`: a `check_queue()` the caller already made (Saúde shows it in full)."""
     database = check_database()
     redis = check_redis()
     healthy = database["status"] == "ok"
@@ -57,7 +62,7 @@ def health_snapshot(version: str) -> tuple[dict, bool]:
         "version": version,
         "database": database,
         "redis": redis,
-        "queue": queue_summary(check_queue()),
+        "queue": queue_summary(check_queue() if queue is None else queue),
         "memory": {"rss_bytes": process_rss_bytes()},
     }
     return snapshot, healthy
@@ -132,21 +137,15 @@ def database_size_bytes() -> int | None:
         return None
 
 
-def operations_dashboard(tenant_id: int) -> dict:
-    """Everything Saúde shows (and `flask maintenance --dry-run` prints)."""
-    from sqlalchemy import func, select
-
-    from app.models import Company, Machine, MachinePresence, Role, Ticket, TicketStatus, User
-    from app.services import job_runs, retention
-    from app.services.machines import online_cutoff
-
+def tenant_overview(tenant_id: int) -> dict:
+    """A tenant's tickets by status, registrations and device heartbeat state."""
     by_status = dict(
         db.session.execute(
             select(Ticket.status, func.count()).where(Ticket.tenant_id == tenant_id).group_by(Ticket.status)
         ).all()
     )
     cutoff = online_cutoff()
-    presence = db.session.execute(
+    total_devices, online, ever_seen = db.session.execute(
         select(
             func.count(Machine.id),
             func.count(MachinePresence.machine_id).filter(MachinePresence.last_seen_at >= cutoff),
@@ -156,7 +155,6 @@ def operations_dashboard(tenant_id: int) -> dict:
         .outerjoin(MachinePresence, MachinePresence.machine_id == Machine.id)
         .where(Machine.tenant_id == tenant_id, Machine.is_active.is_(True))
     ).one()
-    total_devices, online, ever_seen = presence
     users = dict(
         db.session.execute(
             select(User.role, func.count())
@@ -165,7 +163,6 @@ def operations_dashboard(tenant_id: int) -> dict:
         ).all()
     )
     staff = sum(count for role, count in users.items() if Role(role).is_staff)
-    overdue = retention.overdue_counts()
     return {
         "tickets": {status.value: by_status.get(status, 0) for status in TicketStatus},
         "registrations": {
@@ -177,6 +174,13 @@ def operations_dashboard(tenant_id: int) -> dict:
             "devices": total_devices,
         },
         "heartbeats": {"online": online, "offline": ever_seen - online, "never": total_devices - ever_seen},
+    }
+
+
+def system_overview(queue: dict) -> dict:
+    """What the whole installation shares: retention, database size, the job queue, failed runs."""
+    overdue = retention.overdue_counts()
+    return {
         "retention": [
             {
                 "table": rule.table,
@@ -187,7 +191,6 @@ def operations_dashboard(tenant_id: int) -> dict:
             for rule in retention.RULES
         ],
         "database_size_bytes": database_size_bytes(),
-        "queue": check_queue(),
+        "queue": queue,
         "failed_runs_24h": job_runs.failures_last_day(),
-        "latest_runs": job_runs.latest_by_job(),
     }

@@ -135,16 +135,7 @@ def run_pending_exports(now: datetime | None = None, batch: int = RUNNER_BATCH) 
     now = now or utcnow()
     candidates = list(
         db.session.scalars(
-            select(ReportExport.id)
-            .where(
-                or_(
-                    ReportExport.status == ExportStatus.PENDING,
-                    (ReportExport.status == ExportStatus.RUNNING)
-                    & (ReportExport.started_at < now - STALE_RUNNING),
-                )
-            )
-            .order_by(ReportExport.id)
-            .limit(batch + 1)
+            select(ReportExport.id).where(_claimable(now)).order_by(ReportExport.id).limit(batch + 1)
         )
     )
     built = failed = 0
@@ -160,17 +151,18 @@ def run_pending_exports(now: datetime | None = None, batch: int = RUNNER_BATCH) 
     return JobOutcome(changed=built + failed, summary=summary, has_more=len(candidates) > batch)
 
 
+def _claimable(now: datetime):
+    """Waiting, or RUNNING for so long that its worker must have died."""
+    return or_(
+        ReportExport.status == ExportStatus.PENDING,
+        (ReportExport.status == ExportStatus.RUNNING) & (ReportExport.started_at < now - STALE_RUNNING),
+    )
+
+
 def _claim(export_id: int, now: datetime) -> ReportExport | None:
     claimed = db.session.execute(
         update(ReportExport)
-        .where(
-            ReportExport.id == export_id,
-            or_(
-                ReportExport.status == ExportStatus.PENDING,
-                (ReportExport.status == ExportStatus.RUNNING)
-                & (ReportExport.started_at < now - STALE_RUNNING),
-            ),
-        )
+        .where(ReportExport.id == export_id, _claimable(now))
         .values(status=ExportStatus.RUNNING, started_at=now, attempts=ReportExport.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -1,14 +1,14 @@
 """Readiness (/health: database, Redis, jobs queue), liveness (/health/live: the
 process answers, nothing else), the staff health page (Saúde) and its Tarefas page."""
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.extensions import csrf, limiter
 from app.models import TicketStatus
 from app.security import admin_required, staff_required
 from app.services import job_runs
-from app.services.health import health_snapshot, operations_dashboard
+from app.services.health import check_queue, health_snapshot, system_overview, tenant_overview
 from workers.jobs import JOBS, job_spec
 from workers.schedule import next_run
 
@@ -33,8 +33,9 @@ def live():
 @bp.get("/admin/saude")
 @staff_required
 def page():
-    snapshot, _healthy = health_snapshot(current_app.config["VERSION"])
-    dashboard = operations_dashboard(current_user.tenant_id)
+    queue = check_queue()
+    snapshot, _healthy = health_snapshot(current_app.config["VERSION"], queue)
+    dashboard = {**tenant_overview(current_user.tenant_id), **system_overview(queue)}
     return render_template(
         "health/index.html",
         snapshot=snapshot,
@@ -81,7 +82,7 @@ def run_now(name: str):
 
     spec = job_spec(name)
     if spec is None:
-        return render_template("errors/error.html", status=404, message="Tarefa não encontrada."), 404
+        abort(404)
     if not spec.enabled(current_app.config):
         flash(f"“{spec.label}” está desativada nesta instalação ({spec.flag}).", "error")
     else:
