@@ -14,7 +14,7 @@ server → client
   {"type": "message", "ticket": 123, "message": {"id": 42, ...}}
   {"type": "sent", "clientId": "x", "ticket": 123, "id": 42}
   {"type": "session", "event": "started"|"ended", "ticket": 123}
-  {"type": "sessions"}                                  staff widget: refresh
+  {"type": "sessions"}                                  staff widget: refresh (also once on "watch")
   {"type": "error", "code": "...", "message": "..."}
 
 Delivery: per ticket the connection remembers the last message number sent.
@@ -169,6 +169,9 @@ class ChatConnection:
                 chat_service.mark_read(self._ticket(frame), by_device=self.who.is_machine)
             elif kind == "watch" and not self.who.is_machine:
                 self.subscription.listen(tenant_channel(self.who.tenant_id))
+                # What changed between the page render and this subscription (a read, a new
+                # chat) published no notice we could hear: refresh once, as a reconnect does.
+                self.send({"type": "sessions"})
             else:
                 self.send(
                     {"type": "error", "code": "unknown_type", "message": "Tipo de mensagem desconhecido."}

@@ -240,3 +240,19 @@ def test_staff_and_device_on_two_processes_talk_through_redis(app, two_servers, 
     finally:
         device.close()
         staff.close()
+
+
+def test_watching_refreshes_the_widget_once_for_what_changed_before(
+    app, live_server, chat_device, agent_user
+):
+    """The page's widget may have been rendered before a change whose notice went out
+    before this socket was listening (e.g. the chat being read by the page itself)."""
+    setup = chat_device()
+    setup.start(agent_user)
+    staff = _staff_socket(live_server, app, agent_user)
+    try:
+        _next(staff, "hello")
+        _send(staff, type="watch")
+        assert _next(staff, "sessions", timeout=2) == {"type": "sessions"}
+    finally:
+        staff.close()
