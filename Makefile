@@ -1,6 +1,6 @@
 # Chamados — every set-up step lives here, so a fresh clone needs nothing else.
 #   make run    venv + install + migrate + demo data + web server (prints URL and logins)
-#   make test   venv + install + Chromium for browser tests + the whole suite
+#   make test   venv + install + Chromium and fusioninventory-agent for the tests + the whole suite
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +10,7 @@ PORT ?= 5000
 CHROMIUM ?= /usr/bin/chromium
 export FLASK_APP := wsgi.py
 
-.PHONY: install browser run migrate seed test test-postgres lint format worker clean
+.PHONY: install browser test-deps run migrate seed test test-postgres lint format worker clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,18 +20,25 @@ $(BIN)/.installed: requirements.txt
 
 install: $(BIN)/.installed
 
-# Debian's Chromium for the Playwright browser tests (Playwright's own browser
-# download cannot be used here). Needs root or sudo; skipped with a note otherwise.
-browser:
-	@if [ -x "$(CHROMIUM)" ]; then :; \
+# Debian packages the tests drive for real: Chromium for the Playwright browser tests
+# (Playwright's own browser download cannot be used here) and fusioninventory-agent for
+# the inventory tests. Needs root or sudo; without them those tests skip with a note.
+TEST_PACKAGES := chromium fusioninventory-agent
+test-deps:
+	@missing=""; \
+	[ -x "$(CHROMIUM)" ] || missing="$$missing chromium"; \
+	command -v fusioninventory-agent >/dev/null || missing="$$missing fusioninventory-agent"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		echo "Installing Chromium (Debian package) for browser tests..."; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		echo "Installing$$missing (Debian packages) for the tests..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	elif command -v sudo >/dev/null; then \
-		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else \
-		echo "Chromium not found at $(CHROMIUM) and no root: browser tests will be skipped."; \
+		echo "Not installed:$$missing and no root: the tests that need them will be skipped."; \
 	fi
+
+browser: test-deps
 
 migrate: install
 	$(BIN)/flask db upgrade
@@ -54,11 +61,11 @@ run: seed
 worker: migrate
 	$(BIN)/python -m workers all
 
-test: install browser
+test: install test-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The same suite against the real services (what .ci/run does second).
-test-postgres: install browser
+test-postgres: install test-deps
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
 	TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -78,6 +78,7 @@ BLUEPRINT_MODULES = (
     "device_sessions",
     "devices",
     "health",
+    "inventory_api",
     "portal",
     "queues",
     "reports",

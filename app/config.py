@@ -135,6 +135,14 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "USB_POLICY_STALE_MINUTES": _int(env, "USB_POLICY_STALE_MINUTES", 60, minimum=1),
         "AGENT_MAX_BODY_BYTES": _int(env, "AGENT_MAX_BODY_BYTES", 1_100_000, minimum=10_000),
         "AGENT_RATE_LIMIT": env.get("AGENT_RATE_LIMIT", "30 per minute"),
+        # FusionInventory / GLPI Agent inventories (POST /api/inventory/<code>): size before and
+        # after decompression, how often the agent should come back, and a per-address budget.
+        "INVENTORY_MAX_BODY_BYTES": _int(env, "INVENTORY_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=10_000),
+        "INVENTORY_MAX_DECODED_BYTES": _int(
+            env, "INVENTORY_MAX_DECODED_BYTES", 32 * 1024 * 1024, minimum=10_000
+        ),
+        "INVENTORY_PROLOG_FREQ_HOURS": _int(env, "INVENTORY_PROLOG_FREQ_HOURS", 24, minimum=1),
+        "INVENTORY_RATE_LIMIT": env.get("INVENTORY_RATE_LIMIT", "120 per minute"),
         # The chat's JSON fallback is polled while a chat is open: its own, larger budget.
         "CHAT_RATE_LIMIT": env.get("CHAT_RATE_LIMIT", "240 per minute"),
         "DEFAULT_TIMEZONE": _timezone(env),

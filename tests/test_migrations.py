@@ -39,3 +39,67 @@ def test_postgres_search_index_exists_when_on_postgres(app):
 
     names = db.session.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = 'tickets'")).all()
     assert "ix_tickets_search" in names
+
+
+def test_devices_registered_before_0009_keep_their_identity(make_app, tmp_path):
+    """0009 backfills machine_identifiers from existing serials and MACs, so a computer already
+    registered by our agent is recognised when FusionInventory reports it."""
+    from sqlalchemy import JSON, column, table, text
+
+    tenants = table(
+        "tenants", *(column(c) for c in ("id", "key", "name", "timezone", "ticket_sequence", "created_at"))
+    )
+    machine_columns = (
+        "id",
+        "tenant_id",
+        "hostname",
+        "os_name",
+        "os_version",
+        "os_build",
+        "os_arch",
+        "source",
+    )
+    machines = table(
+        "machines",
+        *(column(c) for c in (*machine_columns, "persona", "is_active", "created_at", "updated_at")),
+        column("serial_numbers", JSON),
+        column("mac_addresses", JSON),
+    )
+    scratch = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'backfill.sqlite3'}")
+    with scratch.app_context():
+        upgrade(revision="0008")
+        with db.engine.begin() as connection:
+            connection.execute(
+                tenants.insert().values(
+                    id=1, key="t", name="T", timezone="UTC", ticket_sequence=0, created_at="2026"
+                )
+            )
+            for machine_id, serials, macs in ((1, ["SN-1"], ["aa:01"]), (2, [], ["aa:01", "aa:02"])):
+                connection.execute(
+                    machines.insert().values(
+                        id=machine_id,
+                        tenant_id=1,
+                        hostname="pc",
+                        serial_numbers=serials,
+                        mac_addresses=macs,
+                        os_name="",
+                        os_version="",
+                        os_build="",
+                        os_arch="",
+                        source="agente Chamados",
+                        persona="COLLABORATOR",
+                        is_active=True,
+                        created_at="2026",
+                        updated_at="2026",
+                    )
+                )
+        upgrade()
+        with db.engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT machine_id, kind, value FROM machine_identifiers ORDER BY machine_id, kind, value"
+                )
+            ).all()
+        db.engine.dispose()
+    # A MAC two devices shared stays with the older one.
+    assert [tuple(r) for r in rows] == [(1, "mac", "aa:01"), (1, "serial", "SN-1"), (2, "mac", "aa:02")]

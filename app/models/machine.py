@@ -9,7 +9,7 @@ snapshot only when its canonical hash changes.
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -33,7 +33,8 @@ class Machine(db.Model):
     os_version: Mapped[str] = mapped_column(String(60), default="")
     os_build: Mapped[str] = mapped_column(String(60), default="")
     os_arch: Mapped[str] = mapped_column(String(20), default="")
-    source: Mapped[str] = mapped_column(String(30), default="agente Chamados")
+    # Who reports it: "agente Chamados", "FusionInventory", "GLPI Agent", comma-separated when several.
+    source: Mapped[str] = mapped_column(String(120), default="agente Chamados")
     # Who uses it: the person registered with, and the persona they act with.
     assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     persona: Mapped[Persona] = mapped_column(enum_column(Persona), default=Persona.COLLABORATOR)
@@ -64,6 +65,26 @@ class MachinePresence(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When the last metric sample was kept: samples are taken every METRIC_SAMPLE_SECONDS, not every beat.
     last_sample_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MachineIdentifier(db.Model):
+    """One thing that identifies a device's hardware within a tenant.
+
+    Kinds: "deviceid" (FusionInventory / GLPI Agent), "uuid" (SMBIOS), "serial"
+    (BIOS), "mac". Every source of inventory records what it saw here, so the
+    same computer reporting through our agent and through FusionInventory is
+    found as one device (services.machines.find_machine_by_identifiers).
+    """
+
+    __tablename__ = "machine_identifiers"
+    __table_args__ = (UniqueConstraint("tenant_id", "kind", "value", name="uq_machine_identifiers_value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    value: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class MachineLink(db.Model):

@@ -20,6 +20,9 @@ class Tenant(db.Model):
     # Last ticket reference handed out; see services.tickets.next_reference.
     ticket_sequence: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Optional HTTP basic auth for FusionInventory / GLPI Agent inventories (password Argon2-hashed).
+    inventory_username: Mapped[str | None] = mapped_column(String(120))
+    inventory_password_hash: Mapped[str | None] = mapped_column(String(255))
 
     def __repr__(self) -> str:
         return f"<Tenant {self.key}>"

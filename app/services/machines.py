@@ -28,6 +28,7 @@ from app.models import (
     LiveChatSession,
     Machine,
     MachineAlert,
+    MachineIdentifier,
     MachineLink,
     MachinePresence,
     MachineToken,
@@ -61,6 +62,16 @@ JUNK_SERIALS = {
     "0123456789",
 }
 JUNK_MACS = {"00:00:00:00:00:00", ""}
+# SMBIOS UUIDs that firmware ships unset or as a known placeholder.
+JUNK_UUIDS = {
+    "",
+    "00000000-0000-0000-0000-000000000000",
+    "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF",
+    "03000200-0400-0500-0006-000700080009",
+}
+# Strongest first: a device is found by the first kind that matches.
+IDENTIFIER_KINDS = ("deviceid", "uuid", "serial", "mac")
+SOURCE_CHAMADOS = "agente Chamados"
 
 
 class AgentError(DomainError):
@@ -218,6 +229,74 @@ def normalise_macs(macs: list[str]) -> list[str]:
     return sorted(m for m in clean if m not in JUNK_MACS)
 
 
+def normalise_uuid(value: str | None) -> str | None:
+    value = str(value or "").strip().upper()
+    return None if value in JUNK_UUIDS else value[:255]
+
+
+def device_identifiers(
+    *, deviceid: str | None = None, uuid: str | None = None, serials=(), macs=()
+) -> dict[str, list[str]]:
+    """What identifies a device, normalised, by kind (see MachineIdentifier)."""
+    found = {
+        "deviceid": [str(deviceid).strip()[:255]] if deviceid and str(deviceid).strip() else [],
+        "uuid": [u for u in [normalise_uuid(uuid)] if u],
+        "serial": normalise_serials(list(serials)),
+        "mac": normalise_macs(list(macs)),
+    }
+    return {kind: values for kind, values in found.items() if values}
+
+
+def find_machine_by_identifiers(tenant_id: int, identifiers: dict[str, list[str]]) -> Machine | None:
+    """The tenant's device any identifier names, trying the strongest kind first."""
+    for kind in IDENTIFIER_KINDS:
+        values = identifiers.get(kind)
+        if not values:
+            continue
+        machine = db.session.scalar(
+            select(Machine)
+            .join(MachineIdentifier, MachineIdentifier.machine_id == Machine.id)
+            .where(
+                MachineIdentifier.tenant_id == tenant_id,
+                MachineIdentifier.kind == kind,
+                MachineIdentifier.value.in_(values),
+            )
+            .order_by(Machine.id)
+            .limit(1)
+        )
+        if machine is not None:
+            return machine
+    return None
+
+
+def remember_identifiers(machine: Machine, identifiers: dict[str, list[str]]) -> int:
+    """Record identifiers not known yet; one that another device already holds stays with it.
+    Reads first, so an unchanged device writes nothing."""
+    wanted = {(kind, value) for kind, values in identifiers.items() for value in values}
+    if not wanted:
+        return 0
+    known = set(
+        db.session.execute(
+            select(MachineIdentifier.kind, MachineIdentifier.value).where(
+                MachineIdentifier.tenant_id == machine.tenant_id,
+                MachineIdentifier.value.in_({value for _, value in wanted}),
+            )
+        ).all()
+    )
+    new = sorted(wanted - known)
+    for kind, value in new:
+        db.session.add(
+            MachineIdentifier(tenant_id=machine.tenant_id, machine_id=machine.id, kind=kind, value=value)
+        )
+    return len(new)
+
+
+def with_source(sources: str | None, label: str) -> str:
+    """The device's sources plus `label`: "agente Chamados, FusionInventory"."""
+    current = [s.strip() for s in (sources or "").split(",") if s.strip()]
+    return ", ".join(current if label in current else [*current, label])
+
+
 def hardware_fingerprint(serials: list[str], macs: list[str]) -> str | None:
     """Serial numbers identify hardware best; MAC addresses when there are none."""
     basis = normalise_serials(serials) and ["s:" + s for s in normalise_serials(serials)]
@@ -298,7 +377,7 @@ def register(
     os: dict,
     mac_addresses: list[str],
     serial_numbers: list[str],
-    source: str = "agente Chamados",
+    source: str = SOURCE_CHAMADOS,
 ) -> Registration:
     _check_provisioning_secret(secret)
     company = db.session.scalar(
@@ -320,6 +399,10 @@ def register(
             .where(Machine.tenant_id == company.tenant_id, Machine.fingerprint == fingerprint)
             .order_by(Machine.id)
         )
+    identifiers = device_identifiers(serials=serial_numbers, macs=mac_addresses)
+    if machine is None:
+        # Known by another source (FusionInventory, GLPI Agent) or by part of its hardware.
+        machine = find_machine_by_identifiers(company.tenant_id, identifiers)
     reused = machine is not None
     if machine is not None and not machine.is_active:
         raise AgentError(403, "machine_disabled", "Este dispositivo foi desativado pelo administrador.")
@@ -334,7 +417,7 @@ def register(
         "os_build": str(os.get("build") or "")[:60],
         "os_arch": str(os.get("arch") or "")[:20],
         "assigned_user_id": user.id,
-        "source": source,
+        "source": with_source(machine.source if machine else None, source),
     }
     if machine is None:
         machine = Machine(tenant_id=company.tenant_id, created_at=now, **identity)
@@ -345,6 +428,7 @@ def register(
         apply_changes(machine, identity, commit=False)
         revoke_tokens(machine, "re-registered", now)
         touch_presence(machine.id, now)
+    remember_identifiers(machine, identifiers)
     token, record = issue_token(machine, now)
     db.session.commit()
     return Registration(machine=machine, token=token, expires_at=record.expires_at, user=user, reused=reused)

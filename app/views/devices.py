@@ -4,9 +4,10 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.extensions import db
-from app.models import Persona, UsbPolicy, UsbPolicyMode
+from app.models import Persona, Tenant, UsbPolicy, UsbPolicyMode
 from app.security import admin_required, staff_required
 from app.services import device_views
+from app.services import external_inventory as inventory_service
 from app.services import machines as machine_service
 from app.services.errors import DomainError
 from app.services.ticket_filters import company_choices
@@ -34,6 +35,42 @@ def index():
     if is_fragment_request() and request.headers.get("HX-Target") == "device-results":
         return render_template("devices/_results.html", **context)
     return render_template("devices/index.html", **context)
+
+
+@bp.get("/dispositivos/inventario-externo")
+@admin_required
+def external_inventory():
+    return _render_external_inventory()
+
+
+@bp.post("/dispositivos/inventario-externo/credenciais")
+@admin_required
+def external_inventory_credentials():
+    tenant = db.session.get(Tenant, current_user.tenant_id)
+    if request.form.get("action") == "clear":
+        inventory_service.clear_credentials(tenant)
+        flash("Autenticação do inventário desativada: os agentes enviam sem usuário e senha.", "success")
+        return redirect(url_for("devices.external_inventory"))
+    try:
+        inventory_service.set_credentials(
+            tenant, request.form.get("username", ""), request.form.get("password", "")
+        )
+    except DomainError as error:
+        db.session.rollback()
+        return _render_external_inventory(error=error, username=request.form.get("username", "")), 422
+    flash("Usuário e senha do inventário salvos. Configure os agentes com --user e --password.", "success")
+    return redirect(url_for("devices.external_inventory"))
+
+
+def _render_external_inventory(error: DomainError | None = None, username: str | None = None):
+    tenant = db.session.get(Tenant, current_user.tenant_id)
+    return render_template(
+        "devices/external_inventory.html",
+        tenant=tenant,
+        companies=inventory_service.companies_with_codes(tenant.id),
+        error=error,
+        username=tenant.inventory_username if username is None else username,
+    )
 
 
 @bp.get("/dispositivos/<int:machine_id>")
