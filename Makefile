@@ -10,7 +10,7 @@ PORT ?= 5000
 CHROMIUM ?= /usr/bin/chromium
 export FLASK_APP := wsgi.py
 
-.PHONY: install browser test-deps run migrate seed test test-postgres lint format worker clean
+.PHONY: install browser test-deps smoke run migrate seed test test-postgres lint format worker clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ run: seed
 	if [ -n "$$REDIS_URL" ]; then $(BIN)/python -m workers all & fi; \
 	RUN_SCHEDULER_IN_PROCESS=$$([ -n "$$REDIS_URL" ] && echo 0 || echo 1) \
 		$(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads
+
+# Post-deploy check: make smoke URL=https://chamados.example.com (SMOKE_COMPANY_CODE and
+# MACHINE_PROVISIONING_SECRET from the environment or .env).
+smoke: install
+	$(BIN)/flask smoke --url $(URL)
 
 # Production jobs: an RQ worker (with RQ's scheduler, for retries) and RQ's cron scheduler.
 worker: migrate

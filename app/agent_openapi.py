@@ -284,6 +284,11 @@ SCHEMAS = {
         "required": ["ok", "processed"],
         "properties": {"ok": {"type": "boolean"}, "processed": {"type": "integer", "minimum": 0}},
     },
+    "RemoveResponse": {
+        "type": "object",
+        "required": ["removed", "personRemoved"],
+        "properties": {"removed": {"type": "boolean"}, "personRemoved": {"type": "boolean"}},
+    },
     "UsbAckResponse": {
         "type": "object",
         "required": ["status", "mode", "acknowledgedAt"],
@@ -373,6 +378,16 @@ OPENAPI = {
                 "responses": {
                     "200": {"description": "Session opened", "content": _json("DeviceSessionResponse")},
                     **_errors(400, 401, 403, 422, 429),
+                },
+            }
+        },
+        "/api/machines/self": {
+            "delete": {
+                "summary": "Remove a throwaway device (post-deploy smoke check); refused if it has history",
+                "security": [{"machineToken": [], "provisioningSecret": []}],
+                "responses": {
+                    "200": {"description": "Removed", "content": _json("RemoveResponse")},
+                    **_errors(401, 403, 409, 429),
                 },
             }
         },

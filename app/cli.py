@@ -22,6 +22,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(jobs_group)
     app.cli.add_command(maintenance_command)
     app.cli.add_command(tickets_group)
+    app.cli.add_command(smoke_command)
 
 
 @click.command("seed-demo")
@@ -220,3 +221,27 @@ def tickets_restore(path):
 
     result = restore_archive(path)
     click.echo(f"Restauração: {result.summary()}")
+
+
+@click.command("smoke")
+@click.option(
+    "--url", required=True, help="Endereço do Chamados implantado, ex.: https://chamados.exemplo.com"
+)
+@click.option("--code", envvar="SMOKE_COMPANY_CODE", help="Código da empresa (padrão: SMOKE_COMPANY_CODE).")
+@click.option("--secret", envvar="MACHINE_PROVISIONING_SECRET", help="Padrão: MACHINE_PROVISIONING_SECRET.")
+@click.option("--timeout", default=15.0, show_default=True, help="Segundos por requisição.")
+def smoke_command(url, code, secret, timeout):
+    """Teste pós-deploy: registra um dispositivo descartável, envia um heartbeat e o remove."""
+    from app.services.smoke import SmokeFailed, run_smoke
+
+    secret = secret or current_app.config.get("MACHINE_PROVISIONING_SECRET")
+    if not code or not secret:
+        raise click.ClickException("Informe --code (ou SMOKE_COMPANY_CODE) e o segredo de provisionamento.")
+    try:
+        steps = run_smoke(url, code, secret, timeout)
+    except SmokeFailed as failure:
+        click.echo(f"FALHA {failure}", err=True)
+        raise SystemExit(1) from None
+    for step in steps:
+        click.echo(f"ok {step.name}: HTTP {step.status} ({step.detail})")
+    click.echo("Smoke test concluído.")

@@ -158,3 +158,35 @@ def test_openapi_document_is_served_and_describes_every_agent_route(api, app):
     }
     assert served == documented
     assert ("/api/machines/chat/{}/messages", "post") in documented
+
+
+def test_removing_a_device_needs_its_token_and_the_provisioning_secret(client, register_device, make_ticket):
+    from app.models import Machine
+
+    body, auth = register_device()
+    refused = client.delete("/api/machines/self", headers=auth)
+    assert refused.status_code == 401
+    assert refused.get_json()["error"]["code"] == "provisioning_secret_invalid"
+
+    make_ticket(machine_id=body["machineId"])  # a device with history is never removed this way
+    kept = client.delete("/api/machines/self", headers={**auth, "X-Provisioning-Secret": PROVISIONING_SECRET})
+    assert kept.status_code == 409
+    assert_conforms(kept, "/api/machines/self", "delete")
+    assert db.session.get(Machine, body["machineId"]) is not None
+
+
+def test_a_throwaway_device_is_removed_with_the_person_created_for_it(client, register_device):
+    from app.models import Machine, MachinePresence, MachineToken, User
+
+    _, auth = register_device(email="descartavel@paoquente.test")
+    response = client.delete(
+        "/api/machines/self", headers={**auth, "X-Provisioning-Secret": PROVISIONING_SECRET}
+    )
+    assert response.status_code == 200
+    assert_conforms(response, "/api/machines/self", "delete")
+    assert response.get_json() == {"removed": True, "personRemoved": True}
+    db.session.expire_all()
+    for model in (Machine, MachinePresence, MachineToken):
+        assert db.session.scalar(select(func.count()).select_from(model)) == 0
+    assert db.session.scalar(select(User).where(User.email == "descartavel@paoquente.test")) is None
+    assert client.post("/api/machines/heartbeat", json={}, headers=auth).status_code == 401

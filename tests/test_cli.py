@@ -166,3 +166,37 @@ def test_tickets_archive_and_restore_commands(app, make_ticket, agent_user, tmp_
     restored = runner.invoke(args=["tickets", "restore", str(path)])
     assert "restaurados 1 chamados" in restored.output and _count(Ticket) == 1
     assert runner.invoke(args=["tickets", "archive", "--older-than", "0"]).exit_code != 0
+
+
+# --- flask smoke (post-deploy check) ----------------------------------------------------
+
+
+def test_smoke_registers_beats_and_cleans_up_against_a_live_server(app, live_server, company):
+    from app.models import Machine
+
+    result = app.test_cli_runner().invoke(
+        args=["smoke", "--url", live_server, "--code", company.provisioning_code]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("ok registro: HTTP 201")
+    assert lines[1].startswith("ok heartbeat: HTTP 200")
+    assert lines[2].startswith("ok remoção: HTTP 200")
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Machine)) == 0
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.email.like("smoke-%"))) == 0
+
+
+def test_smoke_fails_with_a_clear_line(app, live_server, company):
+    runner = app.test_cli_runner()
+    wrong = runner.invoke(
+        args=["smoke", "--url", live_server, "--code", company.provisioning_code, "--secret", "errado"]
+    )
+    assert wrong.exit_code == 1
+    assert "FALHA registro: esperava HTTP 201, veio 401 (provisioning_secret_invalid" in wrong.output
+
+    unknown = runner.invoke(args=["smoke", "--url", live_server, "--code", "NAOEXISTE"])
+    assert unknown.exit_code == 1 and "veio 404 (company_not_found" in unknown.output
+
+    down = runner.invoke(args=["smoke", "--url", "http://127.0.0.1:9", "--code", "X", "--timeout", "2"])
+    assert down.exit_code == 1 and "servidor inacessível" in down.output

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import orjson
 from flask import current_app
 from markupsafe import escape
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from app.extensions import db
 from app.models import (
@@ -805,6 +805,52 @@ def unlink_user(machine: Machine, user_id: int) -> None:
         raise NotFound("Vínculo não encontrado.")
     db.session.delete(link)
     db.session.commit()
+
+
+def remove_throwaway_device(machine: Machine, secret: str | None) -> bool:
+    """Delete a device registered only to be checked (`flask smoke`), with the person created for it.
+
+    Needs the provisioning secret besides the device's own token, and refuses a device with history
+    (tickets or chats): a stolen token must not erase a real computer. Returns whether the
+    person was removed too (only one created by registration: never logged in, nothing else).
+    """
+    _check_provisioning_secret(secret)
+    from app.models import Ticket
+
+    has_history = db.session.scalar(
+        select(func.count()).select_from(Ticket).where(Ticket.machine_id == machine.id)
+    ) or db.session.scalar(
+        select(func.count()).select_from(LiveChatSession).where(LiveChatSession.machine_id == machine.id)
+    )
+    if has_history:
+        raise AgentError(
+            409, "device_has_history", "Este dispositivo tem chamados ou chats: remova pelo painel."
+        )
+    person = machine.assigned_user
+    # Explicit, not ON DELETE CASCADE alone: SQLite does not enforce foreign keys here.
+    for model in (MachinePresence, MachineToken, MachineIdentifier, MachineLink, InventorySnapshot,
+                  MetricSample, MachineAlert, UsbPolicy):  # fmt: skip
+        db.session.execute(delete(model).where(model.machine_id == machine.id))
+    db.session.delete(machine)
+    db.session.flush()
+    removed_person = person is not None and _is_unused_registration_person(person)
+    if removed_person:
+        db.session.delete(person)
+    db.session.commit()
+    return removed_person
+
+
+def _is_unused_registration_person(user: User) -> bool:
+    from app.models import Ticket
+
+    if user.password_hash or user.last_login_at or user.role != Role.COLLABORATOR:
+        return False
+    uses = (
+        select(func.count()).select_from(Ticket).where(Ticket.requester_id == user.id),
+        select(func.count()).select_from(Machine).where(Machine.assigned_user_id == user.id),
+        select(func.count()).select_from(MachineLink).where(MachineLink.user_id == user.id),
+    )
+    return not any(db.session.scalar(query) for query in uses)
 
 
 def machines_of_user(user: User) -> list[Machine]:

@@ -126,6 +126,16 @@ def register():
     ), 201
 
 
+@bp.delete("/self")
+def remove_self():
+    """The post-deploy smoke check cleans up after itself (token + provisioning secret)."""
+    context = machine_service.authenticate_token(bearer_token())
+    person_removed = machine_service.remove_throwaway_device(
+        context.machine, request.headers.get("X-Provisioning-Secret")
+    )
+    return jsonify({"removed": True, "personRemoved": person_removed})
+
+
 @bp.post("/heartbeat")
 def heartbeat():
     context = machine_service.authenticate_token(bearer_token())
