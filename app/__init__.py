@@ -36,6 +36,8 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     _init_extensions(app)
+    from app.services import audit  # noqa: F401  (registers the audit hook on every session flush)
+
     _register_blueprints(app)
     _register_error_handlers(app)
     _register_template_helpers(app)
@@ -70,6 +72,7 @@ def _init_extensions(app: Flask) -> None:
 
 BLUEPRINT_MODULES = (
     "agent_api",
+    "audit",
     "auth",
     "chat",
     "companies",

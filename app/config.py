@@ -163,6 +163,7 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "RETENTION_TELEMETRY_DAYS": _int(env, "RETENTION_TELEMETRY_DAYS", 90, minimum=1),
         "RETENTION_ALERT_DAYS": _int(env, "RETENTION_ALERT_DAYS", 180, minimum=1),
         "RETENTION_EXPORT_DAYS": _int(env, "RETENTION_EXPORT_DAYS", 30, minimum=1),
+        "AUDIT_LOG_RETENTION_DAYS": _int(env, "AUDIT_LOG_RETENTION_DAYS", 90, minimum=1),
         "ARCHIVE_DIR": str(Path(env.get("ARCHIVE_DIR") or "archives").resolve()),
         "UPLOAD_DIR": str(upload_dir),
         "ATTACHMENT_MAX_BYTES": _int(env, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024),

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import (
+    AuditLog,
     ExportStatus,
     InventorySnapshot,
     JobRun,
@@ -74,6 +75,9 @@ def seed_old_and_new(make_machine, make_ticket, admin_user, tenant, app):
                 finished_at=now - timedelta(days=40),
             ),
             JobRun(job="chat_cleanup", trigger="schedule", status=JobRunStatus.SUCCEEDED),
+            # Audit rows: AUDIT_LOG_RETENTION_DAYS (90) by default.
+            AuditLog(tenant_id=tenant.id, action="login.sucesso", created_at=now - timedelta(days=91)),
+            AuditLog(tenant_id=tenant.id, action="login.sucesso", created_at=now - timedelta(days=89)),
         ]
     )
     ancient = make_ticket("Resolvido há 3 anos")
@@ -93,6 +97,7 @@ def test_dry_run_counts_what_is_past_retention_and_deletes_nothing(
         "machine_alerts": 1,
         "report_exports": 1,
         "job_runs": 1,
+        "audit_logs": 1,
     }
     assert count(MetricSample) == 6 and count(InventorySnapshot) == 3
     assert "a remover" in result.outcome().summary and result.outcome().changed == 0
@@ -108,6 +113,7 @@ def test_sweep_removes_only_old_rows_and_never_tickets(make_machine, make_ticket
     assert set(db.session.scalars(select(MachineAlert.kind))) == {"aberto", "recente"}
     assert count(ReportExport) == 1 and not old_file.exists()
     assert count(JobRun) == 1
+    assert count(AuditLog) == 1  # the 89-day-old one stays
     assert count(Ticket) == 1
     assert retention.overdue_counts() == dict.fromkeys(result.deleted, 0)
     # Running it again finds nothing: the job is idempotent.

@@ -1,7 +1,8 @@
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Company, Machine, Queue, User
+from app.models import Company, Machine, Queue, Role, User
+from tests.conftest import make_user
 
 
 def test_company_create_with_inline_portuguese_errors(admin_client, company):
@@ -84,3 +85,22 @@ def test_admin_pages_are_closed_to_agents(agent_client, company):
     for path in ("/empresas", "/empresas/nova", f"/empresas/{company.id}", "/usuarios", "/filas"):
         assert agent_client.get(path).status_code == 403
     assert agent_client.post("/filas", data={"name": "x"}).status_code == 403
+
+
+def test_merge_page_previews_then_merges(admin_client, tenant, company, collaborator):
+    from app.models import UserAlias
+
+    survivor = make_user(tenant, role=Role.COLLABORATOR, email="carlos@novo.test", company=company)
+    url = f"/usuarios/{collaborator.id}/mesclar"
+    assert "Mesclar esta conta em outra" in admin_client.get(f"/usuarios/{collaborator.id}").get_data(
+        as_text=True
+    )
+    unknown = admin_client.get(url, query_string={"destino": "ninguem@x.test"})
+    assert unknown.status_code == 422 and "Nenhuma conta com este e-mail." in unknown.get_data(as_text=True)
+    preview = admin_client.get(url, query_string={"destino": survivor.email}).get_data(as_text=True)
+    assert "O que passa para" in preview and "Chamados abertos (solicitante)" in preview
+    assert db.session.scalar(select(UserAlias)) is None  # looking changes nothing
+    done = admin_client.post(url, data={"destino": survivor.email}, follow_redirects=True)
+    assert f"Conta {collaborator.email} mesclada em {survivor.email}." in done.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, collaborator.id).is_active is False

@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
+from app.models.audit import AuditLog
 from app.models.chat import ChatMessage, ChatSessionStatus, LiveChatSession
 from app.models.company import Company, generate_provisioning_code
 from app.models.jobs import ExportStatus, JobRun, JobRunStatus, ReportExport
@@ -33,7 +34,7 @@ from app.models.ticket import (
     TicketPriority,
     TicketStatus,
 )
-from app.models.user import STAFF_ROLES, Role, User
+from app.models.user import STAFF_ROLES, Role, User, UserAlias
 
 __all__ = [
     "DEFAULT_QUEUE_NAME",
@@ -43,6 +44,7 @@ __all__ = [
     "STAFF_ROLES",
     "AlertSeverity",
     "Attachment",
+    "AuditLog",
     "ChatMessage",
     "ChatSessionStatus",
     "Comment",
@@ -74,5 +76,6 @@ __all__ = [
     "UsbPolicyMode",
     "UsbPolicyStatus",
     "User",
+    "UserAlias",
     "generate_provisioning_code",
 ]

@@ -99,3 +99,17 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
+
+
+class UserAlias(db.Model):
+    """The e-mail of an account merged into another: it still signs in, as the survivor."""
+
+    __tablename__ = "user_aliases"
+    __table_args__ = (UniqueConstraint("tenant_id", "email", name="uq_user_aliases_tenant_email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    merged_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

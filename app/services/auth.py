@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import User
+from app.models import User, UserAlias
 from app.models.types import utcnow
+from app.services import audit
 from app.services.passwords import hash_password, needs_rehash, verify_password
 
 INVALID_CREDENTIALS = "E-mail ou senha inválidos."
@@ -27,20 +28,41 @@ def authenticate(email: str, password: str) -> LoginResult:
     """
     email = (email or "").strip().lower()
     candidates = db.session.scalars(select(User).where(User.email == email).order_by(User.id)).all()
+    # The e-mail of an account merged into another signs in to the survivor.
+    candidates += db.session.scalars(
+        select(User)
+        .join(UserAlias, UserAlias.user_id == User.id)
+        .where(UserAlias.email == email)
+        .order_by(User.id)
+    ).all()
     if not candidates:
         verify_password(None, password)  # same cost as a real check
-        return LoginResult(None, INVALID_CREDENTIALS)
+        return _refused(email, None, "e-mail desconhecido", INVALID_CREDENTIALS)
     for user in candidates:
         if not verify_password(user.password_hash, password):
             continue
         if not user.is_active:
-            return LoginResult(None, INACTIVE_ACCOUNT)
+            return _refused(email, user, "conta desativada", INACTIVE_ACCOUNT)
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         user.last_login_at = utcnow()
+        audit.record("login.sucesso", actor=user, target=user, target_type="usuário", target_label=email)
         db.session.commit()
         return LoginResult(user)
-    return LoginResult(None, INVALID_CREDENTIALS)
+    return _refused(email, candidates[0], "senha inválida", INVALID_CREDENTIALS)
+
+
+def _refused(email: str, user: User | None, reason: str, message: str) -> LoginResult:
+    audit.record(
+        "login.falha",
+        actor=None,
+        target=user,
+        target_type="usuário",
+        target_label=email[:254],
+        changes={"motivo": [None, reason]},
+    )
+    db.session.commit()
+    return LoginResult(None, message)
 
 
 def load_active_user(user_id: str) -> User | None:

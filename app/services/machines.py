@@ -45,7 +45,7 @@ from app.models.types import utcnow
 from app.services.changes import apply_changes
 from app.services.errors import Conflict, DomainError, NotFound, ValidationError
 from app.services.tickets import create_ticket
-from app.services.users import find_user, normalise_email
+from app.services.users import find_person, find_user, normalise_email
 
 HEARTBEAT_INTERVAL_SECONDS = 60
 # Serial numbers that vendors ship as placeholders identify nothing.
@@ -349,7 +349,7 @@ def _check_provisioning_secret(secret: str | None) -> None:
 def person_for_device(company: Company, email: str) -> User:
     """The person an e-mail names for a device of this company; created if new."""
     email = normalise_email(email)
-    user = find_user(company.tenant_id, email)
+    user = find_person(company.tenant_id, email)
     if user is None:
         user = User(
             tenant_id=company.tenant_id,
@@ -765,6 +765,15 @@ def get_machine(tenant_id: int, machine_id: int) -> Machine:
 def reset_agent(machine: Machine) -> int:
     """ "Resetar agente": every token stops working at once; the agent must register again."""
     count = revoke_tokens(machine, "reset")
+    from app.services import audit
+
+    audit.record(
+        "dispositivo.resetar",
+        target=machine,
+        target_type="dispositivo",
+        target_label=machine.hostname,
+        changes={"tokens_revogados": [None, count]},
+    )
     db.session.commit()
     return count
 

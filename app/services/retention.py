@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from app.extensions import db
-from app.models import InventorySnapshot, JobRun, MachineAlert, MetricSample, ReportExport
+from app.models import AuditLog, InventorySnapshot, JobRun, MachineAlert, MetricSample, ReportExport
 from app.models.types import utcnow
 from app.services.job_runs import JobOutcome
 
@@ -42,6 +42,7 @@ RULES = (
     RetentionRule("machine_alerts", "Alertas resolvidos", "RETENTION_ALERT_DAYS"),
     RetentionRule("report_exports", "Exportações de relatórios", "RETENTION_EXPORT_DAYS"),
     RetentionRule("job_runs", "Execuções de tarefas", "RETENTION_EXPORT_DAYS"),
+    RetentionRule("audit_logs", "Registros de auditoria", "AUDIT_LOG_RETENTION_DAYS"),
 )
 
 
@@ -66,6 +67,8 @@ def _overdue_ids(table: str, cutoff: datetime):
         return select(ReportExport.id).where(ReportExport.created_at < cutoff)
     if table == "job_runs":
         return select(JobRun.id).where(JobRun.finished_at < cutoff)
+    if table == "audit_logs":
+        return select(AuditLog.id).where(AuditLog.created_at < cutoff)
     raise ValueError(table)
 
 
@@ -75,6 +78,7 @@ MODELS = {
     "machine_alerts": MachineAlert,
     "report_exports": ReportExport,
     "job_runs": JobRun,
+    "audit_logs": AuditLog,
 }
 
 

@@ -26,6 +26,21 @@ def find_user(tenant_id: int, email: str) -> User | None:
     )
 
 
+def find_person(tenant_id: int, email: str) -> User | None:
+    """The person an e-mail names now: an account merged away answers with the survivor."""
+    from app.models import UserAlias
+
+    user = find_user(tenant_id, email)
+    if user is not None and user.is_active:
+        return user
+    survivor = db.session.scalar(
+        select(User)
+        .join(UserAlias, UserAlias.user_id == User.id)
+        .where(UserAlias.tenant_id == tenant_id, UserAlias.email == email.strip().lower())
+    )
+    return survivor or user
+
+
 def validate_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise ValidationError(

@@ -8,6 +8,7 @@ from sqlalchemy.orm import joinedload
 from app.extensions import db
 from app.models import Machine, Persona, Role
 from app.security import admin_required
+from app.services import merge as merge_service
 from app.services import users as user_service
 from app.services.companies import list_companies
 from app.services.errors import DomainError
@@ -133,3 +134,28 @@ def set_password(user_id: int):
         return redirect(url_for("users.edit", user_id=person.id))
     flash(f"Nova senha definida para {person.email}.", "success")
     return redirect(url_for("users.edit", user_id=person.id))
+
+
+@bp.route("/usuarios/<int:user_id>/mesclar", methods=["GET", "POST"])
+@admin_required
+def merge(user_id: int):
+    """Pick the account that stays, see what will move, confirm."""
+    duplicate = user_service.get_user(current_user.tenant_id, user_id)
+    email = (request.values.get("destino") or "").strip()
+    if not email:
+        return render_template("users/merge.html", duplicate=duplicate, email="", preview=None, error=None)
+    survivor = user_service.find_user(current_user.tenant_id, email)
+    try:
+        if survivor is None:
+            raise DomainError("Nenhuma conta com este e-mail.", field="survivor")
+        if request.method == "POST":
+            merge_service.merge(duplicate, survivor, actor=current_user)
+            flash(f"Conta {duplicate.email} mesclada em {survivor.email}.", "success")
+            return redirect(url_for("users.edit", user_id=survivor.id))
+        preview = merge_service.preview(duplicate, survivor)
+    except DomainError as error:
+        db.session.rollback()
+        return render_template(
+            "users/merge.html", duplicate=duplicate, email=email, preview=None, error=error.message
+        ), 422
+    return render_template("users/merge.html", duplicate=duplicate, email=email, preview=preview, error=None)

@@ -1,0 +1,327 @@
+"""The audit log: every change staff make to companies, people, queues, devices, USB policies and
+settings, and every sign-in, success or failure.
+
+Changes are captured in one place, a SQLAlchemy `after_flush` hook: whatever view
+or service changes an audited row inside a signed-in staff request, its audit row
+(before/after of each changed field) is written on the same connection, in the
+same transaction, so a change and its audit row commit or roll back together.
+Actions that are not a row change (sign-ins, agent reset = token revocation,
+account merge) call `record` themselves.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app, g, has_request_context, request
+from sqlalchemy import event, insert, inspect, select
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+from app.models import (
+    STAFF_ROLES,
+    AuditLog,
+    Company,
+    Machine,
+    MachineLink,
+    Queue,
+    Tenant,
+    UsbPolicy,
+    User,
+)
+from app.models.types import utcnow
+
+PAGE_SIZE = 50
+CSV_MAX_ROWS = 500_000
+
+# Audited models: target type, and how a row names itself.
+AUDITED = {
+    Company: ("empresa", lambda o: o.apelido),
+    User: ("usuário", lambda o: o.email),
+    Queue: ("fila", lambda o: o.name),
+    Machine: ("dispositivo", lambda o: o.hostname),
+    MachineLink: ("vínculo", lambda o: f"dispositivo {o.machine_id} ↔ usuário {o.user_id}"),
+    UsbPolicy: ("política USB", lambda o: f"dispositivo {o.machine_id}"),
+    Tenant: ("configurações", lambda o: o.name),
+}
+# Bookkeeping, not decisions: never audited.
+IGNORED_FIELDS = frozenset(
+    {
+        "id",
+        "tenant_id",
+        "created_at",
+        "updated_at",
+        "last_login_at",
+        "inventory_hash",
+        "ticket_sequence",
+        "preferences",
+    }
+)
+SECRET_FIELDS = frozenset({"password_hash", "inventory_password_hash"})
+SECRET_MARK = "(alterado)"
+
+ACTION_LABELS = {
+    "empresa.criar": "Empresa criada",
+    "empresa.alterar": "Empresa alterada",
+    "usuário.criar": "Usuário criado",
+    "usuário.alterar": "Usuário alterado",
+    "usuário.mesclar": "Contas mescladas",
+    "fila.criar": "Fila criada",
+    "fila.alterar": "Fila alterada",
+    "fila.excluir": "Fila excluída",
+    "dispositivo.alterar": "Dispositivo alterado",
+    "dispositivo.resetar": "Agente resetado (tokens revogados)",
+    "vínculo.criar": "Usuário vinculado a dispositivo",
+    "vínculo.excluir": "Vínculo removido",
+    "política USB.criar": "Política USB definida",
+    "política USB.alterar": "Política USB alterada",
+    "configurações.alterar": "Configurações alteradas",
+    "login.sucesso": "Login",
+    "login.falha": "Login recusado",
+}
+
+
+def _staff_actor() -> User | None:
+    """The signed-in staff member of this request, if any (agents and workers are not audited here)."""
+    if not has_request_context():
+        return None
+    # The user Flask-Login already loaded for this request: never a query from inside a flush.
+    user = g.get("_login_user")
+    if user is None or not getattr(user, "is_authenticated", False) or user.role not in STAFF_ROLES:
+        return None
+    return user
+
+
+def client_ip() -> str | None:
+    return (request.remote_addr or None) if has_request_context() else None
+
+
+def _jsonable(value):
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _changes(obj, *, created: bool = False, deleted: bool = False) -> dict:
+    state = inspect(obj)
+    changes = {}
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        if key in IGNORED_FIELDS:
+            continue
+        if created or deleted:
+            value = getattr(obj, key)
+            if value is None or value in ([], {}):
+                continue
+            before, after = (value, None) if deleted else (None, value)
+        else:
+            history = state.attrs[key].history
+            if not history.has_changes():
+                continue
+            before = history.deleted[0] if history.deleted else None
+            after = history.added[0] if history.added else None
+            if before == after:
+                continue
+        if key in SECRET_FIELDS:
+            changes[key] = [None, SECRET_MARK]
+        else:
+            changes[key] = [_jsonable(before), _jsonable(after)]
+    return changes
+
+
+def _row(actor: User | None, action: str, target_type: str, target, label: str, changes: dict) -> dict:
+    tenant_id = getattr(target, "tenant_id", None) or (target.id if isinstance(target, Tenant) else None)
+    return {
+        "tenant_id": tenant_id or (actor.tenant_id if actor else None),
+        "actor_id": actor.id if actor else None,
+        "actor_label": actor.email if actor else "sistema",
+        "action": action,
+        "target_type": target_type,
+        # Links and USB policies have no id of their own: they point at their device.
+        "target_id": getattr(target, "id", None) or getattr(target, "machine_id", None),
+        "target_label": (label or "")[:255],
+        "changes": changes,
+        "ip": client_ip(),
+        "created_at": utcnow(),
+    }
+
+
+@event.listens_for(Session, "after_flush")
+def _audit_flush(session: Session, _context) -> None:
+    actor = _staff_actor()
+    if actor is None:
+        return
+    rows = []
+    for bucket, verb in ((session.new, "criar"), (session.dirty, "alterar"), (session.deleted, "excluir")):
+        for obj in bucket:
+            audited = AUDITED.get(type(obj))
+            if audited is None:
+                continue
+            target_type, label = audited
+            changes = _changes(obj, created=verb == "criar", deleted=verb == "excluir")
+            if verb == "alterar" and not changes:
+                continue
+            rows.append(_row(actor, f"{target_type}.{verb}", target_type, obj, label(obj), changes))
+    if rows:
+        session.connection().execute(insert(AuditLog.__table__), rows)
+
+
+def record(
+    action: str,
+    *,
+    actor: User | None = None,
+    target=None,
+    target_type: str = "",
+    target_label: str = "",
+    changes: dict | None = None,
+    tenant_id: int | None = None,
+) -> None:
+    """An audit row for an action that is not a plain row change; committed with the caller's work."""
+    actor = actor if actor is not None else _staff_actor()
+    row = _row(actor, action, target_type, target, target_label, changes or {})
+    if tenant_id is not None:
+        row["tenant_id"] = tenant_id
+    if actor is None and action.startswith("login."):
+        row["actor_label"] = target_label
+    db.session.add(AuditLog(**row))
+
+
+# --- the Auditoria page ---------------------------------------------------------------
+
+
+@dataclass
+class AuditFilters:
+    actor_id: int | None = None
+    action: str = ""
+    target: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def query_args(self) -> dict:
+        args = {
+            "ator": self.actor_id,
+            "acao": self.action,
+            "alvo": self.target,
+            "de": self.date_from.isoformat() if self.date_from else None,
+            "ate": self.date_to.isoformat() if self.date_to else None,
+        }
+        return {k: v for k, v in args.items() if v}
+
+
+def parse_filters(args) -> tuple[AuditFilters, list[str]]:
+    """Filters from the query string, and the messages for the ones that could not be read."""
+    errors = []
+    filters = AuditFilters(
+        action=(args.get("acao") or "").strip()[:60], target=(args.get("alvo") or "").strip()[:100]
+    )
+    actor = (args.get("ator") or "").strip()
+    if actor:
+        if actor.isdigit():
+            filters.actor_id = int(actor)
+        else:
+            errors.append("Responsável inválido.")
+    for key, attr, label in (("de", "date_from", "Data inicial"), ("ate", "date_to", "Data final")):
+        raw = (args.get(key) or "").strip()
+        if raw:
+            try:
+                setattr(filters, attr, date.fromisoformat(raw))
+            except ValueError:
+                errors.append(f"{label} inválida (use AAAA-MM-DD).")
+    return filters, errors
+
+
+def _filtered(tenant_id: int, filters: AuditFilters):
+    query = select(AuditLog).where(AuditLog.tenant_id == tenant_id)
+    if filters.actor_id:
+        query = query.where(AuditLog.actor_id == filters.actor_id)
+    if filters.action:
+        query = query.where(AuditLog.action == filters.action)
+    if filters.target:
+        like = f"%{filters.target}%"
+        query = query.where(AuditLog.target_label.ilike(like) | AuditLog.target_type.ilike(like))
+    zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
+    if filters.date_from:
+        query = query.where(AuditLog.created_at >= datetime.combine(filters.date_from, time.min, zone))
+    if filters.date_to:
+        end = datetime.combine(filters.date_to + timedelta(days=1), time.min, zone)
+        query = query.where(AuditLog.created_at < end)
+    return query
+
+
+def list_entries(tenant_id: int, filters: AuditFilters, before_id: int | None = None):
+    """A page (newest first, keyset by id) and the id to continue from, or None."""
+    query = _filtered(tenant_id, filters)
+    if before_id:
+        query = query.where(AuditLog.id < before_id)
+    rows = db.session.scalars(query.order_by(AuditLog.id.desc()).limit(PAGE_SIZE + 1)).all()
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def actor_choices(tenant_id: int) -> list:
+    return db.session.execute(
+        select(User.id, User.name, User.email)
+        .where(User.tenant_id == tenant_id, User.role.in_(STAFF_ROLES))
+        .order_by(User.name)
+    ).all()
+
+
+def action_choices(tenant_id: int) -> list[str]:
+    used = db.session.scalars(
+        select(AuditLog.action).where(AuditLog.tenant_id == tenant_id).distinct().order_by(AuditLog.action)
+    ).all()
+    return sorted(set(used) | {"login.sucesso", "login.falha"})
+
+
+def format_changes(changes: dict) -> str:
+    return "; ".join(f"{field}: {before!s} → {after!s}" for field, (before, after) in sorted(changes.items()))
+
+
+CSV_HEADER = ["Data/hora", "Responsável", "Ação", "Alvo", "Identificador", "Alterações", "IP"]
+
+
+def csv_lines(tenant_id: int, filters: AuditFilters):
+    """The filtered log as CSV (`;`, UTF-8 with BOM for Excel), streamed a batch at a time."""
+    zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";")
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_HEADER)
+    yield "\ufeff" + flush()
+    query = _filtered(tenant_id, filters).order_by(AuditLog.id.desc()).limit(CSV_MAX_ROWS)
+    for count, entry in enumerate(db.session.scalars(query.execution_options(yield_per=1000)), 1):
+        writer.writerow(
+            [
+                entry.created_at.astimezone(zone).strftime("%d/%m/%Y %H:%M:%S"),
+                _safe(entry.actor_label),
+                ACTION_LABELS.get(entry.action, entry.action),
+                _safe(f"{entry.target_type} {entry.target_label}".strip()),
+                entry.target_id or "",
+                _safe(format_changes(entry.changes or {})),
+                entry.ip or "",
+            ]
+        )
+        if count % 1000 == 0:
+            yield flush()
+    yield flush()
+
+
+def _safe(text: str) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

@@ -1,0 +1,50 @@
+"""Auditoria: the audit log for admins, filterable, paginated, exportable as CSV."""
+
+from flask import Blueprint, Response, render_template, request, stream_with_context
+from flask_login import current_user
+
+from app.security import admin_required
+from app.services import audit as audit_service
+from app.views.template_helpers import is_fragment_request
+
+bp = Blueprint("audit", __name__)
+
+
+@bp.get("/admin/auditoria")
+@admin_required
+def index():
+    tenant_id = current_user.tenant_id
+    filters, errors = audit_service.parse_filters(request.args)
+    entries, next_before = (
+        ([], None)
+        if errors
+        else audit_service.list_entries(tenant_id, filters, request.args.get("antes", type=int))
+    )
+    context = {
+        "entries": entries,
+        "next_before": next_before,
+        "filters": filters,
+        "errors": errors,
+        "actors": audit_service.actor_choices(tenant_id),
+        "actions": audit_service.action_choices(tenant_id),
+        "action_labels": audit_service.ACTION_LABELS,
+        "format_changes": audit_service.format_changes,
+    }
+    status = 400 if errors else 200
+    if is_fragment_request() and request.headers.get("HX-Target") == "audit-results":
+        return render_template("audit/_results.html", **context), status
+    return render_template("audit/index.html", **context), status
+
+
+@bp.get("/admin/auditoria.csv")
+@admin_required
+def export_csv():
+    filters, errors = audit_service.parse_filters(request.args)
+    if errors:
+        return Response("; ".join(errors), status=400, mimetype="text/plain")
+    lines = audit_service.csv_lines(current_user.tenant_id, filters)
+    return Response(
+        stream_with_context(lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="auditoria.csv"'},
+    )
