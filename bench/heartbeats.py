@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench._db import recreate_database  # noqa: E402
+from bench._db import create_bench_company, recreate_database, start_gunicorn  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/chamados_bench_hb"
 SECRET = "bench-provisioning-secret"
@@ -164,36 +164,10 @@ def main() -> None:
     env.pop("REDIS_URL", None)
     flask = str(Path(sys.executable).with_name("flask"))
     subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    code = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from app import create_app; from app.extensions import db; "
-            "from app.models import Tenant, Company; app = create_app(); ctx = app.app_context(); ctx.push(); "
-            "t = Tenant(key='bench', name='Bench'); db.session.add(t); db.session.flush(); "
-            "c = Company(tenant_id=t.id, name='Empresa Bench', apelido='bench'); db.session.add(c); "
-            "db.session.commit(); print(c.provisioning_code)",
-        ],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    code = create_bench_company(ROOT, env)
 
-    gunicorn = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
+    gunicorn = start_gunicorn(ROOT, env, PORT)
     try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/health")
-                break
-            except OSError:
-                time.sleep(0.2)
         conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
         started = time.perf_counter()
         devices = []
