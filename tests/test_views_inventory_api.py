@@ -275,12 +275,17 @@ def _last_state_file(server_url: str) -> Path:
     return Path("/var/lib/fusioninventory-agent") / name / "last_state"
 
 
-def test_the_real_fusioninventory_agent_reports_a_device(live_server, company):
+@pytest.fixture
+def fusion_agent():
     if FUSION_AGENT is None:
         message = "fusioninventory-agent is not installed (make test installs the Debian package as root)"
         if os.environ.get("REQUIRE_FUSION_AGENT"):
             pytest.fail(message)  # CI: a missing agent is a failure, not a skip
         pytest.skip(message)
+    return FUSION_AGENT
+
+
+def test_the_real_fusioninventory_agent_reports_a_device(fusion_agent, live_server, company):
     server_url = f"{live_server}/api/inventory/{company.provisioning_code}"
     state = _last_state_file(server_url)
     state.unlink(missing_ok=True)
@@ -301,3 +306,21 @@ def test_the_real_fusioninventory_agent_reports_a_device(live_server, company):
     assert "[error]" not in again.stderr, again.stderr
     db.session.expire_all()
     assert (len(machines()), snapshots()) == (1, 1)  # same computer, nothing new to store
+
+
+def test_the_real_agent_authenticates_with_user_and_password(fusion_agent, live_server, company, tenant):
+    from app.services.external_inventory import set_credentials
+
+    set_credentials(tenant, "inventario", "segredo-forte")
+    server_url = f"{live_server}/api/inventory/{company.provisioning_code}"
+    refused = _run_fusion_agent(server_url, "--force")
+    assert "authentication required, no credentials available" in refused.stderr
+    wrong = _run_fusion_agent(server_url, "--force", "--user", "inventario", "--password", "errada")
+    assert "authentication required, wrong credentials" in wrong.stderr
+    db.session.expire_all()
+    assert machines() == []
+
+    accepted = _run_fusion_agent(server_url, "--force", "--user", "inventario", "--password", "segredo-forte")
+    assert "[error]" not in accepted.stderr, accepted.stderr
+    db.session.expire_all()
+    assert len(machines()) == 1

@@ -24,7 +24,9 @@ bp = Blueprint("inventory_api", __name__, url_prefix="/api/inventory")
 csrf.exempt(bp)
 limiter.limit(lambda: current_app.config["INVENTORY_RATE_LIMIT"])(bp)
 
-REALM = 'Basic realm="Chamados inventario", charset="UTF-8"'
+# Exactly `Basic realm="…"`: FusionInventory reads the realm with /^Basic realm="(.*)"/, so any
+# parameter after it would become part of the realm and the agent would never send its password.
+REALM = 'Basic realm="Chamados"'
 
 
 @bp.post("/", defaults={"code": None}, strict_slashes=False)
