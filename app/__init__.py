@@ -71,6 +71,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 BLUEPRINT_MODULES = (
+    "account",
     "agent_api",
     "audit",
     "auth",

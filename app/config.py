@@ -108,6 +108,9 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
     lunch_time = env.get("AUTO_PAUSE_LUNCH_TIME", "12:00").strip()
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", lunch_time):
         raise ConfigError(f"AUTO_PAUSE_LUNCH_TIME must be HH:MM (24 h), got {lunch_time!r}")
+    alerts_hour = _int(env, "ALERTS_LOCAL_HOUR", 8, minimum=0)
+    if alerts_hour > 23:
+        raise ConfigError(f"ALERTS_LOCAL_HOUR must be an hour from 0 to 23, got {alerts_hour}")
     config = {
         "INSTANCE_PATH": str(instance_path),
         "APP_ENV": app_env,
@@ -164,6 +167,18 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "RETENTION_ALERT_DAYS": _int(env, "RETENTION_ALERT_DAYS", 180, minimum=1),
         "RETENTION_EXPORT_DAYS": _int(env, "RETENTION_EXPORT_DAYS", 30, minimum=1),
         "AUDIT_LOG_RETENTION_DAYS": _int(env, "AUDIT_LOG_RETENTION_DAYS", 90, minimum=1),
+        # E-mail (seed 001's variables). No SMTP_ADDRESS: messages are written to the log instead.
+        "SMTP_ADDRESS": env.get("SMTP_ADDRESS", "").strip() or None,
+        "SMTP_PORT": _int(env, "SMTP_PORT", 587, minimum=1),
+        "SMTP_USERNAME": env.get("SMTP_USERNAME", "").strip() or None,
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD", "") or None,
+        "SMTP_TLS": _bool(env, "SMTP_TLS", False),  # implicit TLS (port 465)
+        "SMTP_ENABLE_STARTTLS_AUTO": _bool(env, "SMTP_ENABLE_STARTTLS_AUTO", True),
+        "SMTP_TIMEOUT_SECONDS": _int(env, "SMTP_TIMEOUT_SECONDS", 20, minimum=1),
+        "MAILER_SENDER_EMAIL": _unquote(env.get("MAILER_SENDER_EMAIL", "Chamados <no-reply@chamados.local>")),
+        # Where links in e-mails point (the jobs have no request to take the host from).
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").strip().rstrip("/"),
+        "ALERTS_LOCAL_HOUR": alerts_hour,
         "ARCHIVE_DIR": str(Path(env.get("ARCHIVE_DIR") or "archives").resolve()),
         "UPLOAD_DIR": str(upload_dir),
         "ATTACHMENT_MAX_BYTES": _int(env, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024),
@@ -194,6 +209,14 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "SEED_USER_NAME": env.get("SEED_USER_NAME", "Administrador Demo"),
     }
     return config
+
+
+def _unquote(value: str) -> str:
+    """MAILER_SENDER_EMAIL="Nome <x@y>" is quoted in .env files; a bare environment keeps the quotes."""
+    value = (value or "").strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1].strip()
+    return value
 
 
 def _timezone(env: dict) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from app.services import chat, machines, reports, retention, tickets
+from app.services import chat, machines, notifications, reports, retention, tickets
 from app.services.job_runs import JobOutcome
 
 
@@ -64,6 +64,20 @@ def retention_sweep(dry_run: bool = False) -> JobOutcome:
     return retention.sweep(dry_run=dry_run).outcome()
 
 
+def email_sender() -> JobOutcome:
+    result = notifications.send_due()
+    if result.deferred or result.failed:
+        # Every message's state is saved; failing the run is what makes it visible on Tarefas.
+        raise notifications.EmailDeliveryError(
+            f"{result.outcome().summary}; último erro: {result.last_error}"
+        )
+    return result.outcome()
+
+
+def daily_digest() -> JobOutcome:
+    return notifications.queue_daily_digests()
+
+
 def _lunch_cron(config: dict) -> str:
     hours, minutes = config["AUTO_PAUSE_LUNCH_TIME"].split(":")
     return f"{int(minutes)} {int(hours)} * * *"
@@ -111,10 +125,29 @@ JOBS: dict[str, JobSpec] = {
             requeue_while_more=True,
         ),
         JobSpec(
+            "email_sender",
+            "Enviar e-mails",
+            "Envia as notificações por e-mail na fila; um envio que falha é tentado de novo "
+            "(1, 5, 15 e 60 min) e, depois de 5 tentativas, fica como falha.",
+            "* * * * *",
+            timeout=300,
+            run=email_sender,
+            requeue_while_more=True,
+        ),
+        JobSpec(
+            "daily_digest",
+            "Resumo diário por e-mail",
+            "No horário ALERTS_LOCAL_HOUR de cada organização: alertas abertos, dispositivos offline há mais "
+            "de um dia e chamados sem primeira resposta há mais de 24 h, para os administradores.",
+            "0 * * * *",
+            timeout=600,
+            run=daily_digest,
+        ),
+        JobSpec(
             "retention_sweep",
             "Limpeza por retenção",
-            "Apaga telemetria com mais de 90 dias, alertas resolvidos há mais de 180 dias e exportações "
-            "e execuções com mais de 30 dias. Chamados nunca.",
+            "Apaga telemetria com mais de 90 dias, alertas resolvidos há mais de 180 dias, exportações "
+            "e execuções com mais de 30 dias e auditoria com mais de 90 dias. Chamados nunca.",
             "30 3 * * *",
             timeout=3600,
             run=retention_sweep,

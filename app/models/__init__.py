@@ -3,6 +3,7 @@
 from app.models.audit import AuditLog
 from app.models.chat import ChatMessage, ChatSessionStatus, LiveChatSession
 from app.models.company import Company, generate_provisioning_code
+from app.models.email import EmailMessage, EmailStatus
 from app.models.jobs import ExportStatus, JobRun, JobRunStatus, ReportExport
 from app.models.machine import (
     AlertSeverity,
@@ -50,6 +51,8 @@ __all__ = [
     "Comment",
     "CommentVisibility",
     "Company",
+    "EmailMessage",
+    "EmailStatus",
     "ExportStatus",
     "InventorySnapshot",
     "JobRun",

@@ -676,7 +676,7 @@ def _open_alert_ticket(machine: Machine, alert: MachineAlert):
     # Everything the agent sent is text: escape it before it becomes HTML.
     details = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted((alert.details or {}).items()))
     description = f"<p>O agente do dispositivo {escape(machine.hostname)} informou: {escape(label)}.</p>"
-    return create_ticket(
+    ticket = create_ticket(
         tenant_id=machine.tenant_id,
         requester=alert_requester(machine.tenant_id),
         subject=f"Alerta: {label} em {machine.hostname}",
@@ -686,6 +686,10 @@ def _open_alert_ticket(machine: Machine, alert: MachineAlert):
         machine_id=machine.id,
         commit=False,
     )
+    from app.services import notifications
+
+    notifications.notify_alert_ticket(ticket, machine)
+    return ticket
 
 
 # --- USB storage policy -----------------------------------------------------------

@@ -19,6 +19,7 @@ from app.models import (
     AuditLog,
     ChatMessage,
     Comment,
+    EmailMessage,
     LiveChatSession,
     Machine,
     MachineLink,
@@ -50,6 +51,7 @@ REFERENCES = (
     (UsbPolicy, "requested_by_id", "Políticas USB solicitadas"),
     (AuditLog, "actor_id", "Registros de auditoria (como responsável)"),
     (UserAlias, "user_id", "E-mails antigos (apelidos)"),
+    (EmailMessage, "recipient_id", "E-mails enviados"),
 )
 # Kept as they are: the alias remembers which account was merged away.
 NOT_MOVED = {(UserAlias, "merged_user_id")}

@@ -26,6 +26,7 @@ from app.models import (
 )
 from app.models.chat import CHAT_END_REASONS
 from app.models.types import utcnow
+from app.services import notifications
 from app.services.attachments import save_attachment
 from app.services.errors import Conflict, PermissionDenied, ValidationError
 from app.services.html import html_to_text
@@ -113,6 +114,7 @@ def create_ticket(
         subject=subject,
         preview=html_to_text(ticket.description_html)[:200],
     )
+    notifications.notify_ticket_opened(ticket)
     if commit:
         db.session.commit()
     return ticket
@@ -203,6 +205,7 @@ def change_status(
 
     now = utcnow()
     _apply_transition(ticket, action, expected, actor, now, reason)
+    notifications.notify_status(ticket, current, TRANSITIONS[action][1], actor, message_html)
     if message_html and html_to_text(message_html) and action in ("encerrar", "reabrir"):
         db.session.add(
             Comment(
@@ -320,6 +323,7 @@ def assign(ticket: Ticket, assignee_id: int | None, actor: User, *, commit: bool
         to_name=assignee.name if assignee else None,
         from_name=previous.name if previous else None,
     )
+    notifications.notify_assigned(ticket, assignee, actor)
     if commit:
         db.session.commit()
     return True
@@ -425,6 +429,7 @@ def add_comment(
     ticket.updated_at = now
     if author.is_staff and visibility is CommentVisibility.PUBLIC and ticket.first_response_at is None:
         ticket.first_response_at = now
+    notifications.notify_comment(ticket, comment, author)
     db.session.commit()
     return comment
 

@@ -7,7 +7,7 @@ from flask_login import current_user
 from app.extensions import csrf, limiter
 from app.models import TicketStatus
 from app.security import admin_required, staff_required
-from app.services import job_runs
+from app.services import job_runs, notifications
 from app.services.health import check_queue, health_snapshot, system_overview, tenant_overview
 from workers.jobs import JOBS, job_spec
 from workers.schedule import next_run
@@ -42,6 +42,7 @@ def page():
         dashboard=dashboard,
         jobs=JOBS,
         ticket_statuses=list(TicketStatus),
+        email=notifications.outbox_summary(),
     )
 
 
