@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import User, UserAlias
+from app.models import User
 from app.models.types import utcnow
 from app.services import audit
 from app.services.passwords import hash_password, needs_rehash, verify_password
+from app.services.users import alias_owners
 
 INVALID_CREDENTIALS = "E-mail ou senha inválidos."
 INACTIVE_ACCOUNT = "Esta conta está desativada. Fale com o administrador."
@@ -29,12 +30,7 @@ def authenticate(email: str, password: str) -> LoginResult:
     email = (email or "").strip().lower()
     candidates = db.session.scalars(select(User).where(User.email == email).order_by(User.id)).all()
     # The e-mail of an account merged into another signs in to the survivor.
-    candidates += db.session.scalars(
-        select(User)
-        .join(UserAlias, UserAlias.user_id == User.id)
-        .where(UserAlias.email == email)
-        .order_by(User.id)
-    ).all()
+    candidates += db.session.scalars(alias_owners(email)).all()
     if not candidates:
         verify_password(None, password)  # same cost as a real check
         return _refused(email, None, "e-mail desconhecido", INVALID_CREDENTIALS)

@@ -35,6 +35,7 @@ from app.models import (
     MetricSample,
     Persona,
     Role,
+    Ticket,
     TicketPriority,
     UsbPolicy,
     UsbPolicyMode,
@@ -42,6 +43,7 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
+from app.services import audit, notifications
 from app.services.changes import apply_changes
 from app.services.errors import Conflict, DomainError, NotFound, ValidationError
 from app.services.tickets import create_ticket
@@ -686,8 +688,6 @@ def _open_alert_ticket(machine: Machine, alert: MachineAlert):
         machine_id=machine.id,
         commit=False,
     )
-    from app.services import notifications
-
     notifications.notify_alert_ticket(ticket, machine)
     return ticket
 
@@ -769,8 +769,6 @@ def get_machine(tenant_id: int, machine_id: int) -> Machine:
 def reset_agent(machine: Machine) -> int:
     """ "Resetar agente": every token stops working at once; the agent must register again."""
     count = revoke_tokens(machine, "reset")
-    from app.services import audit
-
     audit.record(
         "dispositivo.resetar",
         target=machine,
@@ -828,8 +826,6 @@ def remove_throwaway_device(machine: Machine, secret: str | None) -> bool:
     person was removed too (only one created by registration: never logged in, nothing else).
     """
     _check_provisioning_secret(secret)
-    from app.models import Ticket
-
     has_history = db.session.scalar(
         select(func.count()).select_from(Ticket).where(Ticket.machine_id == machine.id)
     ) or db.session.scalar(
@@ -854,8 +850,6 @@ def remove_throwaway_device(machine: Machine, secret: str | None) -> bool:
 
 
 def _is_unused_registration_person(user: User) -> bool:
-    from app.models import Ticket
-
     if user.password_hash or user.last_login_at or user.role != Role.COLLABORATOR:
         return False
     uses = (

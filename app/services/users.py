@@ -5,7 +5,7 @@ import re
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Company, Persona, Role, User
+from app.models import Company, Persona, Role, User, UserAlias
 from app.services.changes import apply_changes
 from app.services.errors import NotFound, ValidationError
 from app.services.passwords import MIN_PASSWORD_LENGTH, hash_password
@@ -26,18 +26,22 @@ def find_user(tenant_id: int, email: str) -> User | None:
     )
 
 
+def alias_owners(email: str):
+    """SELECT of the accounts an e-mail of a merged-away account now signs in as (account merge)."""
+    return (
+        select(User)
+        .join(UserAlias, UserAlias.user_id == User.id)
+        .where(UserAlias.email == email.strip().lower())
+        .order_by(User.id)
+    )
+
+
 def find_person(tenant_id: int, email: str) -> User | None:
     """The person an e-mail names now: an account merged away answers with the survivor."""
-    from app.models import UserAlias
-
     user = find_user(tenant_id, email)
     if user is not None and user.is_active:
         return user
-    survivor = db.session.scalar(
-        select(User)
-        .join(UserAlias, UserAlias.user_id == User.id)
-        .where(UserAlias.tenant_id == tenant_id, UserAlias.email == email.strip().lower())
-    )
+    survivor = db.session.scalar(alias_owners(email).where(UserAlias.tenant_id == tenant_id))
     return survivor or user
 
 
