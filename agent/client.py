@@ -1,5 +1,6 @@
 """HTTP to the Chamados server (standard library only) and the heartbeat loop."""
 
+import gzip
 import json
 import logging
 import random
@@ -11,6 +12,7 @@ from agent import collect, config, posture, usb
 
 log = logging.getLogger("chamados.agent")
 MAX_BACKOFF_SECONDS = 300
+COMPRESS_ABOVE_BYTES = 2048
 
 
 class ServerError(Exception):
@@ -31,6 +33,10 @@ def request(
 ) -> dict:
     data = json.dumps(body).encode() if body is not None else None
     all_headers = {"Content-Type": "application/json", "User-Agent": "chamados-agent/1.0", **(headers or {})}
+    if data is not None and len(data) > COMPRESS_ABOVE_BYTES:
+        # A full inventory is ~90 KB of JSON and ~10 KB gzipped: less for the network and the server.
+        data = gzip.compress(data, compresslevel=6)
+        all_headers["Content-Encoding"] = "gzip"
     if token:
         all_headers["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(

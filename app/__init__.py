@@ -10,8 +10,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import load_config
-from app.extensions import csrf, db, limiter, login_manager, migrate, sock
+from app.extensions import csrf, db, login_manager, migrate, sock
 from app.logging_setup import configure_logging, install_request_logging
+from app.session_interface import CookieSessionWhenPresent
 
 __version__ = "0.1.0"
 
@@ -27,6 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
     settings.update(overrides)
 
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
+    app.session_interface = CookieSessionWhenPresent()
     app.config.update(settings)
     app.config["VERSION"] = __version__
     configure_logging(app.config["LOG_LEVEL"])
@@ -58,9 +60,13 @@ def _init_extensions(app: Flask) -> None:
     from app.services.auth import load_active_user
 
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        from app.db_pool import install_idle_ping
+
+        with app.app_context():
+            install_idle_ping(db.engine, app.config["DATABASE_PING_IDLE_SECONDS"])
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
-    limiter.init_app(app)
     sock.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -112,13 +118,21 @@ def _register_error_handlers(app: Flask) -> None:
             400, "csrf_failed", "Sua sessão expirou ou o formulário é inválido. Recarregue a página."
         )
 
+    @app.errorhandler(429)
+    def _too_many_requests(error):
+        response = app.make_response(
+            error_response(429, "rate_limited", "Muitas tentativas. Aguarde um pouco e tente novamente.")
+        )
+        if getattr(error, "retry_after", None):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
+
     for status, code, message in (
         (400, "bad_request", "Requisição inválida."),
         (403, "forbidden", "Você não tem permissão para acessar esta página."),
         (404, "not_found", "Página não encontrada."),
         (405, "method_not_allowed", "Método não permitido."),
         (413, "payload_too_large", "O envio excede o tamanho máximo permitido."),
-        (429, "rate_limited", "Muitas tentativas. Aguarde um pouco e tente novamente."),
         (500, "internal_error", "Erro interno. A equipe foi avisada."),
     ):
         app.register_error_handler(status, lambda error, s=status, c=code, m=message: error_response(s, c, m))

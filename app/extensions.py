@@ -1,7 +1,5 @@
 """Flask extensions, created unbound here and bound to the app in `create_app`."""
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sock import Sock
@@ -29,4 +27,3 @@ migrate = Migrate()
 login_manager = LoginManager()
 sock = Sock()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)

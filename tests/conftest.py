@@ -25,8 +25,9 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.config import normalise_database_url
-from app.extensions import db, limiter
+from app.extensions import db
 from app.models import Company, Queue, Role, Tenant, User
+from app.services import rate_limits
 from app.services.passwords import hash_password
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
@@ -114,7 +115,7 @@ def app(test_env, workdir):
 def _clean_state(app):
     """Each test runs inside an app context and leaves empty tables behind."""
     with app.app_context():
-        limiter.reset()
+        rate_limits.reset()
         yield
         db.session.rollback()
         db.session.remove()
@@ -125,20 +126,12 @@ def _clean_state(app):
 
 @pytest.fixture
 def make_app(test_env, tmp_path):
-    """Build another app with changed settings (a dead database, a dead Redis...).
-
-    Flask-Limiter keeps its storage on the shared `limiter` object, so building
-    a second app would silently re-point the main app's limiter; it is restored
-    afterwards.
-    """
-    saved = dict(limiter.__dict__)
+    """Build another app with changed settings (a dead database, a dead Redis...)."""
 
     def build(**env_overrides):
         return create_app({"ENV": {**test_env, **env_overrides}, "INSTANCE_PATH": tmp_path})
 
-    yield build
-    limiter.__dict__.clear()
-    limiter.__dict__.update(saved)
+    return build
 
 
 # --- domain objects -------------------------------------------------------

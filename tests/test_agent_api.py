@@ -115,6 +115,70 @@ def test_flooding_device_gets_429(api, app, register_device):
     assert_conforms(responses[-1], "/api/machines/heartbeat")
 
 
+def test_429_says_when_to_retry_and_chat_calls_have_their_own_limit(api, app, register_device, monkeypatch):
+    _body, auth = register_device()
+    monkeypatch.setitem(app.config, "AGENT_RATE_LIMIT", "1 per minute")
+    assert api.post("/api/machines/heartbeat", json={}, headers=auth).status_code == 200
+    refused = api.post("/api/machines/heartbeat", json={}, headers=auth)
+    assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
+    # Chat polling counts against CHAT_RATE_LIMIT, not against the heartbeat's budget.
+    assert api.get("/api/machines/chat/sessions", headers=auth).status_code == 200
+
+
+def _gzip_heartbeat(api, auth, payload: dict, encoding="gzip"):
+    import gzip
+    import json
+    import zlib
+
+    raw = json.dumps(payload).encode()
+    data = gzip.compress(raw) if encoding == "gzip" else zlib.compress(raw)
+    return api.post(
+        "/api/machines/heartbeat",
+        data=data,
+        headers={**auth, "Content-Type": "application/json", "Content-Encoding": encoding},
+    )
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_compressed_heartbeats_are_accepted(api, register_device, encoding):
+    _body, auth = register_device()
+    response = _gzip_heartbeat(api, auth, {"inventory": sample_inventory()}, encoding)
+    assert response.status_code == 200 and response.get_json()["inventoryStored"] is True
+    again = _gzip_heartbeat(api, auth, {"inventory": sample_inventory()}, encoding)
+    assert again.get_json()["inventoryStored"] is False
+    assert db.session.scalar(select(func.count()).select_from(InventorySnapshot)) == 1
+
+
+def test_bad_compression_is_refused_with_a_clear_error(api, app, register_device, monkeypatch):
+    import gzip
+
+    _body, auth = register_device()
+    corrupt = api.post(
+        "/api/machines/heartbeat",
+        data=b"\x1f\x8b\x08\x00not gzip at all",
+        headers={**auth, "Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert corrupt.status_code == 400 and corrupt.get_json()["error"]["code"] == "bad_compression"
+    unknown = api.post(
+        "/api/machines/heartbeat",
+        data=b"{}",
+        headers={**auth, "Content-Type": "application/json", "Content-Encoding": "br"},
+    )
+    assert unknown.status_code == 415 and unknown.get_json()["error"]["code"] == "unsupported_encoding"
+    # A small bomb: 40 KB on the wire, 4 MB once inflated; the limit is on the inflated size.
+    monkeypatch.setitem(app.config, "AGENT_MAX_BODY_BYTES", 1024 * 1024)
+    bomb = gzip.compress(b'{"inventory": {"blob": "' + b"x" * 4 * 1024 * 1024 + b'"}}')
+    assert len(bomb) < 64 * 1024
+    too_big = api.post(
+        "/api/machines/heartbeat",
+        data=bomb,
+        headers={**auth, "Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert too_big.status_code == 413 and too_big.get_json()["error"]["code"] == "payload_too_large"
+    for response in (corrupt, unknown, too_big):
+        assert_conforms(response, "/api/machines/heartbeat")
+
+
 def test_identical_heartbeats_write_no_inventory(api, register_device):
     _body, auth = register_device()
     inventory = sample_inventory()

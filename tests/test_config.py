@@ -7,7 +7,7 @@ def test_defaults_give_a_runnable_embedded_app(tmp_path):
     config = load_config({}, instance_path=tmp_path)
     assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'chamados.sqlite3'}"
     assert config["REDIS_URL"] is None
-    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert config["PRESENCE_FLUSH_SECONDS"] == 10 and config["DATABASE_PING_IDLE_SECONDS"] == 10
     assert config["MACHINE_TOKEN_TTL_MS"] == 2_592_000_000
     assert config["SESSION_COOKIE_SECURE"] is False
 
@@ -53,11 +53,6 @@ def test_postgres_urls_use_psycopg3():
     assert normalise_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
-
-
-def test_redis_url_moves_rate_limits_to_redis(tmp_path):
-    config = load_config({"REDIS_URL": "redis://127.0.0.1:6379/0"}, instance_path=tmp_path)
-    assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
 
 
 def test_development_provisioning_secret_is_generated_once(tmp_path):

@@ -335,3 +335,24 @@ def test_hand_over_checklist_of_the_seed(app, api_client, register_device, tenan
     db.session.expire_all()
     devices = {m.id: m.assigned_user.email for m in db.session.scalars(select(Machine))}
     assert devices == {yellow["machineId"]: "maria@paoquente.test", blue["machineId"]: "joao@paoquente.test"}
+
+
+def test_the_token_query_reads_the_same_values_on_every_path(app, chat_device, agent_user, admin_user):
+    """On PostgreSQL the token query runs on the raw driver connection; its row must be
+    exactly what SQLAlchemy's own execution gives (datetimes, enum names, chat counts)."""
+    from app.services import chat
+
+    setup = chat_device()
+    setup.start(agent_user)
+    chat.post_message(setup.ticket, author=agent_user, from_device=False, body="Olá, pode reiniciar?")
+    svc.set_usb_policy(setup.machine, "BLOCK", admin_user)
+    token_hash = svc.hash_token(setup.token)
+
+    fast = svc.token_context_row(token_hash)
+    with db.engine.connect() as connection:
+        reference = connection.execute(svc._TOKEN_CONTEXT, {"token_hash": token_hash}).first()
+    assert tuple(fast) == tuple(reference)
+    context = svc.authenticate_token(setup.token)
+    assert (context.chat_sessions, context.chat_unread) == (1, 1)
+    assert svc.commands_for(context)[0]["mode"] == "BLOCK"
+    assert svc.token_context_row("0" * 64) is None

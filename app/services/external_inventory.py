@@ -32,6 +32,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Company, Machine, MachinePresence, Tenant
 from app.models.types import utcnow
+from app.services import compression
 from app.services import machines as machine_service
 from app.services.changes import apply_changes
 from app.services.errors import DomainError
@@ -70,24 +71,21 @@ def decode_body(raw: bytes) -> Body:
     """Decompress by the bytes themselves (agents' Content-Type is not reliable), bounded."""
     limit = current_app.config["INVENTORY_MAX_DECODED_BYTES"]
     if raw[:2] == b"\x1f\x8b":
-        return Body(_inflate(raw, zlib.MAX_WBITS | 16, limit), "gzip")
+        return Body(_inflate(raw, "gzip", limit), "gzip")
     if len(raw) >= 2 and raw[0] == 0x78 and (raw[0] * 256 + raw[1]) % 31 == 0:
-        return Body(_inflate(raw, zlib.MAX_WBITS, limit), "zlib")
+        return Body(_inflate(raw, "zlib", limit), "zlib")
     if len(raw) > limit:
         raise _too_large(limit)
     return Body(raw, "none")
 
 
-def _inflate(raw: bytes, wbits: int, limit: int) -> bytes:
-    """Decompress at most `limit` bytes: a small bomb never becomes a big buffer."""
-    inflater = zlib.decompressobj(wbits)
+def _inflate(raw: bytes, encoding: str, limit: int) -> bytes:
     try:
-        data = inflater.decompress(raw, limit + 1)
-    except zlib.error:
+        return compression.inflate(raw, encoding, limit)
+    except compression.CorruptBody:
         raise InventoryRefused(400, "bad_compression", "Corpo comprimido inválido.") from None
-    if len(data) > limit or inflater.unconsumed_tail:
-        raise _too_large(limit)
-    return data
+    except compression.BodyTooLarge:
+        raise _too_large(limit) from None
 
 
 def _too_large(limit: int) -> InventoryRefused:

@@ -6,14 +6,13 @@ import hashlib
 import orjson
 from flask import Blueprint, abort, current_app, jsonify, request
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from app.agent_openapi import OPENAPI, SCHEMAS
-from app.extensions import csrf, db, limiter
+from app.extensions import csrf, db
 from app.models import Persona
 from app.security import bearer_token, current_device_session
 from app.services import chat as chat_service
+from app.services import compression, rate_limits
 from app.services import machines as machine_service
 from app.services.device_sessions import open_device_session
 from app.services.errors import DomainError
@@ -25,16 +24,26 @@ from app.views.device_sessions import (
     set_context_cookie,
 )
 from app.views.downloads import send_attachment
-from app.views.errors import json_error
 
 bp = Blueprint("agent_api", __name__, url_prefix="/api/machines")
 csrf.exempt(bp)
 
-_REGISTRY = Registry().with_resource(
-    "urn:chamados:agent", Resource.from_contents({"components": {"schemas": SCHEMAS}}, DRAFT202012)
-)
+
+def _inlined(schema):
+    """The schema with every local $ref replaced by its target (the request schemas
+    have no cycles): resolving references on each request was half of validation."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if ref is not None:
+            return _inlined(SCHEMAS[ref.rsplit("/", 1)[1]])
+        return {key: _inlined(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_inlined(item) for item in schema]
+    return schema
+
+
 VALIDATORS = {
-    name: Draft202012Validator({"$ref": f"urn:chamados:agent#/components/schemas/{name}"}, registry=_REGISTRY)
+    name: Draft202012Validator(_inlined(SCHEMAS[name]))
     for name in (
         "RegisterRequest",
         "HeartbeatRequest",
@@ -45,19 +54,26 @@ VALIDATORS = {
 }
 
 
-def _rate_key() -> str:
-    """Rate limits count per device token (per address before a device has one)."""
+def _chat_rate(view):
+    """The device's chat calls poll more often: they count against CHAT_RATE_LIMIT instead."""
+    view.rate_limit_setting = "CHAT_RATE_LIMIT"
+    return view
+
+
+@bp.before_request
+def _refuse_floods() -> None:
+    """AGENT_RATE_LIMIT per device token (per address before a device has one)."""
+    if request.method == "OPTIONS":
+        return None  # CORS preflights are the browser's, not the device's
+    view = current_app.view_functions.get(request.endpoint)
+    setting = getattr(view, "rate_limit_setting", "AGENT_RATE_LIMIT")
     token = bearer_token()
-    if token:
-        return "machine:" + hashlib.sha256(token.encode()).hexdigest()[:32]
-    return "addr:" + (request.remote_addr or "?")
-
-
-def _agent_limit() -> str:
-    return current_app.config["AGENT_RATE_LIMIT"]
-
-
-limiter.limit(_agent_limit, key_func=_rate_key)(bp)
+    who = (
+        "machine:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+        if token
+        else "addr:" + (request.remote_addr or "?")
+    )
+    rate_limits.enforce(f"{setting}:{who}", current_app.config[setting])
 
 
 @bp.errorhandler(DomainError)
@@ -77,6 +93,7 @@ def _body(schema: str) -> dict:
     raw = request.stream.read(limit + 1) if request.content_length is None else request.get_data()
     if len(raw) > limit:
         raise AgentError(413, "payload_too_large", f"O corpo excede {limit} bytes.")
+    raw = _decoded(raw, limit)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -90,6 +107,22 @@ def _body(schema: str) -> dict:
             422, "invalid_field", f"Campo inválido: {field or 'corpo'} ({error.message}).", field=field
         )
     return body
+
+
+def _decoded(raw: bytes, limit: int) -> bytes:
+    """Bodies may come gzip- or deflate-compressed (a 90 KB inventory is ~10 KB on the
+    wire); the limit applies to the decompressed size too."""
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding == "identity":
+        return raw
+    if encoding not in compression.WBITS:
+        raise AgentError(415, "unsupported_encoding", "Content-Encoding aceitos: gzip, deflate.")
+    try:
+        return compression.inflate(raw, encoding, limit)
+    except compression.CorruptBody:
+        raise AgentError(400, "bad_compression", f"Corpo {encoding} inválido.") from None
+    except compression.BodyTooLarge:
+        raise AgentError(413, "payload_too_large", f"O corpo excede {limit} bytes descomprimido.") from None
 
 
 def _person(user) -> dict | None:
@@ -154,7 +187,6 @@ def heartbeat():
 
 
 @bp.route("/sessions", methods=["OPTIONS"])
-@limiter.exempt
 def sessions_preflight():
     return allow_credentials_for_origin(current_app.make_default_options_response())
 
@@ -213,24 +245,20 @@ def usb_policy_ack():
 # --- live chat, device side (the seed's JSON fallback; the websocket is /ws/chat) ---------
 
 
-def _chat_limit() -> str:
-    return current_app.config["CHAT_RATE_LIMIT"]
-
-
 def _chat_ticket(reference: int):
     context = machine_service.authenticate_token(bearer_token())
     return chat_service.ticket_for_machine(context.machine_id, context.tenant_id, reference)
 
 
 @bp.get("/chat/sessions")
-@limiter.limit(_chat_limit, key_func=_rate_key, override_defaults=True)
+@_chat_rate
 def chat_sessions():
     context = machine_service.authenticate_token(bearer_token())
     return jsonify({"sessions": chat_service.machine_sessions(context.machine_id)})
 
 
 @bp.get("/chat/updates")
-@limiter.limit(_chat_limit, key_func=_rate_key, override_defaults=True)
+@_chat_rate
 def chat_updates():
     context = machine_service.authenticate_token(bearer_token())
     return jsonify(chat_service.machine_updates(context.machine_id))
@@ -246,7 +274,7 @@ def _query_int(name: str, maximum: int | None = None) -> int | None:
 
 
 @bp.get("/chat/<int:reference>/messages")
-@limiter.limit(_chat_limit, key_func=_rate_key, override_defaults=True)
+@_chat_rate
 def chat_messages(reference: int):
     ticket = _chat_ticket(reference)
     session = chat_service.active_session(ticket.id)
@@ -265,7 +293,7 @@ def chat_messages(reference: int):
 
 
 @bp.post("/chat/<int:reference>/messages")
-@limiter.limit(_chat_limit, key_func=_rate_key, override_defaults=True)
+@_chat_rate
 def chat_post(reference: int):
     """JSON {"body": "..."}, or multipart with a `body` field and `file` parts."""
     ticket = _chat_ticket(reference)
@@ -283,14 +311,14 @@ def chat_post(reference: int):
 
 
 @bp.post("/chat/<int:reference>/read")
-@limiter.limit(_chat_limit, key_func=_rate_key, override_defaults=True)
+@_chat_rate
 def chat_read(reference: int):
     ticket = _chat_ticket(reference)
     return jsonify({"ok": True, "processed": chat_service.mark_read(ticket, by_device=True)})
 
 
 @bp.get("/chat/<int:reference>/attachments/<int:attachment_id>")
-@limiter.limit(_chat_limit, key_func=_rate_key, override_defaults=True)
+@_chat_rate
 def chat_attachment(reference: int, attachment_id: int):
     ticket = _chat_ticket(reference)
     attachment = chat_service.chat_attachment(ticket, attachment_id, machine_id=ticket.machine_id)
@@ -300,11 +328,5 @@ def chat_attachment(reference: int, attachment_id: int):
 
 
 @bp.get("/openapi.json")
-@limiter.exempt
 def openapi():
     return jsonify(OPENAPI)
-
-
-@bp.errorhandler(429)
-def _too_many(error):
-    return json_error(429, "rate_limited", "Muitas requisições deste dispositivo; aguarde.")

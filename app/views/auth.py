@@ -5,8 +5,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from app.extensions import limiter
 from app.services.auth import authenticate
+from app.services.rate_limits import limited
 from app.views.device_sessions import end_device_session
 
 bp = Blueprint("auth", __name__)
@@ -43,7 +43,7 @@ def render_login(error: str | None = None, status: int = 200, email: str = ""):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limited(_login_limit, methods=("POST",))
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(home_for(current_user))

@@ -4,7 +4,7 @@ constant time; anything else is 401."""
 
 from flask import Blueprint, current_app, jsonify, request
 
-from app.extensions import csrf, limiter
+from app.extensions import csrf
 from app.security import shared_secret_matches
 from app.services.archive import archive_resolved
 from app.views.errors import json_error
@@ -16,7 +16,6 @@ csrf.exempt(bp)
 
 
 @bp.post("/api/cron/<name>")
-@limiter.exempt
 def run(name: str):
     if not shared_secret_matches(request.headers.get("x-cron-secret"), current_app.config["CRON_SECRET"]):
         return json_error(401, "invalid_cron_secret", "Segredo de cron ausente ou inválido.")
@@ -42,7 +41,6 @@ def run(name: str):
 
 
 @bp.post("/api/admin/tickets/archive-local")
-@limiter.exempt
 def archive_local():
     config = current_app.config
     provided = request.headers.get("x-internal-token") or request.headers.get("x-cron-secret")

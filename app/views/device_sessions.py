@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask_login import current_user, login_user, logout_user
 from itsdangerous import URLSafeSerializer
 
-from app.extensions import csrf, limiter
+from app.extensions import csrf
 from app.services.device_sessions import (
     HANDSHAKE_REDIRECTS,
     DeviceSession,
@@ -13,6 +13,7 @@ from app.services.device_sessions import (
     resume_device_session,
 )
 from app.services.machines import AgentError
+from app.services.rate_limits import limited
 from app.views.errors import json_error
 
 bp = Blueprint("device_sessions", __name__)
@@ -99,7 +100,7 @@ def _load_device_session():
 
 
 @bp.get("/machines/handshake")
-@limiter.limit("30 per minute")
+@limited("30 per minute")
 def handshake():
     endpoint = HANDSHAKE_REDIRECTS.get(request.args.get("redirect") or "/portal")
     if endpoint is None:

@@ -4,7 +4,7 @@ process answers, nothing else), the staff health page (Saúde) and its Tarefas p
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.extensions import csrf, limiter
+from app.extensions import csrf
 from app.models import TicketStatus
 from app.security import admin_required, staff_required
 from app.services import job_runs, notifications
@@ -16,7 +16,6 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/health")
-@limiter.exempt
 @csrf.exempt
 def health():
     snapshot, healthy = health_snapshot(current_app.config["VERSION"])
@@ -24,7 +23,6 @@ def health():
 
 
 @bp.get("/health/live")
-@limiter.exempt
 def live():
     """For process supervisors: a restart cannot fix the database, so this checks nothing else."""
     return jsonify({"status": "ok"})

@@ -14,15 +14,23 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import TooManyRequests
 
-from app.extensions import csrf, db, limiter
+from app.extensions import csrf, db
 from app.services import external_inventory as inventory_service
+from app.services import rate_limits
 from app.services.external_inventory import InventoryRefused, Message
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("inventory_api", __name__, url_prefix="/api/inventory")
 csrf.exempt(bp)
-limiter.limit(lambda: current_app.config["INVENTORY_RATE_LIMIT"])(bp)
+
+
+@bp.before_request
+def _limit_per_address() -> None:
+    rate_limits.enforce(
+        f"inventory:{rate_limits.client_address()}", current_app.config["INVENTORY_RATE_LIMIT"]
+    )
+
 
 # Exactly `Basic realm="…"`: FusionInventory reads the realm with /^Basic realm="(.*)"/, so any
 # parameter after it would become part of the realm and the agent would never send its password.
