@@ -19,7 +19,7 @@ from app.models import (
 from app.models.types import utcnow
 from app.services import machines as svc
 from app.services.errors import Conflict, ValidationError
-from tests.conftest import make_user
+from tests.conftest import TEST_DATABASE_URL, make_user
 
 
 def _machine(body):
@@ -356,3 +356,24 @@ def test_the_token_query_reads_the_same_values_on_every_path(app, chat_device, a
     assert (context.chat_sessions, context.chat_unread) == (1, 1)
     assert svc.commands_for(context)[0]["mode"] == "BLOCK"
     assert svc.token_context_row("0" * 64) is None
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="the raw-driver token query is PostgreSQL's")
+def test_a_failed_token_query_gives_its_connection_back_transactional(app, monkeypatch):
+    """The query runs in autocommit; whatever happens, the pool must get back a connection
+    in transactions again, or the next request's rollback would undo nothing."""
+    import psycopg
+
+    monkeypatch.setattr(svc, "_compiled_token_context", lambda engine: ("SELECT no_such_column", {}))
+    drivers = []
+    real_raw_connection = db.engine.raw_connection
+
+    def recording_raw_connection():
+        pooled = real_raw_connection()
+        drivers.append(pooled.driver_connection)
+        return pooled
+
+    monkeypatch.setattr(db.engine, "raw_connection", recording_raw_connection)
+    with pytest.raises(psycopg.errors.UndefinedColumn):
+        svc.token_context_row("0" * 64)
+    assert drivers and drivers[0].autocommit is False

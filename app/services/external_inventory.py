@@ -32,7 +32,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Company, Machine, MachinePresence, Tenant
 from app.models.types import utcnow
-from app.services import compression
+from app.services import compression, presence
 from app.services import machines as machine_service
 from app.services.changes import apply_changes
 from app.services.errors import DomainError
@@ -468,7 +468,7 @@ def ingest(company: Company, message: Message, source: str, now: datetime | None
         if not machine.mac_addresses and data.macs:
             identity["mac_addresses"] = data.macs
         apply_changes(machine, identity, commit=False)
-        machine_service.touch_presence(machine.id, now)
+        presence.touch(machine.id, now)
     machine_service.remember_identifiers(machine, data.identifiers)
     stored = machine_service.store_inventory(machine, data.inventory, now)
     db.session.commit()

@@ -191,17 +191,17 @@ def token_context_row(token_hash: str) -> tuple | None:
             return connection.execute(_TOKEN_CONTEXT, params).first()
     sql, defaults = _compiled_token_context(engine)
     pooled = engine.raw_connection()
+    driver = pooled.driver_connection
     try:
-        driver = pooled.driver_connection
         driver.autocommit = True
-        row = driver.execute(sql, {**defaults, **params}, prepare=True).fetchone()
-        driver.autocommit = False
+        return driver.execute(sql, {**defaults, **params}, prepare=True).fetchone()
     except psycopg.OperationalError:
         pooled.invalidate()  # a dead connection must not go back to the pool
         raise
     finally:
+        if not driver.closed:
+            driver.autocommit = False  # the pool hands out transactional connections
         pooled.close()
-    return row
 
 
 @lru_cache(maxsize=4)
@@ -473,7 +473,7 @@ def register(
     else:
         apply_changes(machine, identity, commit=False)
         revoke_tokens(machine, "re-registered", now)
-        touch_presence(machine.id, now)
+        presence.touch(machine.id, now)
     remember_identifiers(machine, identifiers)
     token, record = issue_token(machine, now)
     db.session.commit()
@@ -508,20 +508,6 @@ def inventory_hash(inventory: dict) -> str:
     return canonical_hash(stable_inventory(inventory))
 
 
-def touch_presence(machine_id: int, now: datetime, sampled: bool = False) -> None:
-    """Update the narrow last-seen row (insert it if the device has none yet)."""
-    # Core statements on the session's connection: no ORM bookkeeping on the busy path.
-    presence = MachinePresence.__table__
-    values = {"last_seen_at": now, **({"last_sample_at": now} if sampled else {})}
-    updated = (
-        db.session.connection()
-        .execute(update(presence).where(presence.c.machine_id == machine_id).values(**values))
-        .rowcount
-    )
-    if not updated:
-        db.session.add(MachinePresence(machine_id=machine_id, **values))
-
-
 def metric_sample_due(last_sample_at: datetime | None, now: datetime) -> bool:
     """Charts need a point every few minutes, not one per heartbeat (that would be
     ~1 500 rows per device per day kept for 90 days)."""
@@ -547,7 +533,7 @@ def record_heartbeat(
     result = HeartbeatResult()
     sample = bool(metrics) and metric_sample_due(context.last_sample_at, now)
     if sample:
-        touch_presence(context.machine_id, now, sampled=True)
+        presence.touch(context.machine_id, now, sampled=True)
         db.session.connection().execute(
             insert(MetricSample.__table__).values(
                 machine_id=context.machine_id,
@@ -559,14 +545,14 @@ def record_heartbeat(
                 logged_user=(metrics.get("loggedUser") or None) and str(metrics["loggedUser"])[:120],
             )
         )
+    else:
+        presence.note_seen(context.machine_id, now)
     if inventory is not None:
         content_hash = inventory_hash(inventory)
         if content_hash != context.inventory_hash:
             result.inventory_stored = store_inventory(context.machine, inventory, now, content_hash)
     if alerts is not None and (alerts or has_open_alerts(context.machine_id)):
         result.alerts_opened, result.alerts_resolved = sync_alerts(context.machine, alerts, now)
-    if not sample:
-        presence.note_seen(context.machine_id, now)
     result.commands = commands_for(context)
     if db.session.registry.has():  # an identical heartbeat never opened a session: nothing to commit
         db.session.commit()

@@ -50,16 +50,30 @@ _ADVANCE_LAST_SEEN = (
 
 
 def note_seen(machine_id: int, seen_at: datetime) -> None:
-    """The heartbeat's one presence call."""
+    """The heartbeat's one presence call: noted for the next flush (or written at once)."""
     app = current_app._get_current_object()
     if app.config["PRESENCE_FLUSH_SECONDS"] == 0:
-        write_presence(db.session.connection(), {machine_id: seen_at})
+        touch(machine_id, seen_at)
     else:
         flusher_for(app).note(machine_id, seen_at)
 
 
+def touch(machine_id: int, now: datetime, sampled: bool = False) -> None:
+    """Write the last-seen time now, in the caller's transaction (registration, a
+    FusionInventory post, a heartbeat that takes a metric sample). Inserts the row if
+    the device has none yet."""
+    values = {"last_seen_at": now, **({"last_sample_at": now} if sampled else {})}
+    updated = (
+        db.session.connection()
+        .execute(update(_presence).where(_presence.c.machine_id == machine_id).values(**values))
+        .rowcount
+    )
+    if not updated:
+        db.session.add(MachinePresence(machine_id=machine_id, **values))
+
+
 def write_presence(connection: Connection, seen: dict[int, datetime]) -> int:
-    """Write noted times: update the rows that exist, insert the missing ones
+    """Write a flush's noted times in batches: update the rows that exist, insert the missing ones
     (for devices that still exist). Returns how many devices were written."""
     written = 0
     ids = sorted(seen)

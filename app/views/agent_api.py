@@ -1,7 +1,6 @@
 """The desktop agent's JSON API under /api/machines/. Every error is
 {"error": {"code", "message"[, "field"]}} with the right status."""
 
-import hashlib
 
 import orjson
 from flask import Blueprint, abort, current_app, jsonify, request
@@ -69,9 +68,9 @@ def _refuse_floods() -> None:
     setting = getattr(view, "rate_limit_setting", "AGENT_RATE_LIMIT")
     token = bearer_token()
     who = (
-        "machine:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+        "machine:" + machine_service.hash_token(token)[:32]
         if token
-        else "addr:" + (request.remote_addr or "?")
+        else "addr:" + rate_limits.client_address()
     )
     rate_limits.enforce(f"{setting}:{who}", current_app.config[setting])
 
