@@ -1,7 +1,6 @@
 """The desktop agent's JSON API under /api/machines/. Every error is
 {"error": {"code", "message"[, "field"]}} with the right status."""
 
-
 import orjson
 from flask import Blueprint, abort, current_app, jsonify, request
 from jsonschema import Draft202012Validator
