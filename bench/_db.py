@@ -51,10 +51,14 @@ def start_gunicorn(root, env: dict, port: int):
         env=env,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(100):
+    # The master listens before its workers have loaded the app: wait for an answer, not a connect.
+    for _ in range(150):
         try:
-            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/health")
-            break
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/health/live")
+            if connection.getresponse().status == 200:
+                break
         except OSError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     return server

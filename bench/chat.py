@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
 import json
 import os
 import random
@@ -37,7 +36,7 @@ import psutil  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 import websockets  # noqa: E402
 
-from bench._db import recreate_database  # noqa: E402
+from bench._db import recreate_database, start_gunicorn  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/chamados_bench_chat"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
@@ -54,7 +53,7 @@ def seed(env: dict, sessions: int) -> tuple[list[tuple[str, int]], str]:
     from app import create_app
     from app.extensions import db
     from app.models import Company, Machine, Role, Tenant, User
-    from app.services import chat, machines
+    from app.services import chat, machines, presence
     from app.services.tickets import create_ticket
 
     app = create_app({"ENV": env, "INSTANCE_PATH": Path(env["INSTANCE_PATH"])})
@@ -84,7 +83,7 @@ def seed(env: dict, sessions: int) -> tuple[list[tuple[str, int]], str]:
             db.session.add(machine)
             db.session.flush()
             token, _ = machines.issue_token(machine)
-            machines.touch_presence(machine.id, now)
+            presence.touch(machine.id, now)
             ticket = create_ticket(tenant_id=tenant.id, requester=person, subject=f"Chat {n}")
             ticket.machine_id = machine.id
             db.session.flush()
@@ -98,32 +97,9 @@ def seed(env: dict, sessions: int) -> tuple[list[tuple[str, int]], str]:
 
 
 def start_servers(env: dict, sessions: int) -> list[subprocess.Popen]:
-    processes = []
-    for port in PORTS:
-        server_env = {
-            **env,
-            "PORT": str(port),
-            "WEB_CONCURRENCY": "1",
-            "GUNICORN_THREADS": str(sessions + 32),
-        }
-        processes.append(
-            subprocess.Popen(
-                [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py", "wsgi:app"],
-                cwd=ROOT,
-                env=server_env,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-    for port in PORTS:
-        for _ in range(150):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                conn.request("GET", "/health/live")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-    return processes
+    """One gunicorn process per port, each with a thread for every socket it will hold."""
+    threads = {"WEB_CONCURRENCY": "1", "GUNICORN_THREADS": str(sessions + 32)}
+    return [start_gunicorn(ROOT, {**env, **threads, "PORT": str(port)}, port) for port in PORTS]
 
 
 def server_cpu(servers: list[subprocess.Popen]) -> float:
@@ -162,20 +138,36 @@ class Tally:
         self.latencies: list[float] = []
         self.store_latencies: list[float] = []  # send → "sent" (stored and committed)
         self.errors: Counter = Counter()
+        self.connect_seconds = 0.0
+        self.connect_latencies: list[float] = []
+        self.timeline: list[tuple[float, float]] = []  # (seconds into the exchange, latency ms)
 
 
-async def converse(index, token, reference, cookie, tally, start_at, stop_at, rate):
+async def connect(index, token, reference, cookie) -> tuple:
+    """Both sockets of one session, subscribed: the server has answered the "ping" sent after
+    "subscribe" (frames are handled in order), so the backlog is read and live events flow."""
+    started = time.perf_counter()
     device = await websockets.connect(
-        f"ws://127.0.0.1:{PORTS[0]}/ws/chat", additional_headers={"Authorization": f"Bearer {token}"}
+        f"ws://127.0.0.1:{PORTS[0]}/ws/chat",
+        additional_headers={"Authorization": f"Bearer {token}"},
+        open_timeout=60,
     )
     staff = await websockets.connect(
         f"ws://127.0.0.1:{PORTS[1]}/ws/chat",
         additional_headers={"Cookie": f"session={cookie}"},
         origin=f"http://127.0.0.1:{PORTS[1]}",
+        open_timeout=60,
     )
     for ws in (device, staff):
         await ws.send(json.dumps({"type": "subscribe", "ticket": reference, "lastId": 0}))
+        await ws.send(json.dumps({"type": "ping"}))
+    for ws in (device, staff):
+        while json.loads(await ws.recv())["type"] != "pong":
+            pass
+    return device, staff, (time.perf_counter() - started) * 1000
 
+
+async def converse(index, reference, device, staff, tally, start_at, stop_at, rate):
     pending = {"d": [], "s": []}  # send times per socket, answered in order by "sent" frames
 
     async def read(ws, side):
@@ -186,6 +178,7 @@ async def converse(index, token, reference, cookie, tally, start_at, stop_at, ra
                 if sender != side:
                     tally.received[(int(session), sender, int(number))] += 1
                     tally.latencies.append((time.perf_counter() - float(sent_at)) * 1000)
+                    tally.timeline.append((float(sent_at) - start_at, tally.latencies[-1]))
             elif frame["type"] == "sent":
                 tally.sent[(index, side)] += 1
                 tally.store_latencies.append((time.perf_counter() - pending[side].pop(0)) * 1000)
@@ -193,9 +186,9 @@ async def converse(index, token, reference, cookie, tally, start_at, stop_at, ra
                 tally.errors[frame["code"]] += 1
 
     async def write(ws, side):
-        await asyncio.sleep(
-            max(0, start_at - time.perf_counter()) + min(random.random() / rate, stop_at - start_at)
-        )
+        # A Poisson process from the start: waits drawn the same way before the first message and
+        # between messages, so the load is `rate` per side all along (no burst at the start).
+        await asyncio.sleep(max(0.0, start_at - time.perf_counter()) + random.expovariate(rate))
         number = 0
         while time.perf_counter() < stop_at:
             number += 1
@@ -207,32 +200,39 @@ async def converse(index, token, reference, cookie, tally, start_at, stop_at, ra
 
     readers = [asyncio.create_task(read(device, "d")), asyncio.create_task(read(staff, "s"))]
     await asyncio.gather(write(device, "d"), write(staff, "s"))
-    return device, staff, readers
+    return readers
 
 
-async def run_chat(pairs, cookie, seconds, rate) -> tuple[Tally, float]:
+async def run_chat(pairs, cookie, seconds, rate, on_connected) -> Tally:
     tally = Tally()
-    start_at = time.perf_counter() + 3.0  # every socket connected and subscribed before the clock starts
+    # Every session connects at once, as after a server restart; the exchange starts once all are in.
+    opened = time.perf_counter()
+    sockets = await asyncio.gather(*(connect(i, token, ref, cookie) for i, (token, ref) in enumerate(pairs)))
+    tally.connect_seconds = time.perf_counter() - opened
+    tally.connect_latencies = [connect_ms for _, _, connect_ms in sockets]
+    on_connected()
+    start_at = time.perf_counter() + 0.2
     stop_at = start_at + seconds
-    results = await asyncio.gather(
+    readers = await asyncio.gather(
         *(
-            converse(i, token, ref, cookie, tally, start_at, stop_at, rate)
-            for i, (token, ref) in enumerate(pairs)
+            converse(i, ref, device, staff, tally, start_at, stop_at, rate)
+            for i, ((_, ref), (device, staff, _)) in enumerate(zip(pairs, sockets, strict=True))
         )
     )
     await asyncio.sleep(3.0)  # drain: everything sent must have arrived by now
-    for device, staff, readers in results:
-        for task in readers:
+    for (device, staff, _), tasks in zip(sockets, readers, strict=True):
+        for task in tasks:
             task.cancel()
         await device.close()
         await staff.close()
-    return tally, seconds
+    return tally
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--timeline", action="store_true", help="also print latency per 2-second slice")
     parser.add_argument(
         "--rate",
         type=float,
@@ -263,9 +263,17 @@ def main() -> None:
     servers = start_servers(env, args.sessions)
     try:
         redis_rtt = asyncio.run(redis_round_trip(redis_url))
-        cpu_before = server_cpu(servers)
-        tally, seconds = asyncio.run(run_chat(pairs, cookie, args.seconds, args.rate))
-        cpu_used = server_cpu(servers) - cpu_before
+        cpu = {"start": server_cpu(servers)}
+
+        def connected():
+            cpu["connected"] = server_cpu(servers)
+            cpu["client"] = time.process_time()
+
+        tally = asyncio.run(run_chat(pairs, cookie, args.seconds, args.rate, connected))
+        seconds = args.seconds
+        cpu_used = server_cpu(servers) - cpu["connected"]
+        client_cpu = time.process_time() - cpu["client"]
+        connect_cpu = cpu["connected"] - cpu["start"]
     finally:
         for server in servers:
             server.terminate()
@@ -281,6 +289,11 @@ def main() -> None:
     rtt_p50, rtt_p99 = percentile(redis_rtt, 0.50), percentile(redis_rtt, 0.99)
     print(
         f"chat bench: {args.sessions} sessions (device sockets on :{PORTS[0]}, staff on :{PORTS[1]}, via Redis)"
+    )
+    print(
+        f"  connecting {len(pairs) * 2} sockets at once (handshake, auth, subscribe): all in "
+        f"{tally.connect_seconds:.1f} s, per session p50 {percentile(tally.connect_latencies, 0.5):.0f} ms, "
+        f"p99 {percentile(tally.connect_latencies, 0.99):.0f} ms; web CPU {connect_cpu:.1f} s"
     )
     print(
         f"  messages: {sent} sent and stored, {delivered} delivered in {seconds:.0f} s = {delivered / seconds:.0f} msg/s"
@@ -299,10 +312,20 @@ def main() -> None:
         f"  web processes CPU: {cpu_used:.1f} s over the run "
         f"({cpu_used / seconds * 100:.0f}% of one core; {cpu_used * 1000 / max(sent, 1):.1f} ms per message)"
     )
+    print(f"  bench client CPU (same machine): {client_cpu:.1f} s")
     print(f"  raw Redis pub/sub round trip: p50 {rtt_p50:.2f} ms, p99 {rtt_p99:.2f} ms")
     print(f"  ratio to Redis round trip: p50 {chat_p50 / rtt_p50:.1f}x, p99 {chat_p99 / rtt_p99:.1f}x")
     verdict = chat_p99 < 100 and lost == 0 and duplicated == 0
     print(f"  target (p99 < 100 ms, nothing lost or duplicated): {'met' if verdict else 'NOT met'}")
+    if args.timeline:
+        slices: dict[int, list[float]] = {}
+        for at, latency in tally.timeline:
+            slices.setdefault(int(at // 2) * 2, []).append(latency)
+        for at, values in sorted(slices.items()):
+            print(
+                f"    {at:3d} s: {len(values):4d} messages, p50 {percentile(values, 0.5):6.1f} ms, "
+                f"p99 {percentile(values, 0.99):6.1f} ms"
+            )
     sys.exit(0 if lost == 0 and duplicated == 0 else 1)
 
 
