@@ -1,5 +1,6 @@
 """gunicorn settings; every value can be overridden from the environment."""
 
+import gc
 import os
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
@@ -20,3 +21,12 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    """Move everything the app built at start-up (modules, routes, tables, compiled SQL) out of
+    the garbage collector's reach: it lives as long as the worker, and a full collection
+    otherwise walks all of it while every thread of the worker waits (100+ ms pauses on the chat
+    bench; 16-46 ms after freezing)."""
+    gc.collect()
+    gc.freeze()

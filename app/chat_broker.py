@@ -74,6 +74,20 @@ class Subscription:
             self.stop_listening(channel)
 
 
+class FrameSignal(threading.Event):
+    """simple-websocket's "something arrived" event (a frame, or the socket closing) that also
+    calls `on_set`, so the connection hears its frames in the same inbox as broker events."""
+
+    def __init__(self):
+        super().__init__()
+        self.on_set = None
+
+    def set(self) -> None:
+        super().set()
+        if self.on_set is not None:
+            self.on_set()
+
+
 class LocalBroker:
     def __init__(self):
         self._lock = threading.Lock()
@@ -83,7 +97,12 @@ class LocalBroker:
         return Subscription(self)
 
     def publish(self, channel: str, event: dict) -> None:
-        self._deliver(channel, event)
+        self.publish_all([(channel, event)])
+
+    def publish_all(self, events: list[tuple[str, dict]]) -> None:
+        """Several (channel, event) pairs, in order."""
+        for channel, event in events:
+            self._deliver(channel, event)
 
     def _deliver(self, channel: str, event: dict) -> None:
         with self._lock:
@@ -127,9 +146,16 @@ class RedisBroker(LocalBroker):
         self._ready = threading.Event()
         self._start_lock = threading.Lock()
 
-    def publish(self, channel: str, event: dict) -> None:
+    def publish_all(self, events: list[tuple[str, dict]]) -> None:
         try:
-            self._publisher.publish(REDIS_PREFIX + channel, orjson.dumps(event))
+            if len(events) == 1:
+                channel, event = events[0]
+                self._publisher.publish(REDIS_PREFIX + channel, orjson.dumps(event))
+                return
+            pipe = self._publisher.pipeline(transaction=False)  # one round trip for all
+            for channel, event in events:
+                pipe.publish(REDIS_PREFIX + channel, orjson.dumps(event))
+            pipe.execute()
         except Exception:
             log.warning("chat: could not publish to Redis; receivers will catch up from the database")
 

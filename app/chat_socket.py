@@ -22,21 +22,22 @@ A live event with the next number goes straight out; an older one is dropped
 (already sent); a gap is filled from the database first. So after a reconnect
 with "lastId", every missed message arrives once, in order.
 
-Threads: the gunicorn/werkzeug thread runs `serve()`, the only one that sends;
-a reader thread turns incoming frames into inbox items, so one blocking wait
-covers both directions.
+Threads: the gunicorn/werkzeug thread runs `serve()`, the only one that sends.
+simple-websocket reads the socket in a thread of its own and sets an event when
+a frame arrives; that event (`FrameSignal`, given to simple-websocket through
+SOCK_SERVER_OPTIONS) also drops a wake-up into the connection's inbox, so one
+blocking wait covers both directions without a third thread per connection.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 
 import orjson
 from simple_websocket import ConnectionClosed
 
-from app.chat_broker import LocalBroker, machine_channel, tenant_channel, ticket_channel
+from app.chat_broker import FrameSignal, LocalBroker, machine_channel, tenant_channel, ticket_channel
 from app.extensions import db
 from app.models import STAFF_ROLES, Ticket, User
 from app.services import chat as chat_service
@@ -82,34 +83,34 @@ class ChatConnection:
     def send(self, frame: dict) -> None:
         self.ws.send(orjson.dumps(frame).decode())
 
-    def _read_frames(self) -> None:
+    def _client_frames(self) -> bool:
+        """Handle every frame that has arrived; False once the socket is closed."""
         try:
-            while True:
-                data = self.ws.receive()
-                if data is None:
-                    break
-                self.subscription.put(("client", data))
+            while (data := self.ws.receive(timeout=0)) is not None:
+                self._client_frame(data)
         except ConnectionClosed:
-            pass
-        self.subscription.put(("closed",))
+            return False
+        return self.ws.connected
 
     def serve(self) -> None:
-        reader = threading.Thread(target=self._read_frames, name="chat-ws-reader", daemon=True)
+        signal = self.ws.event
+        if not isinstance(signal, FrameSignal):
+            raise RuntimeError("SOCK_SERVER_OPTIONS must give simple-websocket event_class=FrameSignal")
         try:
             if self.who.is_machine:
                 self.subscription.listen(machine_channel(self.who.machine_id))
             self.send({"type": "hello", "side": self.who.side, "sessions": self._hello_sessions()})
             db.session.remove()
-            reader.start()
+            signal.on_set = lambda: self.subscription.put(("frames",))
+            self.subscription.put(("frames",))  # any that arrived before the line above
             while True:
                 item = self.subscription.get(timeout=self._wait_seconds())
                 try:
                     if item is None:
                         self._idle()
-                    elif item[0] == "closed":
-                        return
-                    elif item[0] == "client":
-                        self._client_frame(item[1])
+                    elif item[0] == "frames":
+                        if not self._client_frames():
+                            return
                     elif item[0] == "event":
                         self._event(item[1], item[2])
                     elif item[0] == "resync":
@@ -122,6 +123,7 @@ class ChatConnection:
             self.send({"type": "error", "code": closing.code, "message": closing.message})
             self.ws.close(reason=4401, message=closing.code)
         finally:
+            signal.on_set = None
             self.subscription.close()
             db.session.remove()
 

@@ -12,6 +12,8 @@ import secrets
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.chat_broker import FrameSignal
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 
@@ -128,8 +130,13 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "MACHINE_SESSION_ALLOWED_ORIGINS": _origins(env),
         # Other origins whose pages may open the chat websocket with cookies (same origin always may).
         "CHAT_ALLOWED_ORIGINS": _origins(env, "CHAT_ALLOWED_ORIGINS", ""),
-        # simple-websocket: keep idle sockets alive through proxies; refuse huge frames.
-        "SOCK_SERVER_OPTIONS": {"ping_interval": 25, "max_message_size": 64 * 1024},
+        # simple-websocket: keep idle sockets alive through proxies; refuse huge frames; wake the
+        # chat connection's inbox when a frame arrives (app/chat_socket.py).
+        "SOCK_SERVER_OPTIONS": {
+            "ping_interval": 25,
+            "max_message_size": 64 * 1024,
+            "event_class": FrameSignal,
+        },
         "METRIC_SAMPLE_SECONDS": _int(env, "METRIC_SAMPLE_SECONDS", 300, minimum=0),
         # Heartbeats note last-seen times; they reach the database in batches this often (0: at once).
         "PRESENCE_FLUSH_SECONDS": _int(

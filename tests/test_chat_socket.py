@@ -122,7 +122,7 @@ def test_a_lost_event_is_filled_from_the_database(app, live_server, chat_device,
         time.sleep(0.2)
         broker = get_broker(app)
         with monkeypatch.context() as patch:
-            patch.setattr(broker, "publish", lambda *args: None)  # this message's event never arrives
+            patch.setattr(broker, "publish_all", lambda *args: None)  # this message's event never arrives
             chat.post_message(setup.ticket, author=agent_user, from_device=False, body="perdido")
         chat.post_message(setup.ticket, author=agent_user, from_device=False, body="seguinte")
         assert _messages(device) == [1, 2]

@@ -19,7 +19,7 @@ from app.models import (
 from app.models.types import utcnow
 from app.services import machines as svc
 from app.services.errors import Conflict, ValidationError
-from tests.conftest import TEST_DATABASE_URL, make_user
+from tests.conftest import make_user
 
 
 def _machine(body):
@@ -358,22 +358,16 @@ def test_the_token_query_reads_the_same_values_on_every_path(app, chat_device, a
     assert svc.token_context_row("0" * 64) is None
 
 
-@pytest.mark.skipif(not TEST_DATABASE_URL, reason="the raw-driver token query is PostgreSQL's")
-def test_a_failed_token_query_gives_its_connection_back_transactional(app, monkeypatch):
-    """The query runs in autocommit; whatever happens, the pool must get back a connection
-    in transactions again, or the next request's rollback would undo nothing."""
-    import psycopg
-
-    monkeypatch.setattr(svc, "_compiled_token_context", lambda engine: ("SELECT no_such_column", {}))
-    drivers = []
-    real_raw_connection = db.engine.raw_connection
-
-    def recording_raw_connection():
-        pooled = real_raw_connection()
-        drivers.append(pooled.driver_connection)
-        return pooled
-
-    monkeypatch.setattr(db.engine, "raw_connection", recording_raw_connection)
-    with pytest.raises(psycopg.errors.UndefinedColumn):
-        svc.token_context_row("0" * 64)
-    assert drivers and drivers[0].autocommit is False
+def test_the_socket_credential_check_reads_what_the_session_committed(app, chat_device):
+    """check_token_still_valid reads outside the caller's transaction (db_reads): a reset
+    committed elsewhere is seen at once, and an unknown id is refused."""
+    setup = chat_device()
+    token_id = svc.authenticate_token(setup.token).token_id
+    svc.check_token_still_valid(token_id)
+    svc.reset_agent(setup.machine)
+    with pytest.raises(svc.AgentError) as revoked:
+        svc.check_token_still_valid(token_id)
+    assert revoked.value.code == "token_revoked"
+    with pytest.raises(svc.AgentError) as unknown:
+        svc.check_token_still_valid(10**9)
+    assert unknown.value.code == "token_invalid"

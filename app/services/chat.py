@@ -238,12 +238,13 @@ def _close(session, ticket, *, actor_id, actor_name, actor=None, reason=None, no
 
 
 def _publish_session_change(session: LiveChatSession, ticket: Ticket, event: str) -> None:
-    broker = get_broker(current_app)
     payload = {"kind": "session", "event": event, "ticket": ticket.reference, "ticketId": ticket.id}
-    broker.publish(ticket_channel(ticket.id), {**payload, "firstSeq": session.last_seq})
+    payload["firstSeq"] = session.last_seq
+    events = [(ticket_channel(ticket.id), payload)]
     if session.machine_id:
-        broker.publish(machine_channel(session.machine_id), {**payload, "firstSeq": session.last_seq})
-    broker.publish(tenant_channel(session.tenant_id), {"kind": "sessions"})
+        events.append((machine_channel(session.machine_id), payload))
+    events.append((tenant_channel(session.tenant_id), {"kind": "sessions"}))
+    get_broker(current_app).publish_all(events)
 
 
 # --- messages ---------------------------------------------------------------------
@@ -300,22 +301,22 @@ def post_message(
     speaker_id, speaker_name = device_user(ticket)
     sender_id, sender_name = (speaker_id, speaker_name) if from_device else (author.id, author.name)
     now = utcnow()
-    unread = LiveChatSession.unread_by_agent if from_device else LiveChatSession.unread_by_machine
+    sessions = LiveChatSession.__table__  # Core, not the ORM's bulk-update path: this runs per message
+    unread = sessions.c.unread_by_agent if from_device else sessions.c.unread_by_machine
     # One UPDATE finds the active session, takes its row lock and hands out the
     # next number, so numbers per ticket follow commit order (what resuming
     # clients rely on). No active session: no row.
     row = db.session.execute(
-        update(LiveChatSession)
-        .where(LiveChatSession.ticket_id == ticket.id, LiveChatSession.status == ChatSessionStatus.ACTIVE)
+        update(sessions)
+        .where(sessions.c.ticket_id == ticket.id, sessions.c.status == ChatSessionStatus.ACTIVE)
         .values(
             {
-                LiveChatSession.last_seq: LiveChatSession.last_seq + 1,
+                sessions.c.last_seq: sessions.c.last_seq + 1,
                 unread: unread + 1,
-                LiveChatSession.last_activity_at: now,
+                sessions.c.last_activity_at: now,
             }
         )
-        .returning(LiveChatSession.id, LiveChatSession.last_seq)
-        .execution_options(synchronize_session=False)
+        .returning(sessions.c.id, sessions.c.last_seq)
     ).first()
     if row is None:
         db.session.rollback()
@@ -333,7 +334,8 @@ def post_message(
         created_at=now,
     )
     db.session.add(message)
-    db.session.flush()
+    if files:
+        db.session.flush()  # the attachments need the message's id
     saved = [
         attachment_service.save_attachment(
             ticket,
@@ -347,17 +349,15 @@ def post_message(
         )
         for file in files
     ]
-    db.session.flush()
     # Built before the commit, from what is in hand: no reload of what was just written.
     message.published = message_json(message, ticket.reference, saved)
     ticket_id, reference, tenant_id = ticket.id, ticket.reference, ticket.tenant_id  # the commit expires them
     db.session.commit()
-    broker = get_broker(current_app)
-    broker.publish(
-        ticket_channel(ticket_id), {"kind": "message", "ticket": reference, "message": message.published}
-    )
+    published = {"kind": "message", "ticket": reference, "message": message.published}
+    events = [(ticket_channel(ticket_id), published)]
     if from_device:
-        broker.publish(tenant_channel(tenant_id), {"kind": "sessions"})
+        events.append((tenant_channel(tenant_id), {"kind": "sessions"}))
+    get_broker(current_app).publish_all(events)
     return message
 
 

@@ -13,14 +13,13 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 import orjson
-import psycopg
 from flask import current_app
 from markupsafe import escape
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
+from app import db_reads
 from app.extensions import db
 from app.models import (
     AlertSeverity,
@@ -151,7 +150,7 @@ _unread_chat = (
     .correlate(Machine)
 )
 
-# Built once: SQLAlchemy memoises its cache key, so each call goes straight to the compiled SQL.
+# Built once, with a bind parameter: app/db_reads.py compiles it once per engine.
 _TOKEN_CONTEXT = (
     select(
         MachineToken.revoked_at,
@@ -176,38 +175,8 @@ _TOKEN_CONTEXT = (
 
 
 def token_context_row(token_hash: str) -> tuple | None:
-    """The row of _TOKEN_CONTEXT for a token hash.
-
-    On PostgreSQL it runs straight on the pooled psycopg connection, as a prepared
-    statement: SQLAlchemy's execution and result machinery was two thirds of this
-    query's CPU, on the busiest request of the product. psycopg already returns the
-    values SQLAlchemy would (aware datetimes, enum names as str); a test compares the
-    two row by row. SQLite needs SQLAlchemy's type processing, and has no such load.
-    """
-    engine = db.engine
-    params = {"token_hash": token_hash}
-    if engine.dialect.name != "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            return connection.execute(_TOKEN_CONTEXT, params).first()
-    sql, defaults = _compiled_token_context(engine)
-    pooled = engine.raw_connection()
-    driver = pooled.driver_connection
-    try:
-        driver.autocommit = True
-        return driver.execute(sql, {**defaults, **params}, prepare=True).fetchone()
-    except psycopg.OperationalError:
-        pooled.invalidate()  # a dead connection must not go back to the pool
-        raise
-    finally:
-        if not driver.closed:
-            driver.autocommit = False  # the pool hands out transactional connections
-        pooled.close()
-
-
-@lru_cache(maxsize=4)
-def _compiled_token_context(engine) -> tuple[str, dict]:
-    compiled = _TOKEN_CONTEXT.compile(dialect=engine.dialect)
-    return str(compiled), dict(compiled.params)
+    """The row of _TOKEN_CONTEXT for a token hash: one autocommit round trip (app/db_reads.py)."""
+    return db_reads.first_row(_TOKEN_CONTEXT, {"token_hash": token_hash})
 
 
 def authenticate_token(token: str | None) -> AgentContext:
@@ -237,13 +206,17 @@ def _refuse_unusable(revoked_at: datetime | None, expires_at: datetime, machine_
         raise AgentError(403, "machine_disabled", "Este dispositivo foi desativado pelo administrador.")
 
 
+_TOKEN_STILL_VALID = (
+    select(MachineToken.revoked_at, MachineToken.expires_at, Machine.is_active)
+    .join(Machine, Machine.id == MachineToken.machine_id)
+    .where(MachineToken.id == bindparam("token_id"))
+)
+
+
 def check_token_still_valid(token_id: int) -> None:
-    """For sessions opened with a token (device sessions): the same rules, by token id."""
-    row = db.session.execute(
-        select(MachineToken.revoked_at, MachineToken.expires_at, Machine.is_active)
-        .join(Machine, Machine.id == MachineToken.machine_id)
-        .where(MachineToken.id == token_id)
-    ).first()
+    """For sockets and sessions opened with a token: the same rules, by token id. Runs on
+    every chat frame, so it is one autocommit round trip outside the request's transaction."""
+    row = db_reads.first_row(_TOKEN_STILL_VALID, {"token_id": token_id})
     if row is None:
         raise AgentError(401, "token_invalid", "Token do dispositivo inválido.")
     _refuse_unusable(*row)

@@ -1,0 +1,46 @@
+"""One-statement reads outside any transaction, for the hottest paths (every heartbeat,
+every chat frame).
+
+On PostgreSQL the statement runs straight on a pooled psycopg connection in autocommit,
+as a prepared statement: one round trip, no BEGIN/COMMIT, and none of SQLAlchemy's
+execution and result machinery (two thirds of the CPU of such a query). psycopg
+already returns the values SQLAlchemy would (aware datetimes, enum names as str); the
+callers' tests compare the two row by row. SQLite needs SQLAlchemy's type processing,
+and has no such load, so there the statement runs through SQLAlchemy, in autocommit.
+
+Statements are built once, at import, with `bindparam`s: the compiled SQL is cached
+per (statement, engine).
+"""
+
+from functools import lru_cache
+
+import psycopg
+from sqlalchemy.sql import Executable
+
+from app.extensions import db
+
+
+def first_row(statement: Executable, params: dict) -> tuple | None:
+    engine = db.engine
+    if engine.dialect.name != "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return connection.execute(statement, params).first()
+    sql, defaults = compiled(statement, engine)
+    pooled = engine.raw_connection()
+    driver = pooled.driver_connection
+    try:
+        driver.autocommit = True
+        return driver.execute(sql, {**defaults, **params}, prepare=True).fetchone()
+    except psycopg.OperationalError:
+        pooled.invalidate()  # a dead connection must not go back to the pool
+        raise
+    finally:
+        if not driver.closed:
+            driver.autocommit = False  # the pool hands out transactional connections
+        pooled.close()
+
+
+@lru_cache(maxsize=32)
+def compiled(statement: Executable, engine) -> tuple[str, dict]:
+    result = statement.compile(dialect=engine.dialect)
+    return str(result), dict(result.params)
