@@ -5,14 +5,14 @@ import time
 
 import orjson
 import pytest
-from simple_websocket import Client, ConnectionClosed, ConnectionError
+from simple_websocket import ConnectionClosed, ConnectionError
 
 from app.chat_broker import get_broker
 from app.extensions import db
 from app.models import ChatMessage
 from app.services import chat
 from app.services.machines import reset_agent
-from tests.conftest import TEST_REDIS_URL, logged_in_client
+from tests.conftest import TEST_REDIS_URL, WebSocketClient, logged_in_client
 from tests.test_wsgi import _wait_until_up, spawn_gunicorn
 
 
@@ -21,12 +21,14 @@ def _url(server):
 
 
 def _device_socket(server, setup):
-    return Client.connect(_url(server), headers={"Authorization": f"Bearer {setup.token}"})
+    return WebSocketClient.connect(_url(server), headers={"Authorization": f"Bearer {setup.token}"})
 
 
 def _staff_socket(server, app, user, origin=None):
     cookie = logged_in_client(app, user).get_cookie("session").value
-    return Client.connect(_url(server), headers={"Cookie": f"session={cookie}", "Origin": origin or server})
+    return WebSocketClient.connect(
+        _url(server), headers={"Cookie": f"session={cookie}", "Origin": origin or server}
+    )
 
 
 def _send(ws, **frame):
@@ -164,7 +166,7 @@ def test_a_device_follows_a_chat_started_while_it_is_connected(live_server, chat
 def test_foreign_origins_and_strangers_are_refused(app, live_server, chat_device, agent_user):
     with pytest.raises(ConnectionError):
         _staff_socket(live_server, app, agent_user, origin="https://evil.example")
-    stranger = Client.connect(_url(live_server))
+    stranger = WebSocketClient.connect(_url(live_server))
     _send(stranger, type="ping")
     assert _next(stranger, "error")["code"] == "not_authenticated"
     with pytest.raises(ConnectionClosed):
@@ -175,7 +177,7 @@ def test_foreign_origins_and_strangers_are_refused(app, live_server, chat_device
 
 def test_the_token_may_come_as_the_first_frame(live_server, chat_device):
     setup = chat_device()
-    device = Client.connect(_url(live_server))
+    device = WebSocketClient.connect(_url(live_server))
     try:
         _send(device, type="auth", token=setup.token)
         assert _next(device, "hello")["side"] == "machine"

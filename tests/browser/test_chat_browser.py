@@ -3,9 +3,8 @@ without reloading, and the unread badge of the floating widget."""
 
 import orjson
 from playwright.sync_api import expect
-from simple_websocket import Client
 
-from tests.conftest import browser_login
+from tests.conftest import WebSocketClient, browser_login
 
 
 def _device_says(app, setup, body):
@@ -33,7 +32,7 @@ def test_agent_and_device_chat_and_the_unread_badge_updates(page, app, live_serv
     chat.get_by_role("button", name="Iniciar chat").click()
     expect(chat.get_by_role("button", name="Encerrar chat")).to_be_visible()
 
-    device = Client.connect(
+    device = WebSocketClient.connect(
         live_server.replace("http://", "ws://") + "/ws/chat",
         headers={"Authorization": f"Bearer {setup.token}"},
     )
