@@ -39,7 +39,7 @@ from simple_websocket import ConnectionClosed
 
 from app.chat_broker import FrameSignal, LocalBroker, machine_channel, tenant_channel, ticket_channel
 from app.extensions import db
-from app.models import STAFF_ROLES, Ticket, User
+from app.models import STAFF_ROLES, User
 from app.services import chat as chat_service
 from app.services import machines as machine_service
 from app.services.chat import ChatError
@@ -135,17 +135,20 @@ class ChatConnection:
     def _idle(self) -> None:
         self._check_credentials()
 
-    def _check_credentials(self) -> None:
-        """A reset device token or a deactivated account stops the socket at once."""
+    def _check_credentials(self) -> User | None:
+        """A reset device token or a deactivated account stops the socket at once. Returns
+        the staff member, for the frame to use (held: the session's identity map is weak,
+        so a dropped User would be read again at the next `get`); None for a device."""
         if self.who.is_machine:
             try:
                 machine_service.check_token_still_valid(self.who.token_id)
             except DomainError as error:
                 raise Closing(error.code, error.message) from None
-        else:
-            user = db.session.get(User, self.who.user_id)
-            if user is None or not user.is_active or user.role not in STAFF_ROLES:
-                raise Closing("session_expired", "Sessão encerrada: entre novamente.")
+            return None
+        user = db.session.get(User, self.who.user_id)
+        if user is None or not user.is_active or user.role not in STAFF_ROLES:
+            raise Closing("session_expired", "Sessão encerrada: entre novamente.")
+        return user
 
     # --- frames from the client -----------------------------------------------------
 
@@ -161,14 +164,14 @@ class ChatConnection:
         if kind == "ping":
             self.send({"type": "pong"})
             return
-        self._check_credentials()
+        user = self._check_credentials()
         try:
             if kind == "subscribe":
-                self._subscribe(frame)
+                self._subscribe(frame, user)
             elif kind == "send":
-                self._send_message(frame)
+                self._send_message(frame, user)
             elif kind == "read":
-                chat_service.mark_read(self._ticket(frame), by_device=self.who.is_machine)
+                chat_service.mark_read(self._ticket(frame, user), by_device=self.who.is_machine)
             elif kind == "watch" and not self.who.is_machine:
                 self.subscription.listen(tenant_channel(self.who.tenant_id))
                 # What changed between the page render and this subscription (a read, a new
@@ -189,20 +192,16 @@ class ChatConnection:
                 }
             )
 
-    def _ticket(self, frame: dict) -> Ticket:
+    def _ticket(self, frame: dict, user: User | None) -> chat_service.ChatTicket:
         reference = frame.get("ticket")
         if not isinstance(reference, int):
             raise ChatError(422, "invalid_field", "Informe o número do chamado (ticket).", "ticket")
         if self.who.is_machine:
             return chat_service.ticket_for_machine(self.who.machine_id, self.who.tenant_id, reference)
-        ticket = db.session.query(Ticket).filter_by(tenant_id=self.who.tenant_id, reference=reference).first()
-        user = db.session.get(User, self.who.user_id)
-        if ticket is None or not chat_service.may_chat(user, ticket):
-            raise ChatError(404, "ticket_not_found", "Chamado não encontrado.")
-        return ticket
+        return chat_service.ticket_for_staff(user, reference)
 
-    def _subscribe(self, frame: dict) -> None:
-        ticket = self._ticket(frame)
+    def _subscribe(self, frame: dict, user: User | None) -> None:
+        ticket = self._ticket(frame, user)
         last_id = frame.get("lastId")
         if not isinstance(last_id, int) or last_id < 0:
             last_id = 0
@@ -216,13 +215,12 @@ class ChatConnection:
         self.cursors.setdefault(ticket_id, last_id)  # already following: nothing was missed
         self._catch_up(ticket_id)
 
-    def _send_message(self, frame: dict) -> None:
-        ticket = self._ticket(frame)
+    def _send_message(self, frame: dict, user: User | None) -> None:
+        ticket = self._ticket(frame, user)
         body = frame.get("body")
         if body is not None and not isinstance(body, str):
             raise ChatError(422, "invalid_field", "O campo body deve ser texto.", "body")
-        author = None if self.who.is_machine else db.session.get(User, self.who.user_id)
-        message = chat_service.post_message(ticket, author=author, from_device=self.who.is_machine, body=body)
+        message = chat_service.post_message(ticket, author=user, from_device=self.who.is_machine, body=body)
         self.send(
             {
                 "type": "sent",

@@ -188,7 +188,8 @@ async def converse(index, reference, device, staff, tally, start_at, stop_at, ra
     async def write(ws, side):
         # A Poisson process from the start: waits drawn the same way before the first message and
         # between messages, so the load is `rate` per side all along (no burst at the start).
-        await asyncio.sleep(max(0.0, start_at - time.perf_counter()) + random.expovariate(rate))
+        first_at = start_at + random.expovariate(rate)
+        await asyncio.sleep(max(0.0, min(first_at, stop_at) - time.perf_counter()))
         number = 0
         while time.perf_counter() < stop_at:
             number += 1

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from app.extensions import db
 from app.models import (
@@ -15,6 +15,7 @@ from app.models import (
     MachinePresence,
     Role,
     TicketEvent,
+    User,
 )
 from app.models.types import utcnow
 from app.services import chat
@@ -106,18 +107,62 @@ def test_numbers_continue_in_the_next_session(chat_device, agent_user):
 
 
 def test_device_user_rule_assigned_then_linked_then_requester(chat_device, agent_user, tenant, company):
+    """The rule decides who a device's message is from, in device_user() and where messages are stored."""
     setup = chat_device()
+    setup.start(agent_user)
     machine = setup.machine
+
+    def device_says(body):
+        message = chat.post_message(setup.ticket, author=None, from_device=True, body=body)
+        assert message.from_machine
+        return message.author_id, message.author_name
+
     assigned = machine.assigned_user_id
-    assert chat.device_user(setup.ticket) == (assigned, "joana")
-    linked = make_user(tenant, Role.COLLABORATOR, email="linked@paoquente.test", company=company)
+    assert chat.device_user(setup.ticket) == (assigned, "joana") == device_says("do usuário atribuído")
+    linked = make_user(tenant, Role.COLLABORATOR, email="linked@paoquente.test", company=company, name="Lia")
     db.session.add(MachineLink(machine_id=machine.id, user_id=linked.id))
     machine.assigned_user_id = None
     db.session.commit()
-    assert chat.device_user(setup.ticket)[0] == linked.id
+    assert chat.device_user(setup.ticket) == (linked.id, "Lia") == device_says("do primeiro vinculado")
     db.session.delete(db.session.get(MachineLink, (machine.id, linked.id)))
     db.session.commit()
-    assert chat.device_user(setup.ticket)[0] == setup.ticket.requester_id
+    requester = setup.ticket.requester
+    assert chat.device_user(setup.ticket) == (requester.id, requester.name) == device_says("do solicitante")
+    staff = chat.post_message(setup.ticket, author=agent_user, from_device=False, body="do agente")
+    assert (staff.author_id, staff.author_name, staff.from_machine) == (agent_user.id, agent_user.name, False)
+
+
+def test_a_message_takes_one_pooled_connection_at_a_time(app, chat_device, agent_user):
+    """Threads that each hold a connection and wait for a second can empty the pool for good:
+    a staff message (its session already open) and a device message never hold two."""
+    setup = chat_device()
+    setup.start(agent_user)
+    held, most = [0], [0]
+
+    def checkout(*args):
+        held[0] += 1
+        most[0] = max(most[0], held[0])
+
+    def checkin(*args):
+        held[0] -= 1
+
+    machine_id, tenant_id, reference = setup.machine.id, setup.ticket.tenant_id, setup.ticket.reference
+    ticket_id, agent_id = setup.ticket.id, agent_user.id
+    db.session.remove()  # as each frame of a socket starts
+    event.listen(db.engine, "checkout", checkout)
+    event.listen(db.engine, "checkin", checkin)
+    try:
+        ticket = chat.ticket_for_machine(machine_id, tenant_id, reference)
+        chat.post_message(ticket, author=None, from_device=True, body="do dispositivo")
+        db.session.remove()
+        staff = db.session.get(User, agent_id)
+        ticket = chat.ticket_for_staff(staff, reference)
+        chat.post_message(ticket, author=staff, from_device=False, body="do agente")
+    finally:
+        event.remove(db.engine, "checkout", checkout)
+        event.remove(db.engine, "checkin", checkin)
+    assert most[0] == 1
+    assert [m.body for m in chat.messages_after(ticket_id, 0)] == ["do dispositivo", "do agente"]
 
 
 def test_no_message_without_an_active_session_and_bodies_are_checked(chat_device, agent_user):

@@ -359,7 +359,7 @@ def test_the_token_query_reads_the_same_values_on_every_path(app, chat_device, a
 
 
 def test_the_socket_credential_check_reads_what_the_session_committed(app, chat_device):
-    """check_token_still_valid reads outside the caller's transaction (db_reads): a reset
+    """check_token_still_valid reads outside the caller's transaction (db_direct): a reset
     committed elsewhere is seen at once, and an unknown id is refused."""
     setup = chat_device()
     token_id = svc.authenticate_token(setup.token).token_id

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Integer, String, Text, bindparam, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
+from app import db_direct
 from app.chat_broker import get_broker, machine_channel, tenant_channel, ticket_channel
 from app.extensions import db
 from app.models import (
@@ -29,7 +30,7 @@ from app.models import (
     Ticket,
     User,
 )
-from app.models.types import utcnow
+from app.models.types import UTCDateTime, utcnow
 from app.services import attachments as attachment_service
 from app.services import machines as machine_service
 from app.services.errors import DomainError
@@ -75,28 +76,28 @@ class ChatError(DomainError):
 # --- who is who -----------------------------------------------------------------
 
 
-def device_user(ticket: Ticket) -> tuple[int, str]:
-    """Who speaks for the ticket's device, as (user id, name). The seed's rule: the device's
-    assigned user, else its first linked user, else the ticket's requester. A message
-    written by this user is "from the machine". One query in the usual case."""
-    if ticket.machine_id is not None:
-        assigned = db.session.execute(
-            select(User.id, User.name)
-            .join(Machine, Machine.assigned_user_id == User.id)
-            .where(Machine.id == ticket.machine_id)
-        ).first()
-        if assigned:
-            return tuple(assigned)
-        linked = db.session.execute(
-            select(User.id, User.name)
-            .join(MachineLink, MachineLink.user_id == User.id)
-            .where(MachineLink.machine_id == ticket.machine_id)
-            .order_by(MachineLink.created_at, MachineLink.user_id)
-            .limit(1)
-        ).first()
-        if linked:
-            return tuple(linked)
-    return tuple(db.session.execute(select(User.id, User.name).where(User.id == ticket.requester_id)).one())
+def speaker_id(machine_id, requester_id):
+    """The seed's device-user rule as one SQL expression: the device's assigned user, else
+    its first linked user, else the ticket's requester. A message written by this user is
+    "from the machine". Shared by `device_user` and the statements that store a message."""
+    assigned = select(Machine.assigned_user_id).where(Machine.id == machine_id).scalar_subquery()
+    first_linked = (
+        select(MachineLink.user_id)
+        .where(MachineLink.machine_id == machine_id)
+        .order_by(MachineLink.created_at, MachineLink.user_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(assigned, first_linked, requester_id)
+
+
+def device_user(ticket: Ticket | ChatTicket) -> tuple[int, str]:
+    """Who speaks for the ticket's device, as (user id, name)."""
+    return tuple(
+        db.session.execute(
+            select(User.id, User.name).where(User.id == speaker_id(ticket.machine_id, ticket.requester_id))
+        ).one()
+    )
 
 
 def may_chat(user: User | None, ticket: Ticket) -> bool:
@@ -111,15 +112,44 @@ def require_chat_permission(actor: User | None, ticket: Ticket, action: str = "u
         raise ChatError(404, "ticket_not_found", "Chamado não encontrado.")
 
 
-def ticket_for_machine(context_machine_id: int, tenant_id: int, reference: int) -> Ticket:
+@dataclass(frozen=True, slots=True)
+class ChatTicket:
+    """What the chat needs of a ticket. Every frame of a socket looks its ticket up, so this
+    is one read of six columns rather than a Ticket loaded into the session."""
+
+    id: int
+    tenant_id: int
+    reference: int
+    machine_id: int | None
+    requester_id: int
+    company_id: int | None
+
+
+_CHAT_TICKET = select(
+    Ticket.id, Ticket.tenant_id, Ticket.reference, Ticket.machine_id, Ticket.requester_id, Ticket.company_id
+).where(Ticket.tenant_id == bindparam("tenant_id"), Ticket.reference == bindparam("reference"))
+
+
+def ticket_for_machine(context_machine_id: int, tenant_id: int, reference: int) -> ChatTicket:
     """A ticket a device may chat on: same tenant (else 404) and linked to this device (else 403)."""
-    ticket = db.session.scalar(
-        select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.reference == reference)
-    )
-    if ticket is None:
+    row = db_direct.first_row(_CHAT_TICKET, {"tenant_id": tenant_id, "reference": reference})
+    if row is None:
         raise ChatError(404, "ticket_not_found", "Chamado não encontrado.")
+    ticket = ChatTicket(*row)
     if ticket.machine_id != context_machine_id:
         raise ChatError(403, "ticket_not_linked", "Este dispositivo não está vinculado a este chamado.")
+    return ticket
+
+
+def ticket_for_staff(user: User, reference: int) -> ChatTicket:
+    """A ticket of the user's tenant that the user may chat on (else 404)."""
+    params = {"tenant_id": user.tenant_id, "reference": reference}
+    row = db.session.execute(
+        _CHAT_TICKET, params
+    ).first()  # the session is open already: no second connection
+    ticket = ChatTicket(*row) if row else None
+    if ticket is None or not may_chat(user, ticket):
+        raise ChatError(404, "ticket_not_found", "Chamado não encontrado.")
     return ticket
 
 
@@ -283,14 +313,154 @@ def check_chat_file(file: IncomingFile) -> None:
         raise ChatError(422, "file_not_allowed", error.message, "file") from None
 
 
+@dataclass(slots=True)
+class PostedMessage:
+    """A message as stored, and its broadcast JSON (callers need not reload the row)."""
+
+    id: int
+    seq: int
+    author_id: int | None
+    author_name: str
+    from_machine: bool
+    body: str
+    created_at: datetime
+    attachments: list
+    published: dict | None = None
+
+
+_sessions = LiveChatSession.__table__
+_messages = ChatMessage.__table__
+_MESSAGE_COLUMNS = ["tenant_id", "ticket_id", "session_id", "seq", "author_id", "author_name", "from_machine"]
+_MESSAGE_COLUMNS += ["body", "created_at"]
+
+
+def _number_in_session(from_device: bool):
+    """One UPDATE finds the active session, takes its row lock and hands out the next
+    number, so numbers per ticket follow commit order (what resuming clients rely on). It
+    also counts the message as unread for the other side. No active session: no row."""
+    unread = _sessions.c.unread_by_agent if from_device else _sessions.c.unread_by_machine
+    return (
+        update(_sessions)
+        .where(_sessions.c.ticket_id == bindparam("m_ticket"), _sessions.c.status == ChatSessionStatus.ACTIVE)
+        .values(
+            {
+                _sessions.c.last_seq: _sessions.c.last_seq + 1,
+                unread: unread + 1,
+                _sessions.c.last_activity_at: bindparam("m_at", type_=UTCDateTime),
+            }
+        )
+        .returning(_sessions.c.id.label("session_id"), _sessions.c.last_seq.label("seq"))
+    )
+
+
+def _insert_message(from_device: bool, numbered=None):
+    """INSERT the message from its session's number (`numbered`: the UPDATE above as a CTE,
+    or None for bind parameters), with the author the device-user rule decides."""
+    speaker = (
+        select(User.id, User.name)
+        .where(User.id == speaker_id(bindparam("m_machine"), bindparam("m_requester")))
+        .subquery("speaker")
+    )
+    if from_device:
+        author_id, author_name, from_machine = speaker.c.id, func.substr(speaker.c.name, 1, 120), true()
+    else:
+        author_id = bindparam("m_author", type_=Integer)
+        author_name = bindparam("m_author_name", type_=String)
+        from_machine = speaker.c.id == author_id
+    session_id, seq = (
+        (numbered.c.session_id, numbered.c.seq)
+        if numbered is not None
+        else (bindparam("m_session", type_=Integer), bindparam("m_seq", type_=Integer))
+    )
+    row = select(
+        bindparam("m_tenant", type_=Integer),
+        bindparam("m_ticket", type_=Integer),
+        session_id,
+        seq,
+        author_id,
+        author_name,
+        from_machine,
+        bindparam("m_body", type_=Text),
+        bindparam("m_at", type_=UTCDateTime),
+    )
+    row = (
+        row.select_from(numbered).join(speaker, true()) if numbered is not None else row.select_from(speaker)
+    )
+    return (
+        insert(_messages)
+        .from_select(_MESSAGE_COLUMNS, row)
+        .returning(
+            _messages.c.id,
+            _messages.c.seq,
+            _messages.c.author_id,
+            _messages.c.author_name,
+            _messages.c.from_machine,
+        )
+    )
+
+
+# Built once each (db_direct caches the compiled SQL). PostgreSQL stores a text message with
+# one statement in autocommit: number, count and insert, all or nothing, one round trip.
+_NUMBER = {side: _number_in_session(side) for side in (True, False)}
+_INSERT = {side: _insert_message(side) for side in (True, False)}
+_NUMBER_AND_INSERT = {
+    side: _insert_message(side, _number_in_session(side).cte("numbered")) for side in (True, False)
+}
+
+
+def _store(ticket, params: dict, from_device: bool, files: list[IncomingFile]) -> tuple[tuple, list]:
+    """(id, seq, author_id, author_name, from_machine) of the stored message, and its attachments."""
+    if not files and db.engine.dialect.name == "postgresql":
+        if db.session().in_transaction():
+            # The caller's session holds a pooled connection: use it rather than take a second
+            # one (threads that each hold one and wait for another can empty the pool for good).
+            row = db.session.execute(_NUMBER_AND_INSERT[from_device], params).first()
+            db.session.commit()
+        else:
+            row = db_direct.first_row(_NUMBER_AND_INSERT[from_device], params)
+        if row is None:
+            raise _no_active_session()
+        return tuple(row), []
+    # SQLite (no UPDATE inside a WITH), or files to save with the message: one transaction.
+    connection = db.session.connection()
+    numbered = connection.execute(_NUMBER[from_device], params).first()
+    if numbered is None:
+        db.session.rollback()
+        raise _no_active_session()
+    row = tuple(
+        connection.execute(
+            _INSERT[from_device], {**params, "m_session": numbered.session_id, "m_seq": numbered.seq}
+        ).one()
+    )
+    saved = [
+        attachment_service.save_attachment(
+            ticket,
+            None,
+            file.filename,
+            file.data,
+            chat_message_id=row[0],
+            allowed=CHAT_EXTENSIONS,
+            max_bytes=CHAT_MAX_BYTES,
+            uploader_id=row[2],
+        )
+        for file in files
+    ]
+    db.session.commit()
+    return row, saved
+
+
+def _no_active_session() -> ChatError:
+    return ChatError(409, "no_active_session", "Nenhuma sessão de chat ativa para este chamado.")
+
+
 def post_message(
-    ticket: Ticket,
+    ticket: Ticket | ChatTicket,
     *,
     author: User | None,
     from_device: bool,
     body: str | None,
     files: list[IncomingFile] = (),
-) -> ChatMessage:
+) -> PostedMessage:
     """Store a message, bump the session (activity, unread of the other side, number), commit, broadcast."""
     if not from_device:
         require_chat_permission(author, ticket)
@@ -298,63 +468,22 @@ def post_message(
     body = _clean_body(body, bool(files))
     for file in files:
         check_chat_file(file)
-    speaker_id, speaker_name = device_user(ticket)
-    sender_id, sender_name = (speaker_id, speaker_name) if from_device else (author.id, author.name)
-    now = utcnow()
-    sessions = LiveChatSession.__table__  # Core, not the ORM's bulk-update path: this runs per message
-    unread = sessions.c.unread_by_agent if from_device else sessions.c.unread_by_machine
-    # One UPDATE finds the active session, takes its row lock and hands out the
-    # next number, so numbers per ticket follow commit order (what resuming
-    # clients rely on). No active session: no row.
-    row = db.session.execute(
-        update(sessions)
-        .where(sessions.c.ticket_id == ticket.id, sessions.c.status == ChatSessionStatus.ACTIVE)
-        .values(
-            {
-                sessions.c.last_seq: sessions.c.last_seq + 1,
-                unread: unread + 1,
-                sessions.c.last_activity_at: now,
-            }
-        )
-        .returning(sessions.c.id, sessions.c.last_seq)
-    ).first()
-    if row is None:
-        db.session.rollback()
-        raise ChatError(409, "no_active_session", "Nenhuma sessão de chat ativa para este chamado.")
-    session_id, seq = row
-    message = ChatMessage(
-        tenant_id=ticket.tenant_id,
-        ticket_id=ticket.id,
-        session_id=session_id,
-        seq=seq,
-        author_id=sender_id,
-        author_name=sender_name[:120],
-        from_machine=sender_id == speaker_id,
-        body=body,
-        created_at=now,
-    )
-    db.session.add(message)
-    if files:
-        db.session.flush()  # the attachments need the message's id
-    saved = [
-        attachment_service.save_attachment(
-            ticket,
-            None,
-            file.filename,
-            file.data,
-            chat_message_id=message.id,
-            allowed=CHAT_EXTENSIONS,
-            max_bytes=CHAT_MAX_BYTES,
-            uploader_id=sender_id,
-        )
-        for file in files
+    params = {
+        "m_tenant": ticket.tenant_id,
+        "m_ticket": ticket.id,
+        "m_machine": ticket.machine_id,
+        "m_requester": ticket.requester_id,
+        "m_body": body,
+        "m_at": utcnow(),
+        **({} if from_device else {"m_author": author.id, "m_author_name": author.name[:120]}),
+    }
+    ticket_id, reference, tenant_id = ticket.id, ticket.reference, ticket.tenant_id  # a commit expires them
+    row, saved = _store(ticket, params, from_device, files)
+    message = PostedMessage(*row, body=body, created_at=params["m_at"], attachments=saved)
+    message.published = message_json(message, reference, saved)
+    events = [
+        (ticket_channel(ticket_id), {"kind": "message", "ticket": reference, "message": message.published})
     ]
-    # Built before the commit, from what is in hand: no reload of what was just written.
-    message.published = message_json(message, ticket.reference, saved)
-    ticket_id, reference, tenant_id = ticket.id, ticket.reference, ticket.tenant_id  # the commit expires them
-    db.session.commit()
-    published = {"kind": "message", "ticket": reference, "message": message.published}
-    events = [(ticket_channel(ticket_id), published)]
     if from_device:
         events.append((tenant_channel(tenant_id), {"kind": "sessions"}))
     get_broker(current_app).publish_all(events)

@@ -19,7 +19,7 @@ from flask import current_app
 from markupsafe import escape
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
-from app import db_reads
+from app import db_direct
 from app.extensions import db
 from app.models import (
     AlertSeverity,
@@ -150,7 +150,7 @@ _unread_chat = (
     .correlate(Machine)
 )
 
-# Built once, with a bind parameter: app/db_reads.py compiles it once per engine.
+# Built once, with a bind parameter: app/db_direct.py compiles it once per engine.
 _TOKEN_CONTEXT = (
     select(
         MachineToken.revoked_at,
@@ -175,8 +175,8 @@ _TOKEN_CONTEXT = (
 
 
 def token_context_row(token_hash: str) -> tuple | None:
-    """The row of _TOKEN_CONTEXT for a token hash: one autocommit round trip (app/db_reads.py)."""
-    return db_reads.first_row(_TOKEN_CONTEXT, {"token_hash": token_hash})
+    """The row of _TOKEN_CONTEXT for a token hash: one autocommit round trip (app/db_direct.py)."""
+    return db_direct.first_row(_TOKEN_CONTEXT, {"token_hash": token_hash})
 
 
 def authenticate_token(token: str | None) -> AgentContext:
@@ -216,7 +216,7 @@ _TOKEN_STILL_VALID = (
 def check_token_still_valid(token_id: int) -> None:
     """For sockets and sessions opened with a token: the same rules, by token id. Runs on
     every chat frame, so it is one autocommit round trip outside the request's transaction."""
-    row = db_reads.first_row(_TOKEN_STILL_VALID, {"token_id": token_id})
+    row = db_direct.first_row(_TOKEN_STILL_VALID, {"token_id": token_id})
     if row is None:
         raise AgentError(401, "token_invalid", "Token do dispositivo inválido.")
     _refuse_unusable(*row)

@@ -1,12 +1,13 @@
-"""One-statement reads outside any transaction, for the hottest paths (every heartbeat,
-every chat frame).
+"""One statement outside any transaction of the session, for the hottest paths: every
+heartbeat's and every chat frame's token check, and storing a chat message.
 
 On PostgreSQL the statement runs straight on a pooled psycopg connection in autocommit,
 as a prepared statement: one round trip, no BEGIN/COMMIT, and none of SQLAlchemy's
-execution and result machinery (two thirds of the CPU of such a query). psycopg
-already returns the values SQLAlchemy would (aware datetimes, enum names as str); the
-callers' tests compare the two row by row. SQLite needs SQLAlchemy's type processing,
-and has no such load, so there the statement runs through SQLAlchemy, in autocommit.
+execution and result machinery (two thirds of the CPU of such a query). A statement
+that writes is its own transaction: all of it commits, or none. psycopg already returns
+the values SQLAlchemy would (aware datetimes, enum names as str); the callers' tests
+compare the two row by row. SQLite needs SQLAlchemy's type processing, and has no such
+load, so there the statement runs through SQLAlchemy, in autocommit.
 
 Statements are built once, at import, with `bindparam`s: the compiled SQL is cached
 per (statement, engine).
