@@ -264,6 +264,30 @@ def rss_of(pids: list[int]) -> int:
     return total
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except OSError:
+            pass
+    return total / ticks
+
+
+def postgres_pids() -> list[int]:
+    out = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def steal_and_total() -> tuple[int, int]:
+    """The machine's (steal, total) CPU ticks so far: how much of the run the hypervisor took."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[7], sum(fields[:8])
+
+
 def worker_pids(master: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
@@ -374,9 +398,14 @@ def main() -> None:
         wal1, inv1, rows1 = snapshot_state()
 
         # The measured run: 1 % of the inventories change.
+        web, database = [gunicorn.pid, *pids], postgres_pids()
+        cpu0, steal0 = (cpu_seconds(web), cpu_seconds(database)), steal_and_total()
         ok, errors, elapsed = run(
             args.heartbeats // args.clients, changing, when_changed=args.inventory_when_changed
         )
+        web_cpu, db_cpu = cpu_seconds(web) - cpu0[0], cpu_seconds(database) - cpu0[1]
+        steal1 = steal_and_total()
+        steal = (steal1[0] - steal0[0]) / max(1, steal1[1] - steal0[1])
         _wal2, _inv2, rows2 = snapshot_state()
 
         trivial_ok, _, trivial_elapsed = run(args.heartbeats // args.clients, set(), trivial_worker)
@@ -398,6 +427,10 @@ def main() -> None:
             f"{args.web_workers} gunicorn workers × {args.threads} threads"
         )
         print(f"heartbeats/s:                  {rate:8.0f}   (errors: {errors})")
+        print(
+            f"CPU per heartbeat: web {web_cpu / ok * 1000:.2f} ms, PostgreSQL {db_cpu / ok * 1000:.2f} ms "
+            f"(CPU steal during the run: {steal:.0%})"
+        )
         print(
             f"trivial GET /health/live/s:    {trivial_rate:8.0f}   ratio heartbeat/trivial: {rate / trivial_rate:.2f}"
         )
