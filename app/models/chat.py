@@ -94,7 +94,7 @@ class ChatMessage(db.Model):
     seq: Mapped[int] = mapped_column()
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     author_name: Mapped[str] = mapped_column(String(120))
-    # Decided when written, by the seed's device-user rule (see services/chat.device_user).
+    # Decided when written, by the seed's device-user rule (see services/chat.speaker_id).
     from_machine: Mapped[bool] = mapped_column(default=False)
     body: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -79,7 +79,7 @@ class ChatError(DomainError):
 def speaker_id(machine_id, requester_id):
     """The seed's device-user rule as one SQL expression: the device's assigned user, else
     its first linked user, else the ticket's requester. A message written by this user is
-    "from the machine". Shared by `device_user` and the statements that store a message."""
+    "from the machine". Used by the statements that store a message (_insert_message)."""
     assigned = select(Machine.assigned_user_id).where(Machine.id == machine_id).scalar_subquery()
     first_linked = (
         select(MachineLink.user_id)
@@ -89,15 +89,6 @@ def speaker_id(machine_id, requester_id):
         .scalar_subquery()
     )
     return func.coalesce(assigned, first_linked, requester_id)
-
-
-def device_user(ticket: Ticket | ChatTicket) -> tuple[int, str]:
-    """Who speaks for the ticket's device, as (user id, name)."""
-    return tuple(
-        db.session.execute(
-            select(User.id, User.name).where(User.id == speaker_id(ticket.machine_id, ticket.requester_id))
-        ).one()
-    )
 
 
 def may_chat(user: User | None, ticket: Ticket) -> bool:
