@@ -1,13 +1,19 @@
-"""One statement outside any transaction of the session, for the hottest paths: every
-heartbeat's and every chat frame's token check, and storing a chat message.
+"""One statement, run where it costs least, for the hottest paths: every heartbeat's and
+every chat frame's token check, a chat frame's ticket, and storing a chat message.
 
-On PostgreSQL the statement runs straight on a pooled psycopg connection in autocommit,
-as a prepared statement: one round trip, no BEGIN/COMMIT, and none of SQLAlchemy's
-execution and result machinery (two thirds of the CPU of such a query). A statement
-that writes is its own transaction: all of it commits, or none. psycopg already returns
-the values SQLAlchemy would (aware datetimes, enum names as str); the callers' tests
-compare the two row by row. SQLite needs SQLAlchemy's type processing, and has no such
-load, so there the statement runs through SQLAlchemy, in autocommit.
+When this thread's session has no transaction open (a heartbeat, a device's chat frame),
+the statement runs outside any: on PostgreSQL straight on a pooled psycopg connection in
+autocommit, as a prepared statement. One round trip, no BEGIN/COMMIT, and none of
+SQLAlchemy's execution and result machinery (two thirds of the CPU of such a query). A
+statement that writes is its own transaction: all of it commits, or none. psycopg already
+returns the values SQLAlchemy would (aware datetimes, enum names as str); the callers'
+tests compare the two row by row. SQLite needs SQLAlchemy's type processing, and has no
+such load, so there the statement runs through SQLAlchemy, in autocommit.
+
+When the session has a transaction open (a request that already loaded its user), the
+statement runs in it, on the connection the session holds: a thread never holds two
+pooled connections, since threads that each hold one and wait for another can empty the
+pool for good. `commit=True` (a statement that writes) then commits that transaction.
 
 Statements are built once, at import, with `bindparam`s: the compiled SQL is cached
 per (statement, engine).
@@ -21,7 +27,13 @@ from sqlalchemy.sql import Executable
 from app.extensions import db
 
 
-def first_row(statement: Executable, params: dict) -> tuple | None:
+def first_row(statement: Executable, params: dict, *, commit: bool = False) -> tuple | None:
+    # registry.has(): asking must not create a session on paths that never use one (heartbeats).
+    if db.session.registry.has() and (session := db.session()).in_transaction():
+        row = session.execute(statement, params).first()
+        if commit:
+            session.commit()
+        return row
     engine = db.engine
     if engine.dialect.name != "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

@@ -1,7 +1,8 @@
-"""app/db_direct.py: one statement in autocommit, on the raw driver connection on PostgreSQL."""
+"""app/db_direct.py: one statement outside any session (autocommit, the raw driver on PostgreSQL),
+or inside the session's open transaction."""
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, event, select, update
 
 from app import db_direct
 from app.extensions import db
@@ -11,15 +12,37 @@ from tests.conftest import TEST_DATABASE_URL
 _TENANT_NAME = select(Tenant.name).where(Tenant.id == bindparam("tenant_id"))
 
 
-def test_a_read_sees_what_was_committed_and_nothing_else(app, tenant):
-    assert db_direct.first_row(_TENANT_NAME, {"tenant_id": tenant.id}) == (tenant.name,)
-    assert db_direct.first_row(_TENANT_NAME, {"tenant_id": 10**9}) is None
-    tenant.name = "Renomeado, ainda sem commit"
-    db.session.flush()
-    # Outside the session's transaction: the uncommitted name is not visible.
-    assert db_direct.first_row(_TENANT_NAME, {"tenant_id": tenant.id}) != ("Renomeado, ainda sem commit",)
+def test_without_an_open_session_a_read_sees_only_committed_data(app, tenant):
+    name, tenant_id = tenant.name, tenant.id
     db.session.commit()
-    assert db_direct.first_row(_TENANT_NAME, {"tenant_id": tenant.id}) == ("Renomeado, ainda sem commit",)
+    db.session.remove()  # as a heartbeat or a device's chat frame starts
+    assert db_direct.first_row(_TENANT_NAME, {"tenant_id": tenant_id}) == (name,)
+    assert db_direct.first_row(_TENANT_NAME, {"tenant_id": 10**9}) is None
+    with db.engine.connect() as other_request:
+        other_request.execute(
+            update(Tenant.__table__).where(Tenant.id == tenant_id).values(name="Renomeado, ainda sem commit")
+        )
+        assert db_direct.first_row(_TENANT_NAME, {"tenant_id": tenant_id}) == (name,)
+        other_request.commit()
+    assert db_direct.first_row(_TENANT_NAME, {"tenant_id": tenant_id}) == ("Renomeado, ainda sem commit",)
+
+
+def test_with_an_open_session_the_statement_runs_in_it_on_its_connection(app, tenant):
+    """A thread never holds two pooled connections (threads that each hold one and wait
+    for another can empty the pool for good)."""
+    tenant.name = "Renomeado nesta sessão"
+    db.session.flush()
+    checkouts = []
+
+    def count(*args):
+        checkouts.append(args)
+
+    event.listen(db.engine, "checkout", count)
+    try:
+        assert db_direct.first_row(_TENANT_NAME, {"tenant_id": tenant.id}) == ("Renomeado nesta sessão",)
+    finally:
+        event.remove(db.engine, "checkout", count)
+    assert checkouts == []
 
 
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="the raw-driver path is PostgreSQL's")
@@ -28,6 +51,7 @@ def test_a_failed_read_gives_its_connection_back_transactional(app, monkeypatch)
     in transactions again, or the next request's rollback would undo nothing."""
     import psycopg
 
+    db.session.remove()  # no session open: the raw-driver path
     monkeypatch.setattr(db_direct, "compiled", lambda statement, engine: ("SELECT no_such_column", {}))
     drivers = []
     real_raw_connection = db.engine.raw_connection

@@ -132,12 +132,11 @@ def ticket_for_machine(context_machine_id: int, tenant_id: int, reference: int) 
     return ticket
 
 
-def ticket_for_staff(user: User, reference: int) -> ChatTicket:
+def ticket_for_staff(user: User | None, reference: int) -> ChatTicket:
     """A ticket of the user's tenant that the user may chat on (else 404)."""
-    params = {"tenant_id": user.tenant_id, "reference": reference}
-    row = db.session.execute(
-        _CHAT_TICKET, params
-    ).first()  # the session is open already: no second connection
+    row = None
+    if user is not None:
+        row = db_direct.first_row(_CHAT_TICKET, {"tenant_id": user.tenant_id, "reference": reference})
     ticket = ChatTicket(*row) if row else None
     if ticket is None or not may_chat(user, ticket):
         raise ChatError(404, "ticket_not_found", "Chamado não encontrado.")
@@ -259,8 +258,13 @@ def _close(session, ticket, *, actor_id, actor_name, actor=None, reason=None, no
 
 
 def _publish_session_change(session: LiveChatSession, ticket: Ticket, event: str) -> None:
-    payload = {"kind": "session", "event": event, "ticket": ticket.reference, "ticketId": ticket.id}
-    payload["firstSeq"] = session.last_seq
+    payload = {
+        "kind": "session",
+        "event": event,
+        "ticket": ticket.reference,
+        "ticketId": ticket.id,
+        "firstSeq": session.last_seq,
+    }
     events = [(ticket_channel(ticket.id), payload)]
     if session.machine_id:
         events.append((machine_channel(session.machine_id), payload))
@@ -321,8 +325,17 @@ class PostedMessage:
 
 _sessions = LiveChatSession.__table__
 _messages = ChatMessage.__table__
-_MESSAGE_COLUMNS = ["tenant_id", "ticket_id", "session_id", "seq", "author_id", "author_name", "from_machine"]
-_MESSAGE_COLUMNS += ["body", "created_at"]
+_MESSAGE_COLUMNS = (
+    "tenant_id",
+    "ticket_id",
+    "session_id",
+    "seq",
+    "author_id",
+    "author_name",
+    "from_machine",
+    "body",
+    "created_at",
+)
 
 
 def _number_in_session(from_device: bool):
@@ -402,13 +415,7 @@ _NUMBER_AND_INSERT = {
 def _store(ticket, params: dict, from_device: bool, files: list[IncomingFile]) -> tuple[tuple, list]:
     """(id, seq, author_id, author_name, from_machine) of the stored message, and its attachments."""
     if not files and db.engine.dialect.name == "postgresql":
-        if db.session().in_transaction():
-            # The caller's session holds a pooled connection: use it rather than take a second
-            # one (threads that each hold one and wait for another can empty the pool for good).
-            row = db.session.execute(_NUMBER_AND_INSERT[from_device], params).first()
-            db.session.commit()
-        else:
-            row = db_direct.first_row(_NUMBER_AND_INSERT[from_device], params)
+        row = db_direct.first_row(_NUMBER_AND_INSERT[from_device], params, commit=True)
         if row is None:
             raise _no_active_session()
         return tuple(row), []
