@@ -12,6 +12,8 @@ import secrets
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import orjson
+
 from app.chat_broker import FrameSignal
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -249,12 +251,19 @@ def _origins(
     return frozenset(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
 
 
+def json_column_dumps(value) -> str:
+    """JSON columns (inventories of ~90 KB) are written with orjson: the stdlib encoder
+    took ~2 ms of CPU per inventory snapshot."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def _engine_options(database_url: str) -> dict:
+    json_options = {"json_serializer": json_column_dumps, "json_deserializer": orjson.loads}
     if database_url.startswith("sqlite:"):
         # The dev server and tests use threads; SQLite must allow that.
-        return {"connect_args": {"check_same_thread": False, "timeout": 15}}
+        return {"connect_args": {"check_same_thread": False, "timeout": 15}, **json_options}
     # No pool_pre_ping (a round trip on every checkout): app/db_pool.py pings idle connections only.
-    return {"pool_size": 10, "max_overflow": 10}
+    return {"pool_size": 10, "max_overflow": 10, **json_options}
 
 
 def _extensions(env: dict) -> frozenset[str]:

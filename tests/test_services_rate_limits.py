@@ -1,7 +1,9 @@
 """Rate limits: one fixed-window counter per client and limit."""
 
 import pytest
+from redis.exceptions import RedisError
 
+from app.redis_client import get_redis
 from app.services import rate_limits
 from tests.conftest import TEST_REDIS_URL
 
@@ -45,3 +47,71 @@ def test_with_redis_unreachable_each_process_counts_in_memory(make_app):
             True,
             False,
         ]
+
+
+class FakeClock:
+    """Stands in for the `time` module inside rate_limits only."""
+
+    def __init__(self, now: float):
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+redis_only = pytest.mark.skipif(not TEST_REDIS_URL, reason="counts shared through Redis need TEST_REDIS_URL")
+
+
+@redis_only
+def test_with_redis_calls_far_from_the_limit_reach_redis_once_a_second(make_app, monkeypatch):
+    clock = FakeClock(1_000_020.0)  # the start of a one-minute window
+    monkeypatch.setattr(rate_limits, "time", clock)
+    application = make_app()
+    with application.app_context():
+        redis = get_redis()
+        shared = lambda: int(redis.get(f"{rate_limits.REDIS_PREFIX}machine:quiet:1000020") or 0)  # noqa: E731
+        assert rate_limits.hit("machine:quiet", "100 per minute").allowed
+        assert shared() == 1  # the process's first count is sent at once
+        assert all(rate_limits.hit("machine:quiet", "100 per minute").allowed for _ in range(4))
+        assert shared() == 1  # the next four were counted here: no round trip
+        clock.now += rate_limits.SHARE_EVERY_SECONDS
+        rate_limits.hit("machine:quiet", "100 per minute")
+        assert shared() == 6  # a second later, all of them in one pipeline
+
+
+@redis_only
+def test_with_redis_a_flood_spread_over_processes_stops_at_the_limit(make_app, monkeypatch):
+    monkeypatch.setattr(rate_limits, "time", FakeClock(1_000_020.0))
+    processes = [make_app(), make_app()]
+    admitted = 0
+    for _ in range(30):
+        for application in processes:
+            with application.app_context():
+                admitted += rate_limits.hit("machine:flood", "20 per minute").allowed
+    # Each process may let through a tenth of the limit that Redis has not seen yet.
+    assert 20 <= admitted <= 22
+    with make_app().app_context():  # a third process, which has not seen the flood yet
+        verdicts = [rate_limits.hit("machine:flood", "20 per minute").allowed for _ in range(4)]
+    assert sum(verdicts) <= 2 and verdicts[-2:] == [False, False]  # its tenth at most, then Redis's answer
+
+
+@redis_only
+def test_with_redis_counts_redis_did_not_take_are_sent_later(make_app, monkeypatch):
+    clock = FakeClock(1_000_020.0)
+    monkeypatch.setattr(rate_limits, "time", clock)
+    with make_app().app_context():
+        redis = get_redis()
+        real_send = rate_limits.SharedCounts._send
+        monkeypatch.setattr(
+            rate_limits.SharedCounts,
+            "_send",
+            staticmethod(lambda *a: (_ for _ in ()).throw(RedisError("down"))),
+        )
+        assert all(rate_limits.hit("machine:patient", "100 per minute").allowed for _ in range(3))
+        monkeypatch.setattr(rate_limits.SharedCounts, "_send", staticmethod(real_send))
+        clock.now += rate_limits.SHARE_EVERY_SECONDS
+        rate_limits.hit("machine:patient", "100 per minute")
+        assert int(redis.get(f"{rate_limits.REDIS_PREFIX}machine:patient:1000020")) == 4

@@ -1,11 +1,12 @@
 """Rate limits: a fixed-window counter per client and limit, for every limited route.
 
 Login attempts per address, device handshakes, FusionInventory posts, and every
-device API call per token. One counter is all a limit needs: one pipelined round
-trip (INCR and EXPIRE) when REDIS_URL is set, shared by every process; a dict in
-this process without Redis. (Flask-Limiter did this before; its per-request
-bookkeeping ran on every request of the app, limited or not, and was a third of a
-heartbeat's CPU with Redis.)
+device API call per token. Without Redis the counter is a dict in this process.
+With REDIS_URL it is shared by every process, and a process asks Redis only when it
+matters (see SharedCounts): a device sending its heartbeat once a minute is far from
+any limit, and a Redis round trip on each of its calls was a sixth of a heartbeat's
+CPU. (Flask-Limiter did this before; its per-request bookkeeping ran on every
+request of the app, limited or not, and was a third of a heartbeat's CPU.)
 
 A Redis outage must not take the login page or the device side down: while Redis
 is unreachable each process counts in its own memory (logged).
@@ -31,6 +32,11 @@ log = logging.getLogger("chamados.rate_limits")
 REDIS_PREFIX = "chamados:ratelimit:"
 # The in-process table forgets finished windows once it holds this many keys.
 MEMORY_SWEEP_AT = 10_000
+# With Redis: a process counts a key by itself while the count it knows for the window
+# stays within this share of the limit (0 for limits under 10: those always ask Redis)...
+LOCAL_SHARE = 0.1
+# ...and sends what it counted to Redis, in one pipeline, at most this often.
+SHARE_EVERY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,7 @@ def hit(key: str, limit: str) -> Verdict:
     else:
         name = f"{REDIS_PREFIX}{key}:{window_start}"
         try:
-            pipe = redis.pipeline(transaction=False)
-            pipe.incr(name)
-            pipe.expire(name, window + 1)
-            count = pipe.execute()[0]
+            count = _shared_counts().count(redis, name, window_start + window, int(amount * LOCAL_SHARE))
         except RedisError as error:
             log.warning("rate limits: Redis unavailable (%s); counting in this process", error)
             count = _memory_table().incr(key, window_start)
@@ -118,6 +121,108 @@ class _MemoryTable:
             self._windows.clear()
 
 
+class _Window:
+    __slots__ = ("ends_at", "known", "pending")
+
+    def __init__(self, ends_at: int):
+        self.ends_at = ends_at
+        self.known = 0  # the shared total when this process last asked Redis
+        self.pending = 0  # counted here since, not yet sent
+
+
+class SharedCounts:
+    """This process's view of the counters shared in Redis.
+
+    A request is counted here alone while the known total plus what this process
+    counted since stays within `allowance` (a tenth of the limit); the counts are sent
+    to Redis in one pipeline at most every SHARE_EVERY_SECONDS, by the first request
+    after that time. Past the allowance, every request sends its count at once and is
+    judged on the shared total, exactly as if nothing were kept here. So each process
+    can admit at most `allowance` requests of a window that Redis has not seen yet: a
+    key is never let past its limit by more than a tenth of it per other process.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._windows: dict[str, _Window] = {}
+        self._share_at = 0.0
+
+    def count(self, redis, name: str, ends_at: int, allowance: int) -> int:
+        """This request counted under `name`: the window's total as far as this process knows."""
+        share_now = False
+        with self._lock:
+            window = self._windows.get(name)
+            if window is None:
+                window = self._windows[name] = _Window(ends_at)
+            window.pending += 1
+            estimate = window.known + window.pending
+            counted_here = estimate <= allowance
+            if counted_here:
+                share_now = time.monotonic() >= self._share_at
+                if share_now:
+                    self._share_at = time.monotonic() + SHARE_EVERY_SECONDS
+            else:
+                pending, window.pending = window.pending, 0
+        if counted_here:
+            if share_now:
+                self.share(redis)
+            return estimate
+        total = self._send(redis, {name: (pending, ends_at)})[name]
+        with self._lock:
+            window.known = max(window.known, total)
+        return total
+
+    def share(self, redis) -> None:
+        """Send every count taken here since the last time; forget finished windows."""
+        now = time.time()
+        with self._lock:
+            self._windows = {name: w for name, w in self._windows.items() if w.ends_at > now}
+            batch = {name: (w.pending, w.ends_at) for name, w in self._windows.items() if w.pending}
+            for name in batch:
+                self._windows[name].pending = 0
+        if not batch:
+            return
+        try:
+            totals = self._send(redis, batch)
+        except RedisError as error:
+            log.warning("rate limits: could not send %d counts to Redis (%s); kept", len(batch), error)
+            self._keep(batch)
+            return
+        with self._lock:
+            for name, total in totals.items():
+                window = self._windows.get(name)
+                if window is not None:
+                    window.known = max(window.known, total)
+
+    @staticmethod
+    def _send(redis, batch: dict[str, tuple[int, int]]) -> dict[str, int]:
+        pipe = redis.pipeline(transaction=False)
+        now = time.time()
+        for name, (pending, ends_at) in batch.items():
+            pipe.incrby(name, pending)
+            pipe.expire(name, max(1, int(ends_at - now) + 1))
+        results = pipe.execute()
+        return dict(zip(batch, results[::2], strict=True))
+
+    def _keep(self, batch: dict[str, tuple[int, int]]) -> None:
+        """Counts Redis did not take go back to pending, for the next try."""
+        with self._lock:
+            for name, (pending, ends_at) in batch.items():
+                self._windows.setdefault(name, _Window(ends_at)).pending += pending
+
+    def reset(self) -> None:
+        with self._lock:
+            self._windows.clear()
+            self._share_at = 0.0
+
+
+def _shared_counts() -> SharedCounts:
+    counts = current_app.extensions.get("chamados_shared_rate_limits")
+    if counts is None:
+        counts = current_app.extensions.setdefault("chamados_shared_rate_limits", SharedCounts())
+    return counts
+
+
 def _memory_table() -> _MemoryTable:
     table = current_app.extensions.get("chamados_rate_limits")
     if table is None:
@@ -128,6 +233,7 @@ def _memory_table() -> _MemoryTable:
 def reset() -> None:
     """Forget every count (tests)."""
     _memory_table().reset()
+    _shared_counts().reset()
     redis = get_redis()
     if redis is not None:
         keys = list(redis.scan_iter(f"{REDIS_PREFIX}*"))
