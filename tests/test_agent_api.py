@@ -88,6 +88,32 @@ def test_malformed_bodies_name_the_field(api, register_device):
     assert_conforms(bad_type, "/api/machines/heartbeat")
 
 
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"metrics": {"cpuPercent": 150}}, "metrics.cpuPercent"),
+        ({"metrics": {"cpuPercent": True}}, "metrics.cpuPercent"),
+        ({"metrics": {"uptimeSeconds": -1}}, "metrics.uptimeSeconds"),
+        ({"metrics": {"uptimeSeconds": 1.5}}, "metrics.uptimeSeconds"),
+        ({"metrics": {"loggedUser": "x" * 121}}, "metrics.loggedUser"),
+        ({"metrics": {"disks": [{"mount": "C:"}] * 65}}, "metrics.disks"),
+        ({"metrics": {"disks": [{"freeBytes": "muito"}]}}, "metrics.disks.0.freeBytes"),
+        ({"inventory": ["não", "é", "objeto"]}, "inventory"),
+        ({"alerts": [{"severity": "warning"}]}, "alerts.0.kind"),
+        ({"alerts": [{"kind": ""}]}, "alerts.0.kind"),
+        ({"alerts": [{"kind": "cpu_high", "severity": "grave"}]}, "alerts.0.severity"),
+        ({"alerts": [{"kind": "cpu_high"}] * 51}, "alerts"),
+    ],
+)
+def test_every_schema_rule_refuses_a_heartbeat_with_the_field_named(api, register_device, payload, field):
+    """Bodies are checked by a compiled schema first and by jsonschema only when that one
+    refuses: it must refuse everything jsonschema would, or a bad body would get through."""
+    _body, auth = register_device()
+    response = api.post("/api/machines/heartbeat", json=payload, headers=auth)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["field"] == field
+
+
 def test_oversized_body_is_413(api, app, register_device):
     _body, auth = register_device()
     huge = {"inventory": {"blob": "x" * app.config["AGENT_MAX_BODY_BYTES"]}}

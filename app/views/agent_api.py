@@ -1,6 +1,7 @@
 """The desktop agent's JSON API under /api/machines/. Every error is
 {"error": {"code", "message"[, "field"]}} with the right status."""
 
+import fastjsonschema
 import orjson
 from flask import Blueprint, abort, current_app, jsonify, request
 from jsonschema import Draft202012Validator
@@ -40,15 +41,19 @@ def _inlined(schema):
     return schema
 
 
-VALIDATORS = {
-    name: Draft202012Validator(_inlined(SCHEMAS[name]))
-    for name in (
-        "RegisterRequest",
-        "HeartbeatRequest",
-        "UsbAckRequest",
-        "DeviceSessionRequest",
-        "ChatMessageRequest",
-    )
+REQUEST_SCHEMAS = (
+    "RegisterRequest",
+    "HeartbeatRequest",
+    "UsbAckRequest",
+    "DeviceSessionRequest",
+    "ChatMessageRequest",
+)
+# jsonschema is the authority and names the field at fault, but checking a heartbeat with
+# it cost ~25 us; the same schema compiled to Python code by fastjsonschema checks a good
+# body in ~1 us, so jsonschema runs only on the bodies that one refuses.
+VALIDATORS = {name: Draft202012Validator(_inlined(SCHEMAS[name])) for name in REQUEST_SCHEMAS}
+QUICK_CHECKS = {
+    name: fastjsonschema.compile(_inlined(SCHEMAS[name]), use_default=False) for name in REQUEST_SCHEMAS
 }
 
 
@@ -96,15 +101,24 @@ def _body(schema: str) -> dict:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise AgentError(400, "invalid_json", "O corpo não é JSON válido.") from None
-    error = next(iter(sorted(VALIDATORS[schema].iter_errors(body), key=lambda e: list(e.path))), None)
-    if error is not None:
-        field = ".".join(str(part) for part in error.absolute_path) or None
-        if error.validator == "required":
-            field = ".".join([*map(str, error.absolute_path), error.message.split("'")[1]])
-        raise AgentError(
-            422, "invalid_field", f"Campo inválido: {field or 'corpo'} ({error.message}).", field=field
-        )
+    try:
+        QUICK_CHECKS[schema](body)
+    except fastjsonschema.JsonSchemaValueException:
+        _refuse_invalid(schema, body)
     return body
+
+
+def _refuse_invalid(schema: str, body) -> None:
+    """A 422 naming the first field at fault, as jsonschema sees it (the authority)."""
+    error = next(iter(sorted(VALIDATORS[schema].iter_errors(body), key=lambda e: list(e.path))), None)
+    if error is None:
+        return
+    field = ".".join(str(part) for part in error.absolute_path) or None
+    if error.validator == "required":
+        field = ".".join([*map(str, error.absolute_path), error.message.split("'")[1]])
+    raise AgentError(
+        422, "invalid_field", f"Campo inválido: {field or 'corpo'} ({error.message}).", field=field
+    )
 
 
 def _decoded(raw: bytes, limit: int) -> bytes:
