@@ -28,6 +28,9 @@ def test_full_page_and_table_fragment(agent_client, make_ticket):
     assert "<html" not in fragment and 'id="ticket-filters"' not in fragment
     assert "Impressora não imprime" in fragment
     assert response.headers["HX-Push-Url"] == "/chamados?f=1&status=PENDING"
+    # The same URL answers both: a browser cache must not hand the fragment back as the page.
+    assert "HX-Request" in response.headers["Vary"]
+    assert "HX-Request" in agent_client.get("/chamados?f=1").headers["Vary"]
 
 
 def test_filters_apply_in_the_view(agent_client, make_ticket, agent_user):

@@ -38,5 +38,7 @@ def register(app: Flask) -> None:
     @app.after_request
     def _vary_on_htmx(response):
         # The same URL answers a fragment or a full page; caches must keep them apart.
-        response.vary.add("HX-Request")
+        # Only HTML depends on HX-Request: JSON answers (heartbeats) skip the header work.
+        if response.mimetype == "text/html":
+            response.vary.add("HX-Request")
         return response
