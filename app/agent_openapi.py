@@ -93,7 +93,7 @@ SCHEMAS = {
                     },
                 },
             },
-            "uptimeSeconds": {"type": "integer", "minimum": 0},
+            "uptimeSeconds": {"type": "integer", "minimum": 0, "maximum": 2_147_483_647},
             "loggedUser": {"type": ["string", "null"], "maxLength": 120},
         },
     },

@@ -95,6 +95,8 @@ def test_malformed_bodies_name_the_field(api, register_device):
         ({"metrics": {"cpuPercent": True}}, "metrics.cpuPercent"),
         ({"metrics": {"uptimeSeconds": -1}}, "metrics.uptimeSeconds"),
         ({"metrics": {"uptimeSeconds": 1.5}}, "metrics.uptimeSeconds"),
+        ({"metrics": {"uptimeSeconds": 2**31}}, "metrics.uptimeSeconds"),  # the column's range
+        ({"inventory": None}, "inventory"),
         ({"metrics": {"loggedUser": "x" * 121}}, "metrics.loggedUser"),
         ({"metrics": {"disks": [{"mount": "C:"}] * 65}}, "metrics.disks"),
         ({"metrics": {"disks": [{"freeBytes": "muito"}]}}, "metrics.disks.0.freeBytes"),

@@ -1,11 +1,13 @@
 from datetime import timedelta
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import (
     Company,
+    InventorySnapshot,
     Machine,
     MachineAlert,
     MachineToken,
@@ -19,7 +21,7 @@ from app.models import (
 from app.models.types import utcnow
 from app.services import machines as svc
 from app.services.errors import Conflict, ValidationError
-from tests.conftest import make_user
+from tests.conftest import make_user, sample_inventory
 
 
 def _machine(body):
@@ -187,6 +189,99 @@ def test_heartbeats_keep_a_metric_sample_only_every_few_minutes(
     monkeypatch.setitem(app.config, "METRIC_SAMPLE_SECONDS", 0)  # every heartbeat, for sites that want it
     beat(40)
     assert samples() == [10, 30, 40]
+
+
+# --- inventory text fingerprints ------------------------------------------------
+
+
+def _send_inventory(api_client, auth, inventory) -> bool:
+    """POST the inventory as this JSON text; whether a snapshot was stored."""
+    response = api_client.post(
+        "/api/machines/heartbeat",
+        data=orjson.dumps({"inventory": inventory}),
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.get_json()
+    db.session.expire_all()
+    return response.get_json()["inventoryStored"]
+
+
+def _snapshots(machine) -> int:
+    return db.session.scalar(select(func.count()).where(InventorySnapshot.machine_id == machine.id))
+
+
+def _never_parse(monkeypatch):
+    def parse(_self):
+        raise AssertionError("the inventory was parsed")
+
+    monkeypatch.setattr(svc.SentInventory, "document", parse)
+
+
+def test_the_same_inventory_text_again_is_recognised_without_parsing_it(
+    api_client, register_device, monkeypatch
+):
+    body, auth = register_device()
+    machine = _machine(body)
+    assert _send_inventory(api_client, auth, sample_inventory(free=10)) is True
+    _never_parse(monkeypatch)
+    # Only the free space moved: no change of inventory, and still no parsing of the rest.
+    assert _send_inventory(api_client, auth, sample_inventory(free=20)) is False
+    assert _snapshots(machine) == 1
+
+
+def test_a_change_inside_one_part_is_stored_though_the_other_parts_are_the_same_text(
+    api_client, register_device
+):
+    body, auth = register_device()
+    machine = _machine(body)
+    _send_inventory(api_client, auth, sample_inventory(software=("Firefox",)))
+    assert _send_inventory(api_client, auth, sample_inventory(software=("Firefox", "Chrome"))) is True
+    assert _send_inventory(api_client, auth, sample_inventory(software=("Firefox",))) is True  # and back
+    assert _snapshots(machine) == 3
+
+
+def test_the_same_content_written_differently_is_no_change_and_writes_nothing(api_client, register_device):
+    body, auth = register_device()
+    machine = _machine(body)
+    inventory = sample_inventory()
+    _send_inventory(api_client, auth, inventory)
+    fingerprint, updated_at = machine.inventory_fingerprint, machine.updated_at
+    reordered = {**inventory, "hardware": dict(reversed(list(inventory["hardware"].items())))}
+    for _ in range(3):
+        assert _send_inventory(api_client, auth, reordered) is False
+    assert _snapshots(machine) == 1
+    # The fingerprint stays that of the stored text: an agent that wrote every beat
+    # differently must not turn every beat into a write.
+    assert (machine.inventory_fingerprint, machine.updated_at) == (fingerprint, updated_at)
+
+
+def test_after_an_inventory_from_another_source_the_agents_own_counts_again(api_client, register_device):
+    body, auth = register_device()
+    machine = _machine(body)
+    inventory = sample_inventory()
+    _send_inventory(api_client, auth, inventory)
+    svc.store_inventory(machine, sample_inventory(software=("GLPI",)), utcnow())  # e.g. FusionInventory
+    db.session.commit()
+    assert machine.inventory_fingerprint is None
+    assert _send_inventory(api_client, auth, inventory) is True  # the same text as before, stored again
+    assert _snapshots(machine) == 3
+
+
+def test_a_snapshot_stored_before_fingerprints_gets_its_fingerprint_once(
+    api_client, register_device, monkeypatch
+):
+    body, auth = register_device()
+    machine = _machine(body)
+    inventory = sample_inventory()
+    _send_inventory(api_client, auth, inventory)
+    machine.inventory_fingerprint = None  # as after the upgrade that added the column
+    db.session.commit()
+    updated_at = machine.updated_at
+    assert _send_inventory(api_client, auth, inventory) is False
+    assert machine.inventory_fingerprint is not None and machine.updated_at == updated_at
+    _never_parse(monkeypatch)
+    assert _send_inventory(api_client, auth, inventory) is False
+    assert _snapshots(machine) == 1
 
 
 def test_inventory_diff_lists_software_and_disk_changes():

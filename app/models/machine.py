@@ -40,6 +40,9 @@ class Machine(db.Model):
     persona: Mapped[Persona] = mapped_column(enum_column(Persona), default=Persona.COLLABORATOR)
     is_active: Mapped[bool] = mapped_column(default=True)
     inventory_hash: Mapped[str | None] = mapped_column(String(64))
+    # The fingerprint of the agent inventory text behind inventory_hash (services/machines.py,
+    # SentInventory), or None when the last snapshot came from elsewhere.
+    inventory_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

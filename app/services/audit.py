@@ -58,6 +58,7 @@ IGNORED_FIELDS = frozenset(
         "updated_at",
         "last_login_at",
         "inventory_hash",
+        "inventory_fingerprint",
         "ticket_sequence",
         "preferences",
     }

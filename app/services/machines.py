@@ -126,6 +126,7 @@ class AgentContext:
     machine_id: int
     tenant_id: int
     inventory_hash: str | None
+    inventory_fingerprint: str | None
     usb_mode: str | None
     usb_status: str | None
     usb_requested_at: datetime | None
@@ -160,6 +161,7 @@ _TOKEN_CONTEXT = (
         Machine.tenant_id,
         Machine.is_active,
         Machine.inventory_hash,
+        Machine.inventory_fingerprint,
         UsbPolicy.mode,
         UsbPolicy.status,
         UsbPolicy.requested_at,
@@ -190,11 +192,9 @@ def authenticate_token(token: str | None) -> AgentContext:
     row = token_context_row(hash_token(token))
     if row is None:
         raise AgentError(401, "token_invalid", "Token do dispositivo inválido.")
-    revoked_at, expires_at, *ids, is_active, inventory_hash, mode, status, requested_at, last_sample = row[
-        :-2
-    ]
+    revoked_at, expires_at, token_id, machine_id, tenant_id, is_active, *rest = row
     _refuse_unusable(revoked_at, expires_at, is_active)
-    return AgentContext(*ids, inventory_hash, mode, status, requested_at, last_sample, *row[-2:])
+    return AgentContext(token_id, machine_id, tenant_id, *rest)
 
 
 def _refuse_unusable(revoked_at: datetime | None, expires_at: datetime, machine_active: bool) -> None:
@@ -461,15 +461,19 @@ def register(
 VOLATILE_DISK_KEYS = frozenset({"freeBytes", "freePercent"})
 
 
-def stable_inventory(inventory: dict) -> dict:
-    disks = inventory.get("disks")
+def stable_disks(disks):
     if not isinstance(disks, list):
-        return inventory
-    stable = [
+        return disks
+    return [
         {k: v for k, v in d.items() if k not in VOLATILE_DISK_KEYS} if isinstance(d, dict) else d
         for d in disks
     ]
-    return {**inventory, "disks": stable}
+
+
+def stable_inventory(inventory: dict) -> dict:
+    if not isinstance(inventory.get("disks"), list):
+        return inventory
+    return {**inventory, "disks": stable_disks(inventory["disks"])}
 
 
 def canonical_hash(document) -> str:
@@ -479,6 +483,46 @@ def canonical_hash(document) -> str:
 
 def inventory_hash(inventory: dict) -> str:
     return canonical_hash(stable_inventory(inventory))
+
+
+class SentInventory:
+    """A heartbeat's inventory as the agent sent it: each top-level part ("hardware",
+    "software", ...) still as its JSON text, parsed only when it may have changed.
+
+    The original desktop app sends its whole ~90 KB inventory on every beat. Parsing it
+    into Python objects and hashing it canonically was a third of a heartbeat's CPU, yet
+    an agent writes the same content as the same text beat after beat. So the text has a
+    fingerprint, and a machine keeps the fingerprint of the text behind its last snapshot
+    (Machine.inventory_fingerprint): the same fingerprint means the same content, with no
+    parsing at all. A different one means nothing by itself (the agent may have written
+    the same content differently): the inventory is parsed and its canonical hash, as
+    before, decides whether a snapshot is stored.
+    """
+
+    def __init__(self, parts: dict):
+        self.parts = parts  # part name -> its JSON text (bytes-like)
+
+    @classmethod
+    def from_document(cls, document: dict) -> SentInventory:
+        return cls({name: orjson.dumps(value) for name, value in document.items()})
+
+    def fingerprint(self) -> str:
+        """SHA-256 over every part, by name, as sent; the disks part without its free space
+        (it changes every beat, and is no inventory change: see VOLATILE_DISK_KEYS)."""
+        digest = hashlib.sha256()
+        for name in sorted(self.parts):
+            text = self.parts[name]
+            if name == "disks":
+                disks = stable_disks(orjson.loads(memoryview(text)))
+                text = orjson.dumps(disks, option=orjson.OPT_SORT_KEYS)
+            encoded = name.encode()
+            # Lengths first, so no two different inventories can run together the same way.
+            digest.update(b"%d:%s%d:" % (len(encoded), encoded, memoryview(text).nbytes))
+            digest.update(text)
+        return digest.hexdigest()
+
+    def document(self) -> dict:
+        return {name: orjson.loads(memoryview(text)) for name, text in self.parts.items()}
 
 
 def metric_sample_due(last_sample_at: datetime | None, now: datetime) -> bool:
@@ -497,7 +541,10 @@ class HeartbeatResult:
 
 
 def record_heartbeat(
-    context: AgentContext, metrics: dict | None, inventory: dict | None, alerts: list[dict] | None
+    context: AgentContext,
+    metrics: dict | None,
+    inventory: SentInventory | None,
+    alerts: list[dict] | None,
 ) -> HeartbeatResult:
     """The hot path. An identical heartbeat writes nothing itself: it notes the
     last-seen time (written behind in batches, see services/presence.py), plus a
@@ -521,15 +568,35 @@ def record_heartbeat(
     else:
         presence.note_seen(context.machine_id, now)
     if inventory is not None:
-        content_hash = inventory_hash(inventory)
-        if content_hash != context.inventory_hash:
-            result.inventory_stored = store_inventory(context.machine, inventory, now, content_hash)
+        result.inventory_stored = _note_inventory(context, inventory, now)
     if alerts is not None and (alerts or has_open_alerts(context.machine_id)):
         result.alerts_opened, result.alerts_resolved = sync_alerts(context.machine, alerts, now)
     result.commands = commands_for(context)
     if db.session.registry.has():  # an identical heartbeat never opened a session: nothing to commit
         db.session.commit()
     return result
+
+
+def _note_inventory(context: AgentContext, inventory: SentInventory, now: datetime) -> bool:
+    """Store the inventory if its content changed; whether a snapshot was written."""
+    fingerprint = inventory.fingerprint()
+    if fingerprint == context.inventory_fingerprint:
+        return False  # the same text as the last snapshot's: nothing to parse
+    document = inventory.document()
+    content_hash = inventory_hash(document)
+    if content_hash != context.inventory_hash:
+        return store_inventory(context.machine, document, now, content_hash, fingerprint=fingerprint)
+    if context.inventory_fingerprint is None:
+        # A snapshot stored before fingerprints existed: its fingerprint, once per device.
+        # (A fingerprint that differs stays as it is: an agent that writes the same content
+        # differently on every beat must not cause a write on every beat.)
+        db.session.execute(
+            update(Machine)
+            .where(Machine.id == context.machine_id, Machine.inventory_hash == content_hash)
+            .values(inventory_fingerprint=fingerprint, updated_at=Machine.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+    return False
 
 
 def has_open_alerts(machine_id: int) -> bool:
@@ -551,9 +618,14 @@ def _min_disk_free(disks) -> float | None:
 
 
 def store_inventory(
-    machine: Machine, inventory: dict, now: datetime, content_hash: str | None = None
+    machine: Machine,
+    inventory: dict,
+    now: datetime,
+    content_hash: str | None = None,
+    fingerprint: str | None = None,
 ) -> bool:
-    """Keep a snapshot only when the content changed. Returns whether one was written."""
+    """Keep a snapshot only when the content changed. Returns whether one was written.
+    `fingerprint`: the SentInventory's, for an agent heartbeat (None from any other source)."""
     content_hash = content_hash or inventory_hash(inventory)
     if content_hash == machine.inventory_hash:
         return False
@@ -563,6 +635,7 @@ def store_inventory(
         )
     )
     machine.inventory_hash = content_hash
+    machine.inventory_fingerprint = fingerprint
     os_info = inventory.get("os") or {}
     if os_info:
         apply_changes(

@@ -1,7 +1,10 @@
 """The desktop agent's JSON API under /api/machines/. Every error is
 {"error": {"code", "message"[, "field"]}} with the right status."""
 
+from typing import Any
+
 import fastjsonschema
+import msgspec
 import orjson
 from flask import Blueprint, abort, current_app, jsonify, request
 from jsonschema import Draft202012Validator
@@ -90,22 +93,65 @@ def _agent_error(error: DomainError):
 
 def _body(schema: str) -> dict:
     """The JSON body, size-checked and validated against the OpenAPI schema."""
+    body = _parsed(_raw_body())
+    _check(schema, body)
+    return body
+
+
+def _parsed(raw: bytes):
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise AgentError(400, "invalid_json", "O corpo não é JSON válido.") from None
+
+
+def _raw_body() -> bytes:
+    """The body's bytes, decompressed, within AGENT_MAX_BODY_BYTES (413 past it)."""
     limit = current_app.config["AGENT_MAX_BODY_BYTES"]
     if (request.content_length or 0) > limit:
         raise AgentError(413, "payload_too_large", f"O corpo excede {limit} bytes.")
     raw = request.stream.read(limit + 1) if request.content_length is None else request.get_data()
     if len(raw) > limit:
         raise AgentError(413, "payload_too_large", f"O corpo excede {limit} bytes.")
-    raw = _decoded(raw, limit)
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise AgentError(400, "invalid_json", "O corpo não é JSON válido.") from None
+    return _decoded(raw, limit)
+
+
+def _check(schema: str, body) -> None:
     try:
         QUICK_CHECKS[schema](body)
     except fastjsonschema.JsonSchemaValueException:
         _refuse_invalid(schema, body)
-    return body
+
+
+class _HeartbeatBody(msgspec.Struct):
+    """A heartbeat body with the inventory's parts left as JSON text (SentInventory)."""
+
+    metrics: Any = msgspec.UNSET
+    inventory: dict[str, msgspec.Raw] | msgspec.UnsetType | None = msgspec.UNSET
+    alerts: Any = msgspec.UNSET
+
+
+_HEARTBEAT_DECODER = msgspec.json.Decoder(_HeartbeatBody)
+
+
+def _heartbeat_body() -> tuple[dict, machine_service.SentInventory | None]:
+    """(metrics and alerts, the inventory as sent), validated like any other body: the
+    inventory's schema is "an object", and its parts are parsed only if it changed."""
+    raw = _raw_body()
+    try:
+        sent = _HEARTBEAT_DECODER.decode(raw)
+    except msgspec.ValidationError as error:  # not an object, an inventory that is not one...
+        _check("HeartbeatRequest", _parsed(raw))  # ...as any body: the answer that names the field
+        raise AgentError(422, "invalid_field", f"Corpo inválido ({error}).") from None
+    except msgspec.DecodeError:
+        raise AgentError(400, "invalid_json", "O corpo não é JSON válido.") from None
+    fields = {name: getattr(sent, name) for name in sent.__struct_fields__}
+    body = {name: value for name, value in fields.items() if value is not msgspec.UNSET}
+    inventory = body.get("inventory")
+    if inventory is not None:
+        body["inventory"] = {}  # stands in for the check: the schema asks only for an object
+    _check("HeartbeatRequest", body)
+    return body, machine_service.SentInventory(inventory) if inventory is not None else None
 
 
 def _refuse_invalid(schema: str, body) -> None:
@@ -184,10 +230,8 @@ def remove_self():
 @bp.post("/heartbeat")
 def heartbeat():
     context = machine_service.authenticate_token(bearer_token())
-    body = _body("HeartbeatRequest")
-    result = machine_service.record_heartbeat(
-        context, body.get("metrics"), body.get("inventory"), body.get("alerts")
-    )
+    body, inventory = _heartbeat_body()
+    result = machine_service.record_heartbeat(context, body.get("metrics"), inventory, body.get("alerts"))
     # orjson, not jsonify's stdlib encoder: this is the busiest answer of the product.
     answer = {
         "nextIntervalSeconds": machine_service.HEARTBEAT_INTERVAL_SECONDS,
