@@ -33,10 +33,8 @@ REDIS_PREFIX = "chamados:ratelimit:"
 # The in-process table forgets finished windows once it holds this many keys.
 MEMORY_SWEEP_AT = 10_000
 # With Redis: a process counts a key by itself while the count it knows for the window
-# stays within this share of the limit (0 for limits under 10: those always ask Redis)...
+# stays within this share of the limit (0 for limits under 10: those always ask Redis).
 LOCAL_SHARE = 0.1
-# ...and sends what it counted to Redis, in one pipeline, at most this often.
-SHARE_EVERY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -127,93 +125,61 @@ class _Window:
     def __init__(self, ends_at: int):
         self.ends_at = ends_at
         self.known = 0  # the shared total when this process last asked Redis
-        self.pending = 0  # counted here since, not yet sent
+        self.pending = 0  # counted here since, not sent yet
 
 
 class SharedCounts:
-    """This process's view of the counters shared in Redis.
+    """This process's part of the counters shared in Redis.
 
-    A request is counted here alone while the known total plus what this process
-    counted since stays within `allowance` (a tenth of the limit); the counts are sent
-    to Redis in one pipeline at most every SHARE_EVERY_SECONDS, by the first request
-    after that time. Past the allowance, every request sends its count at once and is
-    judged on the shared total, exactly as if nothing were kept here. So each process
-    can admit at most `allowance` requests of a window that Redis has not seen yet: a
-    key is never let past its limit by more than a tenth of it per other process.
+    A request is counted here alone while the known total plus what this process has
+    counted since stays within `allowance` (a tenth of the limit). Past it, the request
+    sends everything counted here to Redis at once (INCRBY) and is judged on the shared
+    total, exactly as if nothing were kept here. So each process holds back at most
+    `allowance` requests of a window from Redis: a flood spread over N processes gets
+    at most (N - 1) tenths of the limit past it, and a device far from its limit never
+    costs a round trip.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._windows: dict[str, _Window] = {}
-        self._share_at = 0.0
+        self._swept_at = 0.0
 
     def count(self, redis, name: str, ends_at: int, allowance: int) -> int:
         """This request counted under `name`: the window's total as far as this process knows."""
-        share_now = False
         with self._lock:
             window = self._windows.get(name)
             if window is None:
-                window = self._windows[name] = _Window(ends_at)
+                window = self._windows[name] = self._new_window(ends_at)
             window.pending += 1
             estimate = window.known + window.pending
-            counted_here = estimate <= allowance
-            if counted_here:
-                share_now = time.monotonic() >= self._share_at
-                if share_now:
-                    self._share_at = time.monotonic() + SHARE_EVERY_SECONDS
-            else:
-                pending, window.pending = window.pending, 0
-        if counted_here:
-            if share_now:
-                self.share(redis)
-            return estimate
-        total = self._send(redis, {name: (pending, ends_at)})[name]
+            if estimate <= allowance:
+                return estimate
+            pending, window.pending = window.pending, 0
+        try:
+            pipe = redis.pipeline(transaction=False)
+            pipe.incrby(name, pending)
+            pipe.expire(name, max(1, int(ends_at - time.time()) + 1))
+            total = pipe.execute()[0]
+        except RedisError:
+            with self._lock:  # kept for when Redis answers again; the caller counts in memory meanwhile
+                window.pending += pending
+            raise
         with self._lock:
             window.known = max(window.known, total)
         return total
 
-    def share(self, redis) -> None:
-        """Send every count taken here since the last time; forget finished windows."""
+    def _new_window(self, ends_at: int) -> _Window:
+        """(Under the lock.) Forget finished windows now and then: one per key and window."""
         now = time.time()
-        with self._lock:
+        if len(self._windows) > MEMORY_SWEEP_AT and now - self._swept_at >= 1:
             self._windows = {name: w for name, w in self._windows.items() if w.ends_at > now}
-            batch = {name: (w.pending, w.ends_at) for name, w in self._windows.items() if w.pending}
-            for name in batch:
-                self._windows[name].pending = 0
-        if not batch:
-            return
-        try:
-            totals = self._send(redis, batch)
-        except RedisError as error:
-            log.warning("rate limits: could not send %d counts to Redis (%s); kept", len(batch), error)
-            self._keep(batch)
-            return
-        with self._lock:
-            for name, total in totals.items():
-                window = self._windows.get(name)
-                if window is not None:
-                    window.known = max(window.known, total)
-
-    @staticmethod
-    def _send(redis, batch: dict[str, tuple[int, int]]) -> dict[str, int]:
-        pipe = redis.pipeline(transaction=False)
-        now = time.time()
-        for name, (pending, ends_at) in batch.items():
-            pipe.incrby(name, pending)
-            pipe.expire(name, max(1, int(ends_at - now) + 1))
-        results = pipe.execute()
-        return dict(zip(batch, results[::2], strict=True))
-
-    def _keep(self, batch: dict[str, tuple[int, int]]) -> None:
-        """Counts Redis did not take go back to pending, for the next try."""
-        with self._lock:
-            for name, (pending, ends_at) in batch.items():
-                self._windows.setdefault(name, _Window(ends_at)).pending += pending
+            self._swept_at = now
+        return _Window(ends_at)
 
     def reset(self) -> None:
         with self._lock:
             self._windows.clear()
-            self._share_at = 0.0
 
 
 def _shared_counts() -> SharedCounts:
