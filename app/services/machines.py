@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import orjson
+import xxhash
 from flask import current_app
 from markupsafe import escape
 from sqlalchemy import bindparam, delete, func, insert, select, update
@@ -507,9 +508,14 @@ class SentInventory:
         return cls({name: orjson.dumps(value) for name, value in document.items()})
 
     def fingerprint(self) -> str:
-        """SHA-256 over every part, by name, as sent; the disks part without its free space
-        (it changes every beat, and is no inventory change: see VOLATILE_DISK_KEYS)."""
-        digest = hashlib.sha256()
+        """XXH3-128 over every part, by name, as sent; the disks part without its free space
+        (it changes every beat, and is no inventory change: see VOLATILE_DISK_KEYS).
+
+        Not SHA-256, which took 50 us for 90 KB (XXH3: 2 us): this digest guards against
+        accidents, not forgers. A device that forged a collision would only keep a change of
+        its own inventory from being stored, and it can send any inventory it likes anyway.
+        """
+        digest = xxhash.xxh3_128()
         for name in sorted(self.parts):
             text = self.parts[name]
             if name == "disks":
