@@ -77,6 +77,8 @@ def origin_refused() -> bool:
 def _load_device_session():
     """A device session lives only as long as its token: checked on every request."""
     g.device_session = None
+    if not session:  # no session cookie (every device API call): reading it would mark it accessed
+        return None
     payload = session.get(SESSION_KEY)
     if not payload or not current_user.is_authenticated:
         return None
