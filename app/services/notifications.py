@@ -96,8 +96,16 @@ def ticket_link(ticket: Ticket, user: User) -> str:
     return base + path
 
 
-def _queue(kind: str, user: User | None, actor: User | None, ticket: Ticket | None, **context) -> bool:
-    """Add one message to the outbox (no commit: it belongs to the caller's transaction)."""
+def _queue(
+    kind: str,
+    user: User | None,
+    actor: User | None,
+    ticket: Ticket | None,
+    queued_at: datetime | None = None,
+    **context,
+) -> bool:
+    """Add one message to the outbox (no commit: it belongs to the caller's transaction).
+    `queued_at`: the time a job runs as (its `now`), which is also when the message falls due."""
     if user is None or not user.is_active or not user.email or not is_enabled(user, kind):
         return False
     if actor is not None and actor.id == user.id:
@@ -120,6 +128,8 @@ def _queue(kind: str, user: User | None, actor: User | None, ticket: Ticket | No
             body_text=render_template(f"emails/{kind}.txt", **context),
             body_html=render_template(f"emails/{kind}.html", **context),
             ticket_id=ticket.id if ticket is not None else None,
+            created_at=queued_at or utcnow(),
+            next_attempt_at=queued_at or utcnow(),
         )
     )
     return True
@@ -320,6 +330,8 @@ def queue_daily_digests(now: datetime | None = None) -> JobOutcome:
         if digest.empty:
             continue
         for admin in _admins(tenant.id):
-            queued += _queue("daily_digest", admin, None, None, digest=digest, day=local.date(), zone=zone)
+            queued += _queue(
+                "daily_digest", admin, None, None, queued_at=now, digest=digest, day=local.date(), zone=zone
+            )
     db.session.commit()
     return JobOutcome(changed=queued, summary=f"resumos diários na fila: {queued}")
