@@ -140,9 +140,9 @@ def _heartbeat_body() -> tuple[dict, machine_service.SentInventory | None]:
     raw = _raw_body()
     try:
         sent = _HEARTBEAT_DECODER.decode(raw)
-    except msgspec.ValidationError as error:  # not an object, an inventory that is not one...
+    except msgspec.ValidationError:  # not an object, an inventory that is not one...
         _check("HeartbeatRequest", _parsed(raw))  # ...as any body: the answer that names the field
-        raise AgentError(422, "invalid_field", f"Corpo inválido ({error}).") from None
+        raise AgentError(422, "invalid_field", "Corpo inválido.") from None
     except msgspec.DecodeError:
         raise AgentError(400, "invalid_json", "O corpo não é JSON válido.") from None
     fields = {name: getattr(sent, name) for name in sent.__struct_fields__}
