@@ -472,7 +472,7 @@ def stable_disks(disks):
 
 
 def stable_inventory(inventory: dict) -> dict:
-    if not isinstance(inventory.get("disks"), list):
+    if "disks" not in inventory:
         return inventory
     return {**inventory, "disks": stable_disks(inventory["disks"])}
 
@@ -502,10 +502,6 @@ class SentInventory:
 
     def __init__(self, parts: dict):
         self.parts = parts  # part name -> its JSON text (bytes-like)
-
-    @classmethod
-    def from_document(cls, document: dict) -> SentInventory:
-        return cls({name: orjson.dumps(value) for name, value in document.items()})
 
     def fingerprint(self) -> str:
         """XXH3-128 over every part, by name, as sent; the disks part without its free space
