@@ -21,7 +21,7 @@ import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from simple_websocket import Client
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -494,3 +494,59 @@ def rq_queue(app):
     queue.connection.flushdb()
     yield queue
     queue.connection.flushdb()
+
+
+# --- the demo install -----------------------------------------------------------------
+
+DEMO_PERSONAS = {
+    "admin": "admin@demo.chamados.local",
+    "agent": "ana.souza@demo.chamados.local",
+    "manager": "carla.mendes@demo.chamados.local",
+    "collaborator": "joao.silva@paoquente.com.br",
+    "company_manager": "maria.oliveira@paoquente.com.br",
+}
+
+
+@pytest.fixture
+def demo(app):
+    """What `make run` shows a newcomer: `flask seed-demo`, as the command runs it."""
+    from app.services.demo import DEMO_PASSWORD, seed_demo
+
+    config = app.config
+    seed_demo(config["SEED_USER_EMAIL"], config["SEED_USER_PASSWORD"], config["SEED_USER_NAME"])
+    assert config["SEED_USER_PASSWORD"] == DEMO_PASSWORD  # every demo login below uses it
+    return DEMO_PERSONAS
+
+
+def demo_device_token(app, email="joao.silva@paoquente.com.br", hostname="caixa-demo") -> str:
+    """Register a computer of the demo's first company through the real API; its token."""
+    from app.models import Company
+
+    company = db.session.scalar(select(Company).where(Company.apelido == "paoquente"))
+    response = app.test_client().post(
+        "/api/machines/register",
+        json={
+            "companyCode": company.provisioning_code,
+            "email": email,
+            "hostname": hostname,
+            "os": {"name": "Ubuntu", "version": "24.04", "build": "", "arch": "x86_64"},
+            "macAddresses": [f"AA-BB-CC-DD-{os.urandom(1).hex()}-{os.urandom(1).hex()}"],
+            "serialNumbers": [f"SN-{os.urandom(4).hex()}"],
+        },
+        headers={"X-Provisioning-Secret": PROVISIONING_SECRET},
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["machineToken"]
+
+
+def demo_client(app, persona: str):
+    """A client signed in as a persona of the demo (`device` opens a device session)."""
+    from app.services.demo import DEMO_PASSWORD
+
+    client = app.test_client()
+    if persona == "device":
+        response = client.get(f"/machines/handshake?token={demo_device_token(app)}")
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+    assert login(client, DEMO_PERSONAS[persona], DEMO_PASSWORD).status_code == 302
+    return client

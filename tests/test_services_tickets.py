@@ -314,3 +314,32 @@ def test_lunch_auto_pause_pauses_only_the_internal_queue(make_ticket, agent_user
     # Idempotent: nothing left to pause, and nothing is resumed.
     assert tickets.auto_pause_queue("Interno") == (0, False)
     assert db.session.get(type(lunch), lunch.id).status == TicketStatus.PAUSED
+
+
+@pytest.mark.parametrize(
+    ("event_type", "payload", "expected"),
+    [
+        # What the old demo seeder wrote: a status change without the previous status.
+        ("STATUS_CHANGED", {"to": "RESOLVED"}, "Status: Resolvido"),
+        ("STATUS_CHANGED", {}, "Status alterado"),
+        ("STATUS_CHANGED", {"from": "SOMETHING", "to": 7}, "Status alterado"),
+        ("STATUS_CHANGED", {"from": "PAUSED", "to": "IN_PROGRESS", "reason": None}, None),
+        ("PRIORITY_CHANGED", {"to": "HIGH"}, "Prioridade: Alta"),
+        ("PRIORITY_CHANGED", None, "Prioridade alterada"),
+        ("QUEUE_CHANGED", {"to_name": "Rede"}, "Fila: Rede"),
+        ("ASSIGNED", {}, "Responsável alterado"),
+        ("LIVE_CHAT_STARTED", {}, "Chat ao vivo iniciado pela equipe"),
+        ("LIVE_CHAT_ENDED", {"durationMs": "lots"}, "Chat ao vivo encerrado pela equipe (duração 0 min)"),
+        (
+            "LIVE_CHAT_ENDED",
+            {"autoEnded": True, "reason": None, "durationMs": 1e400},
+            "Chat ao vivo encerrado automaticamente: motivo não informado (duração 0 min)",
+        ),
+        ("SOMETHING_A_LATER_RELEASE_WRITES", {"x": 1}, "Alteração registrada"),
+    ],
+)
+def test_any_stored_event_shape_renders_as_a_sentence(event_type, payload, expected):
+    event = TicketEvent(type=event_type, payload=payload)
+    text = describe_event(event)
+    assert text == (expected or "Status: Pausado → Em andamento")
+    assert describe_event(event, public=True)  # the portal's wording renders too

@@ -5,13 +5,16 @@ import random
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+import orjson
+from flask import current_app
+from sqlalchemy import delete, func, select
 
 from app.extensions import db
 from app.models import (
     Comment,
-    CommentVisibility,
     Company,
+    EmailMessage,
+    Machine,
     Persona,
     Role,
     Tenant,
@@ -22,8 +25,9 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
+from app.services import machines
 from app.services.queues import DEMO_QUEUES, ensure_queue
-from app.services.tickets import create_ticket, record_event
+from app.services.tickets import add_comment, assign, change_status, create_ticket
 from app.services.users import create_user, find_user
 
 DEMO_TENANT_KEY = "demo"
@@ -162,62 +166,161 @@ def seed_demo(admin_email: str, admin_password: str, admin_name: str) -> DemoSum
     if not existing:
         _seed_tickets(tenant, queues, [*staff[1:], admin], collaborators)
         summary.created.append(f"{DEMO_TICKET_COUNT} chamados")
+    summary.created.extend(_seed_devices(tenant))
     return summary
 
 
+# One computer per demo company, registered and reporting like a real agent.
+DEMO_DEVICES = (
+    ("paoquente", "joao.silva@paoquente.com.br", "caixa-01", "PQ-0001", "AA-BB-CC-00-00-01"),
+    ("contabil-lima", "paulo.lima@contabillima.com.br", "contabil-02", "CL-0002", "AA-BB-CC-00-00-02"),
+    ("clinica-sorriso", "recepcao@clinicasorriso.com.br", "recepcao-01", "CS-0003", "AA-BB-CC-00-00-03"),
+)
+
+
+def _seed_devices(tenant) -> list[str]:
+    """Register the demo computers through the agent's own services (registration, then a
+    heartbeat with inventory and metrics). Needs the provisioning secret, as a real agent does."""
+    secret = current_app.config.get("MACHINE_PROVISIONING_SECRET")
+    if not secret:
+        return []
+    created = []
+    for apelido, email, hostname, serial, mac in DEMO_DEVICES:
+        company = db.session.scalar(
+            select(Company).where(Company.tenant_id == tenant.id, Company.apelido == apelido)
+        )
+        known = db.session.scalar(
+            select(func.count())
+            .select_from(Machine)
+            .where(Machine.tenant_id == tenant.id, Machine.hostname == hostname)
+        )
+        if company is None or known:
+            continue
+        registration = machines.register(
+            secret=secret,
+            company_code=company.provisioning_code,
+            email=email,
+            hostname=hostname,
+            os=DEMO_OS,
+            mac_addresses=[mac],
+            serial_numbers=[serial],
+        )
+        context = machines.authenticate_token(registration.token)
+        inventory = _demo_inventory(hostname, serial, mac)
+        parts = {name: orjson.dumps(part) for name, part in inventory.items()}
+        machines.record_heartbeat(context, DEMO_METRICS, machines.SentInventory(parts), [])
+        created.append(f"dispositivo {hostname}")
+    return created
+
+
+DEMO_OS = {"name": "Windows 11 Pro", "version": "11", "build": "26100", "arch": "x86_64"}
+DEMO_METRICS = {"cpuPercent": 12.5, "memoryPercent": 48.0, "uptimeSeconds": 7200}
+
+
+def _demo_inventory(hostname: str, serial: str, mac: str) -> dict:
+    return {
+        "hardware": {
+            "manufacturer": "Dell Inc.",
+            "model": "OptiPlex 7090",
+            "cpu": "Intel Core i5-10500",
+            "cores": 6,
+            "memoryBytes": 17_179_869_184,
+            "serial": serial,
+        },
+        "os": DEMO_OS,
+        "disks": [{"mount": "C:", "fs": "NTFS", "totalBytes": 256_000_000_000, "freeBytes": 98_000_000_000}],
+        "network": [{"name": "Ethernet", "mac": mac, "ipv4": ["192.168.0.10"]}],
+        "software": [
+            {"name": "Google Chrome", "version": "131.0", "publisher": "Google LLC"},
+            {"name": "LibreOffice", "version": "24.8", "publisher": "The Document Foundation"},
+            {"name": "AnyDesk", "version": "9.0", "publisher": "AnyDesk Software GmbH"},
+        ],
+    }
+
+
+# How far apart the demo spaces the steps of a ticket's history (assigned, started, replied...).
+DEMO_STEP = timedelta(minutes=25)
+DEMO_REPLY = "<p>Olá! Já estou verificando o seu chamado.</p>"
+DEMO_PAUSE_REASON = "Aguardando retorno do cliente"
+DEMO_CLOSING = "<p>Resolvido. Qualquer coisa, é só responder por aqui.</p>"
+
+
 def _seed_tickets(tenant, queues, agents, collaborators) -> None:
-    """Tickets in every status, spread over the last 30 days, some unassigned."""
+    """Tickets in every status, spread over the last 30 days, some unassigned.
+
+    Every step goes through the same services as real use (so the stored events have the
+    shapes the pages read); only their times are moved back afterwards."""
     rng = random.Random(42)  # the same demo on every machine
     statuses = list(TicketStatus)
     now = utcnow()
+    seeding_started = now
     for index in range(DEMO_TICKET_COUNT):
         requester = rng.choice(collaborators)
         status = statuses[index % len(statuses)]
         created = now - timedelta(days=rng.uniform(0, 30), minutes=rng.randint(0, 600))
+        subject = rng.choice(SUBJECTS)
         ticket = create_ticket(
             tenant_id=tenant.id,
             requester=requester,
-            subject=rng.choice(SUBJECTS),
-            description_html=f"<p>{rng.choice(SUBJECTS)}. Pode verificar, por favor?</p>",
+            subject=subject,
+            description_html=f"<p>{subject}. Pode verificar, por favor?</p>",
             queue_id=rng.choice(queues).id if index % 3 else None,
             priority=rng.choice(list(TicketPriority)),
-            commit=False,
         )
-        ticket.created_at = created
-        ticket.updated_at = created
-        db.session.flush()
-        # Back-date the CREATED event written by create_ticket to match.
-        db.session.execute(
-            update(TicketEvent).where(TicketEvent.ticket_id == ticket.id).values(created_at=created)
+        if not (status is TicketStatus.PENDING and (index // len(statuses)) % 2):
+            # The others stay unassigned and untouched: what the Painel puts first.
+            _work_ticket(ticket, status, rng.choice(agents))
+        _backdate(ticket, created, now)
+        db.session.commit()
+    # The demo's people are made up: nothing it did is e-mailed to them.
+    db.session.execute(
+        delete(EmailMessage).where(
+            EmailMessage.tenant_id == tenant.id, EmailMessage.created_at >= seeding_started
         )
-        if status is TicketStatus.PENDING and (index // len(statuses)) % 2:
-            continue  # unassigned and untouched: what the Painel puts first
-        agent = rng.choice(agents)
-        _work_ticket(ticket, status, agent, created, now)
+    )
     db.session.commit()
 
 
-def _work_ticket(ticket, status, agent, created, now) -> None:
-    started = created + timedelta(minutes=30)
-    ticket.assignee_id = agent.id
-    ticket.first_response_at = started
-    record_event(ticket, "ASSIGNED", agent, to=agent.id, to_name=agent.name).created_at = started
-    comment = Comment(
-        ticket_id=ticket.id,
-        author_id=agent.id,
-        created_at=started,
-        body_html="<p>Olá! Já estou verificando o seu chamado.</p>",
-        visibility=CommentVisibility.PUBLIC,
-    )
-    db.session.add(comment)
-    ticket.status = status
-    if status is TicketStatus.IN_PROGRESS:
-        ticket.in_progress_since = started
-    elif status is TicketStatus.PAUSED:
-        ticket.worked_seconds = 1800
+def _work_ticket(ticket, status, agent) -> None:
+    """Take the ticket to `status` the way an agent would."""
+    assign(ticket, agent.id, agent)
+    if status is TicketStatus.PENDING:
+        add_comment(ticket, agent, DEMO_REPLY)
+        return
+    change_status(ticket, "iniciar", agent)
+    add_comment(ticket, agent, DEMO_REPLY)
+    if status is TicketStatus.PAUSED:
+        change_status(ticket, "pausar", agent, reason=DEMO_PAUSE_REASON)
     elif status is TicketStatus.RESOLVED:
-        ticket.worked_seconds = 2700
-        ticket.resolved_at = min(started + timedelta(hours=2), now)
-    if status is not TicketStatus.PENDING:
-        record_event(ticket, "STATUS_CHANGED", agent, to=status.value).created_at = started
-    ticket.updated_at = started
+        change_status(ticket, "encerrar", agent, message_html=DEMO_CLOSING)
+
+
+def _backdate(ticket, created, now) -> None:
+    """Move the ticket's history so it starts at `created`, one DEMO_STEP between steps.
+
+    The services stamped everything with the real time a few milliseconds apart; each stored
+    time is mapped onto the step that wrote it, so the ticket's own fields (first response,
+    in progress since, resolved) keep agreeing with its timeline."""
+    rows = [
+        *db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)),
+        *db.session.scalars(select(Comment).where(Comment.ticket_id == ticket.id)),
+    ]
+    rows.sort(key=lambda row: (row.created_at, isinstance(row, Comment), row.id))
+    moved: dict = {}
+    for step, row in enumerate(rows):
+        moved.setdefault(row.created_at, min(created + step * DEMO_STEP, now))
+        row.created_at = moved[row.created_at]
+
+    def shifted(value):
+        if value is None:
+            return None
+        later = [original for original in moved if original >= value]
+        return moved[min(later)] if later else max(moved.values())
+
+    ticket.first_response_at = shifted(ticket.first_response_at)
+    ticket.in_progress_since = shifted(ticket.in_progress_since)
+    ticket.resolved_at = shifted(ticket.resolved_at)
+    if ticket.worked_seconds:
+        ticket.worked_seconds = int(2 * DEMO_STEP.total_seconds())  # started, replied, then paused/closed
+    ticket.created_at = created
+    ticket.updated_at = max(moved.values())

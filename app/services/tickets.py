@@ -489,36 +489,92 @@ def timeline(ticket: Ticket, *, include_internal: bool) -> list[TimelineEntry]:
     return entries
 
 
+# A timeline line for an event type this code does not know (an older or newer release wrote it).
+UNKNOWN_EVENT_TEXT = "Alteração registrada"
+
+
 def describe_event(event: TicketEvent, *, public: bool = False) -> str:
-    """One Portuguese sentence for a timeline event; `public` leaves out staff notes (pause reasons)."""
-    payload = event.payload or {}
+    """One Portuguese sentence for a timeline event; `public` leaves out staff notes (pause reasons).
+
+    Any stored payload renders: a missing or unexpected value becomes a neutral word, never an
+    exception, since events written by older releases (or by hand) must not break the page."""
+    payload = event.payload if isinstance(event.payload, dict) else {}
     if event.type == "CREATED":
         return "Chamado aberto"
     if event.type == "STATUS_CHANGED":
-        text = f"Status: {TicketStatus(payload['from']).label} → {TicketStatus(payload['to']).label}"
-        return text + (f" ({payload['reason']})" if payload.get("reason") and not public else "")
+        return _describe_status_change(payload, public)
     if event.type == "ASSIGNED":
-        return f"Atribuído a {payload.get('to_name')}"
+        name = _text(payload.get("to_name"))
+        return f"Atribuído a {name}" if name else "Responsável alterado"
     if event.type == "UNASSIGNED":
         return "Responsável removido"
     if event.type == "QUEUE_CHANGED":
-        return f"Fila: {payload.get('from_name')} → {payload.get('to_name')}"
+        return _describe_change("Fila", _text(payload.get("from_name")), _text(payload.get("to_name")))
     if event.type == "PRIORITY_CHANGED":
-        return f"Prioridade: {TicketPriority(payload['from']).label} → {TicketPriority(payload['to']).label}"
+        return _describe_change(
+            "Prioridade",
+            _label(TicketPriority, payload.get("from")),
+            _label(TicketPriority, payload.get("to")),
+        )
     if event.type in ("LIVE_CHAT_STARTED", "LIVE_CHAT_ENDED"):
         return describe_chat_event(event.type, payload)
-    return event.type
+    return UNKNOWN_EVENT_TEXT
+
+
+def _describe_status_change(payload: dict, public: bool) -> str:
+    text = _describe_change(
+        "Status", _label(TicketStatus, payload.get("from")), _label(TicketStatus, payload.get("to"))
+    )
+    reason = _text(payload.get("reason"))
+    return text + (f" ({reason})" if reason and not public else "")
+
+
+# What a change says when its stored values are missing ("Prioridade alterada").
+CHANGED_WORDS = {"Status": "Status alterado", "Fila": "Fila alterada", "Prioridade": "Prioridade alterada"}
+
+
+def _describe_change(what: str, before: str, after: str) -> str:
+    if before and after:
+        return f"{what}: {before} → {after}"
+    if after:
+        return f"{what}: {after}"
+    return CHANGED_WORDS[what]
+
+
+def _label(enum_class, value) -> str:
+    """The Portuguese label of a stored enum value; "" for a missing or unknown one."""
+    try:
+        return enum_class(value).label
+    except (ValueError, TypeError):
+        return ""
+
+
+def _text(value) -> str:
+    return value.strip() if isinstance(value, str) else ""
 
 
 def describe_chat_event(event_type: str, payload: dict) -> str:
     if event_type == "LIVE_CHAT_STARTED":
-        host = payload.get("machineHostname")
-        return f"Chat ao vivo iniciado por {payload.get('agentName')}" + (f" com {host}" if host else "")
-    duration = f"duração {format_duration(int(payload.get('durationMs', 0)) // 1000)}"
+        host = _text(payload.get("machineHostname"))
+        return f"Chat ao vivo iniciado {_by(payload)}" + (f" com {host}" if host else "")
+    duration = f"duração {format_duration(_whole_number(payload.get('durationMs')) // 1000)}"
     if payload.get("autoEnded"):
-        reason = CHAT_END_REASONS.get(payload.get("reason"), payload.get("reason"))
+        code = _text(payload.get("reason"))
+        reason = CHAT_END_REASONS.get(code, code or "motivo não informado")
         return f"Chat ao vivo encerrado automaticamente: {reason} ({duration})"
-    return f"Chat ao vivo encerrado por {payload.get('agentName')} ({duration})"
+    return f"Chat ao vivo encerrado {_by(payload)} ({duration})"
+
+
+def _by(payload: dict) -> str:
+    name = _text(payload.get("agentName"))
+    return f"por {name}" if name else "pela equipe"
+
+
+def _whole_number(value) -> int:
+    try:
+        return max(int(value), 0)
+    except (ValueError, TypeError, OverflowError):
+        return 0
 
 
 def format_duration(seconds: int) -> str:
