@@ -163,3 +163,37 @@ def test_a_device_without_an_active_person_cannot_open_a_session(app, register_d
     db.session.commit()
     response = app.test_client().get(f"/machines/handshake?token={_token(auth)}")
     assert response.status_code == 403 and "Nenhuma pessoa ativa" in response.get_data(as_text=True)
+
+
+STAFF_PAGES = ("/", "/chamados", "/dispositivos", "/usuarios", "/empresas", "/admin/saude")
+
+
+def test_a_device_registered_with_a_staff_email_never_opens_a_staff_session(
+    app, register_device, admin_user
+):
+    """Anyone with the provisioning secret and a company code can register a computer with any
+    e-mail: a staff member's must never turn the device's token into a staff session."""
+    body, auth = register_device(email=admin_user.email)
+    assert body["assignedUser"]["email"] == admin_user.email
+    client = app.test_client()
+    handshake = client.get(f"/machines/handshake?token={_token(auth)}")
+    assert handshake.status_code == 403
+    assert "equipe de suporte" in handshake.get_data(as_text=True)
+    json_session = client.post("/api/machines/sessions", json={"machineToken": _token(auth)})
+    assert json_session.status_code == 403 and json_session.get_json()["error"]["code"] == "staff_person"
+    for path in (*STAFF_PAGES, "/portal"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], path
+
+
+def test_a_device_session_ends_when_its_person_becomes_staff(app, register_device):
+    body, auth = register_device()
+    client = app.test_client()
+    assert client.get(f"/machines/handshake?token={_token(auth)}").status_code == 302
+    assert client.get("/portal").status_code == 200
+    machine = db.session.get(Machine, body["machineId"])
+    machine.assigned_user.role = "agent"
+    db.session.commit()
+    response = client.get("/chamados")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert client.get("/chamados").status_code == 302  # signed out, not a staff page

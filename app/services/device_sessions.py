@@ -62,7 +62,20 @@ def open_device_session(token: str | None) -> DeviceSession:
     person = machine_service.device_person(machine)
     if person is None or not person.is_active:
         raise AgentError(403, "no_linked_person", "Nenhuma pessoa ativa está vinculada a este dispositivo.")
+    _refuse_staff(person)
     return DeviceSession(machine, person, Persona(machine.persona), context.token_id)
+
+
+def _refuse_staff(person: User) -> None:
+    """A device token never signs a browser in as staff: anyone with the provisioning secret
+    and a company code can register a computer with any e-mail, a staff member's included."""
+    if person.is_staff:
+        raise AgentError(
+            403,
+            "staff_person",
+            "Este dispositivo está vinculado a um membro da equipe de suporte. A sessão do dispositivo "
+            "é só para colaboradores: vincule a pessoa que usa o computador.",
+        )
 
 
 def resume_device_session(payload: dict) -> DeviceSession:
@@ -72,4 +85,5 @@ def resume_device_session(payload: dict) -> DeviceSession:
     person = db.session.get(User, int(payload["user_id"]))
     if machine is None or person is None or not person.is_active:
         raise AgentError(401, "session_invalid", "Sessão do dispositivo inválida.")
+    _refuse_staff(person)
     return DeviceSession(machine, person, Persona(payload["persona"]), int(payload["token_id"]))
