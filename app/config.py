@@ -108,6 +108,14 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         # A newcomer's agent can register at once; `flask seed-demo` prints it.
         provisioning_secret = _development_secret_key(instance_path, "provisioning_secret")
 
+    public_base_url = _public_base_url(env)
+    if production and not public_base_url:
+        raise ConfigError(
+            "PUBLIC_BASE_URL (or the seed's NEXT_PUBLIC_APP_URL) is required when APP_ENV=production: "
+            "links in e-mails and the agent's pages are built from it, and without it they would "
+            "point at this machine (http://127.0.0.1:5000)"
+        )
+
     upload_dir = Path(env.get("UPLOAD_DIR") or instance_path / "uploads")
     lunch_time = env.get("AUTO_PAUSE_LUNCH_TIME", "12:00").strip()
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", lunch_time):
@@ -166,7 +174,10 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "DEFAULT_TIMEZONE": _timezone(env),
         # Background jobs (workers/): shared secrets for system cron and the archive endpoint.
         "CRON_SECRET": env.get("CRON_SECRET", "").strip() or None,
-        "INTERNAL_HEALTH_TOKEN": env.get("INTERNAL_HEALTH_TOKEN", "").strip() or None,
+        # Seed 000 §14: the internal token may reuse REPORTS_CRON_SECRET.
+        "INTERNAL_HEALTH_TOKEN": (
+            env.get("INTERNAL_HEALTH_TOKEN", "").strip() or env.get("REPORTS_CRON_SECRET", "").strip() or None
+        ),
         "JOBS_QUEUE": env.get("JOBS_QUEUE", "chamados").strip() or "chamados",
         # Without Redis, enqueued jobs run on a background thread; tests run them inline.
         "JOBS_INLINE": _bool(env, "JOBS_INLINE", app_env == "testing"),
@@ -192,7 +203,7 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "SMTP_TIMEOUT_SECONDS": _int(env, "SMTP_TIMEOUT_SECONDS", 20, minimum=1),
         "MAILER_SENDER_EMAIL": _unquote(env.get("MAILER_SENDER_EMAIL", "Chamados <no-reply@chamados.local>")),
         # Where links in e-mails point (the jobs have no request to take the host from).
-        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").strip().rstrip("/"),
+        "PUBLIC_BASE_URL": public_base_url or DEVELOPMENT_BASE_URL,
         "ALERTS_LOCAL_HOUR": alerts_hour,
         "ARCHIVE_DIR": str(Path(env.get("ARCHIVE_DIR") or "archives").resolve()),
         "UPLOAD_DIR": str(upload_dir),
@@ -219,6 +230,20 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "SEED_USER_NAME": env.get("SEED_USER_NAME", "Administrador Demo"),
     }
     return config
+
+
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+
+
+def _public_base_url(env: dict) -> str:
+    """PUBLIC_BASE_URL, else the seed's NEXT_PUBLIC_APP_URL (an operator moving over has it); or ""."""
+    for name in ("PUBLIC_BASE_URL", "NEXT_PUBLIC_APP_URL"):
+        value = env.get(name, "").strip().rstrip("/")
+        if value:
+            if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+                raise ConfigError(f"{name} must be an http:// or https:// URL, got {value!r}")
+            return value
+    return ""
 
 
 def _unquote(value: str) -> str:

@@ -78,6 +78,7 @@ def test_env(workdir) -> dict:
         "ARCHIVE_DIR": str(workdir / "archives"),
         "CRON_SECRET": CRON_SECRET,
         "INTERNAL_HEALTH_TOKEN": INTERNAL_TOKEN,
+        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",  # production refuses to start without it
     }
     if TEST_REDIS_URL:
         env["REDIS_URL"] = TEST_REDIS_URL

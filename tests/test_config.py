@@ -24,10 +24,35 @@ def test_production_requires_a_secret_key(tmp_path):
         load_config({"APP_ENV": "production"}, instance_path=tmp_path)
 
 
+PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": "k" * 40, "MACHINE_PROVISIONING_SECRET": "p"}
+
+
+def test_production_refuses_to_start_without_a_public_url_and_says_why(tmp_path):
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL .or the seed's NEXT_PUBLIC_APP_URL. is required"):
+        load_config(PRODUCTION, instance_path=tmp_path)
+
+
+def test_public_base_url_falls_back_to_the_seeds_next_public_app_url(tmp_path):
+    seed_env = {**PRODUCTION, "NEXT_PUBLIC_APP_URL": "https://tickets.example.com.br/"}
+    assert (
+        load_config(seed_env, instance_path=tmp_path)["PUBLIC_BASE_URL"] == "https://tickets.example.com.br"
+    )
+    both = {**seed_env, "PUBLIC_BASE_URL": "https://chamados.example.com"}
+    assert load_config(both, instance_path=tmp_path)["PUBLIC_BASE_URL"] == "https://chamados.example.com"
+    assert load_config({}, instance_path=tmp_path)["PUBLIC_BASE_URL"] == "http://127.0.0.1:5000"
+    with pytest.raises(ConfigError, match="NEXT_PUBLIC_APP_URL must be an http"):
+        load_config({"NEXT_PUBLIC_APP_URL": "tickets.example.com"}, instance_path=tmp_path)
+
+
+def test_reports_cron_secret_is_the_internal_tokens_alternative(tmp_path):
+    assert load_config({"REPORTS_CRON_SECRET": "r"}, instance_path=tmp_path)["INTERNAL_HEALTH_TOKEN"] == "r"
+    both = {"REPORTS_CRON_SECRET": "r", "INTERNAL_HEALTH_TOKEN": "i"}
+    assert load_config(both, instance_path=tmp_path)["INTERNAL_HEALTH_TOKEN"] == "i"
+
+
 def test_production_sets_secure_cookies(tmp_path):
     config = load_config(
-        {"APP_ENV": "production", "SECRET_KEY": "k" * 40, "MACHINE_PROVISIONING_SECRET": "p"},
-        instance_path=tmp_path,
+        {**PRODUCTION, "PUBLIC_BASE_URL": "https://chamados.example.com"}, instance_path=tmp_path
     )
     assert config["SESSION_COOKIE_SECURE"] and config["REMEMBER_COOKIE_SECURE"]
     assert config["SESSION_COOKIE_HTTPONLY"] and config["SESSION_COOKIE_SAMESITE"] == "Lax"

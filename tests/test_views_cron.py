@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+import pytest
+
 from app.extensions import db
 from app.models import JobRun
 from app.models.types import utcnow
@@ -72,3 +74,41 @@ def test_archive_local_needs_the_internal_token_and_archives_once(client, make_t
         "/api/admin/tickets/archive-local", json={"olderThanDays": 30}, headers={"x-cron-secret": CRON_SECRET}
     )
     assert again.get_json()["archived"] == 0
+
+
+def test_the_seeds_crontab_line_works_as_copied_with_get(client):
+    """Seed 000 §12: `curl -s "…/api/cron/chat-cleanup" -H "x-cron-secret: $CRON_SECRET"` is a GET."""
+    response = client.get("/api/cron/chat-cleanup", headers={"x-cron-secret": CRON_SECRET})
+    assert response.status_code == 200 and response.get_json()["job"] == "chat_cleanup"
+    assert client.get("/api/cron/usb-cleanup", headers={"x-cron-secret": CRON_SECRET}).status_code == 200
+    refused = client.get("/api/cron/chat-cleanup", headers={"x-cron-secret": "errado"})
+    assert refused.status_code == 401
+    assert JobRun.query.count() == 2
+
+
+def test_reports_cron_secret_opens_the_archive_endpoint(make_app):
+    """Seed 000 §14: the archive is protected by INTERNAL_HEALTH_TOKEN or REPORTS_CRON_SECRET."""
+    client = make_app(INTERNAL_HEALTH_TOKEN="", REPORTS_CRON_SECRET="segredo-dos-relatorios").test_client()
+    headers = {"x-internal-token": "segredo-dos-relatorios"}
+    response = client.post("/api/admin/tickets/archive-local", json={"olderThanDays": 30}, headers=headers)
+    assert response.status_code == 200 and response.get_json()["archived"] == 0
+    wrong = client.post("/api/admin/tickets/archive-local", headers={"x-internal-token": "outro"})
+    assert wrong.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body", [[1, 2], "texto", 7, {"olderThanDays": 10**30}, {"olderThanDays": "30"}, {"olderThanDays": True}]
+)
+def test_odd_bodies_get_a_clear_answer_not_a_500(client, body):
+    headers = {"x-internal-token": INTERNAL_TOKEN}
+    archive = client.post("/api/admin/tickets/archive-local", json=body, headers=headers)
+    assert archive.status_code in (200, 422), archive.get_data(as_text=True)
+    if archive.status_code == 422:
+        assert "olderThanDays" in archive.get_json()["error"]["message"]
+    cron = client.post("/api/cron/retention_sweep", json=body, headers={"x-cron-secret": CRON_SECRET})
+    assert cron.status_code == 200
+
+
+def test_an_unknown_job_name_is_not_echoed(client):
+    response = client.get("/api/cron/%3Cscript%3E%00", headers={"x-cron-secret": CRON_SECRET})
+    assert response.status_code == 404 and "<script>" not in response.get_data(as_text=True)

@@ -14,15 +14,24 @@ from workers.runner import JobDisabled, run_job
 bp = Blueprint("cron", __name__)
 csrf.exempt(bp)
 
+MAX_ARCHIVE_DAYS = 36_500  # a century: beyond it the date arithmetic itself overflows
 
-@bp.post("/api/cron/<name>")
+
+def _json_object() -> dict:
+    """The body's JSON object; anything else (nothing, a list, not JSON) counts as empty."""
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+# GET too: the seed's crontab lines are plain `curl -s URL -H "x-cron-secret: …"`.
+@bp.route("/api/cron/<name>", methods=["GET", "POST"])
 def run(name: str):
     if not shared_secret_matches(request.headers.get("x-cron-secret"), current_app.config["CRON_SECRET"]):
         return json_error(401, "invalid_cron_secret", "Segredo de cron ausente ou inválido.")
     spec = job_spec(name)
     if spec is None:
-        return json_error(404, "unknown_job", f"Tarefa desconhecida: {name}.")
-    body = request.get_json(silent=True) or {}
+        return json_error(404, "unknown_job", "Tarefa desconhecida: veja os nomes em Saúde → Tarefas.")
+    body = _json_object()
     kwargs = {"dry_run": True} if spec.name == "retention_sweep" and body.get("dryRun") else {}
     try:
         outcome = run_job(spec.name, "http", **kwargs)
@@ -46,11 +55,12 @@ def archive_local():
     provided = request.headers.get("x-internal-token") or request.headers.get("x-cron-secret")
     if not shared_secret_matches(provided, config["INTERNAL_HEALTH_TOKEN"], config["CRON_SECRET"]):
         return json_error(401, "invalid_token", "Token interno ausente ou inválido.")
-    body = request.get_json(silent=True) or {}
-    days = body.get("olderThanDays", 365)
-    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+    days = _json_object().get("olderThanDays", 365)
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_ARCHIVE_DAYS:
         return json_error(
-            422, "validation_failed", "olderThanDays deve ser um número inteiro maior que zero."
+            422,
+            "validation_failed",
+            f"olderThanDays deve ser um número inteiro de 1 a {MAX_ARCHIVE_DAYS}.",
         )
     result = archive_resolved(days)
     return jsonify(
