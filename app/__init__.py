@@ -8,10 +8,12 @@ from pathlib import Path
 from flask import Flask
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from app.config import load_config
 from app.extensions import csrf, db, login_manager, migrate, sock
 from app.logging_setup import configure_logging, install_request_logging
+from app.services.numbers import INT32_MAX
 from app.session_interface import CookieSessionWhenPresent
 
 __version__ = "0.1.0"
@@ -37,6 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    app.url_map.converters["int"] = RecordNumberConverter
     _init_extensions(app)
     from app.services import audit  # noqa: F401  (registers the audit hook on every session flush)
 
@@ -53,6 +56,15 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_cli(app)
     return app
+
+
+class RecordNumberConverter(IntegerConverter):
+    """`<int:…>` in every route: a number an INTEGER column can hold, else the URL matches
+    nothing (404). PostgreSQL answers a larger one with an error, not "no such row"."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", INT32_MAX)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -114,6 +114,10 @@ def _ticket_record(ticket: Ticket, tenant_key: str, emails: dict, comments: list
     }
 
 
+# The oldest cut-off anyone may ask for: a century (past ~2 700 000 days the date arithmetic overflows).
+MAX_ARCHIVE_DAYS = 36_500
+
+
 def archive_resolved(
     older_than_days: int, archive_dir: str | None = None, now: datetime | None = None
 ) -> ArchiveResult:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import joinedload, load_only
 from app.extensions import db
 from app.models import Company, Queue, Role, Ticket, TicketPriority, TicketStatus, User
 from app.services.errors import DomainError
+from app.services.numbers import record_number
 from app.services.permissions import visible_tickets
 
 DEFAULT_PAGE_SIZE = 25
@@ -95,12 +96,9 @@ class TicketFilters:
 
 
 def _int(value: str, label: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise FilterError(f"{label} inválido: {value!r}.") from None
-    if number < 1:
-        raise FilterError(f"{label} inválido: {value!r}.")
+    number = record_number(value)
+    if number is None:
+        raise FilterError(f"{label} inválido: escolha um da lista.")
     return number
 
 

@@ -30,6 +30,7 @@ from app.services import notifications
 from app.services.attachments import save_attachment
 from app.services.errors import Conflict, PermissionDenied, ValidationError
 from app.services.html import html_to_text
+from app.services.numbers import record_number
 from app.services.permissions import visible_tickets
 from app.services.queues import resolve_queue
 from app.services.users import find_user
@@ -388,11 +389,8 @@ def bulk_update(user: User, ticket_ids: list[int], action: str, value: str) -> i
 
 
 def _positive_int(value: str, field: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValidationError("Valor inválido.", field=field) from None
-    if number < 1:
+    number = record_number(value)
+    if number is None:
         raise ValidationError("Valor inválido.", field=field)
     return number
 

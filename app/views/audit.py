@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from app.security import admin_required
 from app.services import audit as audit_service
+from app.views.forms import query_number
 from app.views.template_helpers import is_fragment_request
 
 bp = Blueprint("audit", __name__)
@@ -16,9 +17,7 @@ def index():
     tenant_id = current_user.tenant_id
     filters, errors = audit_service.parse_filters(request.args)
     entries, next_before = (
-        ([], None)
-        if errors
-        else audit_service.list_entries(tenant_id, filters, request.args.get("antes", type=int))
+        ([], None) if errors else audit_service.list_entries(tenant_id, filters, query_number("antes"))
     )
     context = {
         "entries": entries,

@@ -6,15 +6,13 @@ from flask import Blueprint, current_app, jsonify, request
 
 from app.extensions import csrf
 from app.security import shared_secret_matches
-from app.services.archive import archive_resolved
+from app.services.archive import MAX_ARCHIVE_DAYS, archive_resolved
 from app.views.errors import json_error
 from workers.jobs import job_spec
 from workers.runner import JobDisabled, run_job
 
 bp = Blueprint("cron", __name__)
 csrf.exempt(bp)
-
-MAX_ARCHIVE_DAYS = 36_500  # a century: beyond it the date arithmetic itself overflows
 
 
 def _json_object() -> dict:

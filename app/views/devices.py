@@ -11,6 +11,7 @@ from app.services import external_inventory as inventory_service
 from app.services import machines as machine_service
 from app.services.errors import DomainError
 from app.services.ticket_filters import company_choices
+from app.views.forms import query_number
 from app.views.template_helpers import is_fragment_request
 
 bp = Blueprint("devices", __name__)
@@ -20,7 +21,7 @@ bp = Blueprint("devices", __name__)
 @staff_required
 def index():
     tenant_id = current_user.tenant_id
-    after = request.args.get("apos", type=int)
+    after = query_number("apos")
     filters = device_views.parse_device_filters(request.args, tenant_id)
     rows, next_after = device_views.list_devices(tenant_id, filters, after)
     context = {

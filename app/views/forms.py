@@ -2,6 +2,20 @@
 
 from flask import request
 
+from app.services.numbers import record_number
+
+
+def query_number(name: str, default: int | None = None) -> int | None:
+    """A whole number from the query string (a page, a keyset cursor); `default` when the
+    parameter is missing or is no number a row could have (see services/numbers.py)."""
+    number = record_number(request.args.get(name))
+    return default if number is None else number
+
+
+def form_number(name: str) -> int | None:
+    """An id chosen in a form (a queue, a company, a person); None when empty or invalid."""
+    return record_number(request.form.get(name))
+
 
 def uploaded_files(field: str = "files") -> list[tuple[str, bytes]]:
     """The files of a multipart form as (name, bytes); empty file inputs are skipped."""

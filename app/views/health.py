@@ -8,7 +8,9 @@ from app.extensions import csrf
 from app.models import TicketStatus
 from app.security import admin_required, staff_required
 from app.services import job_runs, notifications
+from app.services.archive import MAX_ARCHIVE_DAYS
 from app.services.health import check_queue, health_snapshot, system_overview, tenant_overview
+from app.views.forms import form_number, query_number
 from workers.jobs import JOBS, job_spec
 from workers.schedule import next_run
 
@@ -49,7 +51,7 @@ def page():
 def jobs():
     selected = request.args.get("tarefa", "")
     spec = job_spec(selected) if selected else None
-    before = request.args.get("antes", type=int)
+    before = query_number("antes")
     runs = job_runs.recent_runs(spec.name if spec else None, before_id=before)
     has_more = len(runs) > job_runs.RUNS_PAGE_SIZE
     runs = runs[: job_runs.RUNS_PAGE_SIZE]
@@ -96,9 +98,12 @@ def archive_now():
     """The archive from the browser (the same service as the API and `flask tickets archive`)."""
     from app.services.archive import archive_resolved
 
-    days = request.form.get("dias", type=int)
-    if days is None or days < 1:
-        flash("Informe em dias (1 ou mais) há quanto tempo os chamados foram resolvidos.", "error")
+    days = form_number("dias")
+    if days is None or days > MAX_ARCHIVE_DAYS:
+        flash(
+            f"Informe em dias (de 1 a {MAX_ARCHIVE_DAYS}) há quanto tempo os chamados foram resolvidos.",
+            "error",
+        )
         return redirect(url_for("health.page"))
     result = archive_resolved(days)
     flash(f"Arquivo local: {result.summary()}.", "success")

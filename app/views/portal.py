@@ -14,7 +14,7 @@ from app.services import portal as portal_service
 from app.services import tickets as ticket_service
 from app.services.errors import DomainError
 from app.services.portal import PortalViewer
-from app.views.forms import uploaded_files
+from app.views.forms import query_number, uploaded_files
 from app.views.template_helpers import is_fragment_request
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -32,7 +32,7 @@ def index():
     status = request.args.get("status") or ""
     if status not in {s.value for s in TicketStatus}:
         status = ""
-    page = portal_service.list_tickets(viewer, status or None, request.args.get("pagina", 1, type=int))
+    page = portal_service.list_tickets(viewer, status or None, query_number("pagina", 1))
     template = "portal/_list.html" if is_fragment_request() else "portal/index.html"
     return render_template(template, page=page, status=status, statuses=list(TicketStatus), viewer=viewer)
 

@@ -11,6 +11,7 @@ from app.security import staff_required
 from app.services import reports
 from app.services.errors import DomainError
 from app.services.ticket_filters import parse_filters
+from app.views.forms import query_number
 
 bp = Blueprint("reports", __name__)
 
@@ -18,7 +19,7 @@ bp = Blueprint("reports", __name__)
 @bp.get("/relatorios")
 @staff_required
 def index():
-    page = max(request.args.get("pagina", 1, type=int), 1)
+    page = query_number("pagina", 1)
     exports, has_more = reports.list_exports(current_user, page)
     waiting = any(e.status in (ExportStatus.PENDING, ExportStatus.RUNNING) for e in exports)
     template = "reports/_list.html" if request.headers.get("HX-Request") else "reports/index.html"

@@ -21,6 +21,7 @@ from app.services import chat as chat_service
 from app.services import saved_views
 from app.services import tickets as ticket_service
 from app.services.errors import DomainError
+from app.services.numbers import record_number
 from app.services.permissions import can_view_ticket, visible_tickets
 from app.services.queues import default_queue, list_queues
 from app.services.ticket_filters import (
@@ -176,7 +177,7 @@ def delete_view(view_id: int):
 @staff_required
 def bulk():
     query = request.form.get("query", "")
-    ids = [int(value) for value in request.form.getlist("ticket") if value.isdigit()]
+    ids = [number for number in map(record_number, request.form.getlist("ticket")) if number]
     action, _, value = request.form.get("bulk", "").partition(":")
     try:
         changed = ticket_service.bulk_update(current_user, ids, action, value)
@@ -228,7 +229,7 @@ def new():
 
 
 def _optional_int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return record_number(value)
 
 
 # --- ticket page --------------------------------------------------------------

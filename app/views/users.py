@@ -13,6 +13,7 @@ from app.services import users as user_service
 from app.services.companies import list_companies
 from app.services.errors import DomainError
 from app.services.machines import machines_of_user
+from app.services.numbers import record_number
 
 bp = Blueprint("users", __name__)
 
@@ -53,7 +54,7 @@ def _choices(person=None) -> dict:
 
 
 def _company_id(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return record_number(value)
 
 
 @bp.route("/usuarios/novo", methods=["GET", "POST"])
