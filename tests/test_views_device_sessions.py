@@ -168,9 +168,7 @@ def test_a_device_without_an_active_person_cannot_open_a_session(app, register_d
 STAFF_PAGES = ("/", "/chamados", "/dispositivos", "/usuarios", "/empresas", "/admin/saude")
 
 
-def test_a_device_registered_with_a_staff_email_never_opens_a_staff_session(
-    app, register_device, admin_user
-):
+def test_a_device_registered_with_a_staff_email_never_opens_a_staff_session(app, register_device, admin_user):
     """Anyone with the provisioning secret and a company code can register a computer with any
     e-mail: a staff member's must never turn the device's token into a staff session."""
     body, auth = register_device(email=admin_user.email)
