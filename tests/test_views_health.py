@@ -173,3 +173,23 @@ def test_an_admin_archives_resolved_tickets_from_saude(admin_client, agent_clien
         "/admin/saude/arquivar", data={"csrf_token": token, "dias": "365"}, follow_redirects=True
     )
     assert "nenhum chamado novo para arquivar" in again.get_data(as_text=True)
+
+
+def test_executar_agora_with_redis_down_runs_the_job_here_and_says_so(make_app, admin_user):
+    """With REDIS_URL set but Redis not answering, the click is not a 500 and not lost."""
+    from app.models import JobRun
+    from tests.conftest import IsolatedClient, csrf_token_from, free_port, login
+
+    dead_redis = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    dead_redis.test_client_class = IsolatedClient
+    client = dead_redis.test_client()
+    login(client, admin_user)
+    token = csrf_token_from(client, "/admin/saude/tarefas")
+    response = client.post(
+        "/admin/saude/tarefas/chat_cleanup/executar", data={"csrf_token": token}, follow_redirects=True
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "A fila de tarefas (Redis) não respondeu" in html and "executada neste servidor" in html
+    assert [run.job for run in JobRun.query.all()] == ["chat_cleanup"]
+    assert "verificadas 0, encerradas 0" in html  # and the page lists the run it made

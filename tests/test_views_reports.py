@@ -56,3 +56,23 @@ def test_another_agents_or_tenants_export_is_404(app, agent_client, tenant, othe
 def test_collaborators_have_no_reports(app, collaborator):
     client = logged_in_client(app, collaborator)
     assert client.get("/relatorios").status_code == 302  # sent to the portal
+
+
+def test_an_export_with_redis_down_is_made_here_and_the_page_says_so(make_app, agent_user, make_ticket):
+    from app.models import ExportStatus
+    from tests.conftest import IsolatedClient, free_port, login
+
+    make_ticket("Impressora")
+    dead_redis = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    dead_redis.test_client_class = IsolatedClient
+    client = dead_redis.test_client()
+    login(client, agent_user)
+    token = csrf_token_from(client, "/chamados")
+    response = client.post(
+        "/relatorios/exportar", data={"filtros": "", "csrf_token": token}, follow_redirects=True
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "A fila de tarefas (Redis) não respondeu" in html
+    [export] = ReportExport.query.all()
+    assert export.status == ExportStatus.DONE  # made by this process, ready to download

@@ -12,9 +12,11 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from redis.exceptions import RedisError
 
 from app.redis_client import get_redis
 from workers.jobs import job_spec
@@ -40,28 +42,65 @@ def rq_retry(spec):
     return Retry(max=len(spec.retry_intervals), interval=list(spec.retry_intervals))
 
 
+@dataclass(frozen=True)
+class Submission:
+    """Where a job run went: `job` is the RQ job when Redis took it; `fell_back` says Redis was
+    configured but did not answer, so this process runs it instead (nothing is lost)."""
+
+    job: object | None = None
+    fell_back: bool = False
+
+    def notice(self, label: str) -> str:
+        """What the person who asked for the run is told, in Portuguese."""
+        if self.fell_back:
+            return (
+                f"A fila de tarefas (Redis) não respondeu: “{label}” está sendo executada neste "
+                "servidor. Acompanhe o resultado em Saúde → Tarefas."
+            )
+        return f"“{label}” foi colocada na fila. Acompanhe o resultado em Saúde → Tarefas."
+
+
 def enqueue(name: str, *, trigger: str = "enqueue", **kwargs):
     """Queue a job run. Returns the RQ job (Redis), or None when run in-process."""
+    return submit(name, trigger=trigger, **kwargs).job
+
+
+def submit(name: str, *, trigger: str = "enqueue", **kwargs) -> Submission:
+    """Queue a job run on RQ; without Redis, or when Redis does not answer, run it in this
+    process (with the same retries), so a click is never lost to an outage, nor answered 500."""
     spec = job_spec(name)
     if spec is None:
         raise UnknownJob(name)
     if get_redis() is not None:
-        return rq_queue().enqueue(
-            execute,
-            args=(spec.name, trigger),
-            kwargs=kwargs,
-            job_timeout=spec.timeout,
-            retry=rq_retry(spec),
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
-            description=f"{spec.name} ({trigger})",
-        )
+        try:
+            return Submission(job=_rq_enqueue(spec, trigger, kwargs))
+        except RedisError as error:
+            log.warning("job=%s Redis unreachable (%s): running it in this process", spec.name, error)
+            _run_here(spec, trigger, kwargs)
+            return Submission(fell_back=True)
+    _run_here(spec, trigger, kwargs)
+    return Submission()
+
+
+def _rq_enqueue(spec, trigger: str, kwargs: dict):
+    return rq_queue().enqueue(
+        execute,
+        args=(spec.name, trigger),
+        kwargs=kwargs,
+        job_timeout=spec.timeout,
+        retry=rq_retry(spec),
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+        description=f"{spec.name} ({trigger})",
+    )
+
+
+def _run_here(spec, trigger: str, kwargs: dict) -> None:
     app = current_app._get_current_object()
     if app.config["JOBS_INLINE"]:
         run_with_retries(spec.name, trigger, sleep=lambda _seconds: None, **kwargs)
-        return None
+        return
     _thread_pool().submit(_run_in_thread, app, spec.name, trigger, kwargs)
-    return None
 
 
 def _thread_pool() -> ThreadPoolExecutor:

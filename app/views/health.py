@@ -79,7 +79,7 @@ def jobs():
 @bp.post("/admin/saude/tarefas/<name>/executar")
 @admin_required
 def run_now(name: str):
-    from workers.queue import enqueue
+    from workers.queue import submit
 
     spec = job_spec(name)
     if spec is None:
@@ -87,8 +87,8 @@ def run_now(name: str):
     if not spec.enabled(current_app.config):
         flash(f"“{spec.label}” está desativada nesta instalação ({spec.flag}).", "error")
     else:
-        enqueue(spec.name, trigger="manual")
-        flash(f"“{spec.label}” foi colocada na fila. Acompanhe o resultado abaixo.", "success")
+        submission = submit(spec.name, trigger="manual")
+        flash(submission.notice(spec.label), "info" if submission.fell_back else "success")
     return redirect(url_for("health.jobs", tarefa=spec.name))
 
 

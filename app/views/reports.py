@@ -44,11 +44,18 @@ def request_export():
     except DomainError as error:
         flash(error.message, "error")
         return redirect(url_for("tickets.index") + (f"?{query}" if query else ""))
-    from workers.queue import enqueue
+    from workers.queue import submit
 
     # Start at once; the 15-minute schedule only catches what this missed (worker down...).
-    enqueue("report_export_runner", trigger="enqueue")
-    flash("Exportação pedida. O arquivo aparece aqui quando estiver pronto.", "success")
+    submission = submit("report_export_runner", trigger="enqueue")
+    if submission.fell_back:
+        flash(
+            "Exportação pedida. A fila de tarefas (Redis) não respondeu, então este servidor gera o "
+            "arquivo; ele aparece aqui quando estiver pronto.",
+            "info",
+        )
+    else:
+        flash("Exportação pedida. O arquivo aparece aqui quando estiver pronto.", "success")
     return redirect(url_for("reports.index"))
 
 
