@@ -46,6 +46,18 @@
     }
   });
 
+  // Confirmations: <form data-confirm="Excluir…?"> asks before it is sent (an htmx form uses
+  // hx-confirm). Capture phase, so a refusal stops the submission before anything else sees it.
+  // The question is read as text from the attribute: a name in it can never become code.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.dataset || form.dataset.confirm === undefined) return;
+    if (!window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
   // Trix: files go through the form's own file input (checked on the server), not inline.
   document.addEventListener("trix-file-accept", function (event) { event.preventDefault(); });
 
