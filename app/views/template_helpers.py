@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, request
 
 from app.services.tickets import format_duration
+from app.views import security_headers
 
 
 def is_fragment_request() -> bool:
@@ -35,10 +36,15 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.filters["localtime"] = localtime
 
+    page_headers = security_headers.html_headers(app.config)
+
     @app.after_request
-    def _vary_on_htmx(response):
+    def _response_headers(response):
         # The same URL answers a fragment or a full page; caches must keep them apart.
-        # Only HTML depends on HX-Request: JSON answers (heartbeats) skip the header work.
-        if response.mimetype == "text/html":
+        # Only HTML depends on HX-Request: JSON answers (heartbeats) skip the header work,
+        # and get only nosniff of the security headers (app/views/security_headers.py).
+        is_html = response.mimetype == "text/html"
+        if is_html:
             response.vary.add("HX-Request")
+        security_headers.apply(response.headers, is_html, page_headers)
         return response
