@@ -2,6 +2,7 @@
 
 import hmac
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import abort, g, redirect, request, url_for
 from flask_login import current_user
@@ -77,3 +78,38 @@ def shared_secret_matches(provided: str | None, *secrets: str | None) -> bool:
         return False
     supplied = provided.encode()
     return any(secret and hmac.compare_digest(supplied, secret.encode()) for secret in secrets)
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalised_origin(origin: str | None) -> str | None:
+    """scheme://host:port of a web origin, lower-cased, an http(s) default port written out
+    (an app's own scheme, tauri://localhost, stays as it is); None for anything that is no
+    origin at all ("null", a bare host, a URL with a path)."""
+    try:
+        parts = urlsplit((origin or "").strip().rstrip("/").lower())
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.hostname or parts.path or parts.query or parts.fragment:
+        return None
+    if parts.scheme not in DEFAULT_PORTS:
+        return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}://{parts.hostname}:{port or DEFAULT_PORTS[parts.scheme]}"
+
+
+def own_origin() -> str:
+    """This app's origin as the browser sees it (behind the proxy, the forwarded scheme and host)."""
+    return normalised_origin(f"{request.scheme}://{request.host}")
+
+
+def origin_is_ours(origin: str | None, allowed=()) -> bool:
+    """The Origin header names this app exactly (scheme, host and port), or one of `allowed`.
+
+    Host names alone are not enough: "http://app:5000.evil.example" shares a prefix, and an
+    https page of another site on the same host name is another origin."""
+    candidate = normalised_origin(origin)
+    if candidate is None:
+        return False
+    return candidate == own_origin() or candidate in {normalised_origin(o) for o in allowed}

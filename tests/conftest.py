@@ -252,11 +252,15 @@ def agent_client(app, agent_user):
 
 
 class WebSocketClient(Client):
-    """simple-websocket's client, minus a race: its handshake takes only the first event of
+    """simple-websocket's client, minus two flaws. A race: its handshake takes only the first event of
     what it read, so a frame the server sent right behind the 101 response (our "hello")
     stayed in the parser until more bytes came, and `receive()` timed out under load."""
 
     def handshake(self):
+        # And its Host header leaves out the port, which browsers send: the server compares
+        # the page's Origin with its own scheme, host and port.
+        if self.port not in (80, 443):
+            self.host = f"{self.host}:{self.port}"
         super().handshake()
         self.connected = self._handle_events()
 

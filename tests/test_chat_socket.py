@@ -258,3 +258,30 @@ def test_watching_refreshes_the_widget_once_for_what_changed_before(
         assert _next(staff, "sessions", timeout=2) == {"type": "sessions"}
     finally:
         staff.close()
+
+
+def test_only_our_exact_origin_opens_a_staff_socket(app, live_server, agent_user):
+    port = live_server.rsplit(":", 1)[1]
+    for foreign in (
+        f"{live_server}.evil.example",  # our host and port as a prefix of another host
+        live_server.replace("http://", "https://"),  # another scheme
+        f"http://127.0.0.1:{int(port) + 1}",  # another port
+    ):
+        with pytest.raises(ConnectionError):
+            _staff_socket(live_server, app, agent_user, origin=foreign)
+    ours = _staff_socket(live_server, app, agent_user)
+    try:
+        assert _next(ours, "hello")["side"] == "agent"
+    finally:
+        ours.close()
+
+
+def test_a_staff_cookie_without_origin_is_not_a_staff_socket(app, live_server, agent_user):
+    """No Origin means no browser page: such a client must bring a device token."""
+    cookie = logged_in_client(app, agent_user).get_cookie("session").value
+    socket = WebSocketClient.connect(_url(live_server), headers={"Cookie": f"session={cookie}"})
+    try:
+        _send(socket, type="ping")
+        assert _next(socket, "error")["code"] == "not_authenticated"
+    finally:
+        socket.close()

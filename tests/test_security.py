@@ -59,3 +59,43 @@ def test_collaborator_posting_to_staff_urls_gets_403(app, tenant, company, make_
         f"/chamados/{ticket.reference}/status", data={"action": "iniciar", "csrf_token": token}
     )
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("origin", "ours"),
+    [
+        ("http://127.0.0.1:5411", True),
+        ("HTTP://127.0.0.1:5411/", True),
+        ("http://127.0.0.1:5411.evil.example", False),  # a prefix of ours is another host
+        ("https://127.0.0.1:5411", False),  # another scheme is another origin
+        ("http://127.0.0.1:5412", False),  # and so is another port
+        ("http://127.0.0.1", False),
+        ("null", False),
+        ("", False),
+        ("http://127.0.0.1:5411/pagina", False),
+        ("http://127.0.0.1:99999", False),
+        ("https://painel.example.com", True),  # listed in the setting
+        ("https://painel.example.com:443", True),
+        ("tauri://localhost", True),
+        ("tauri://localhost.evil", False),
+    ],
+)
+def test_an_origin_is_ours_only_by_exact_scheme_host_and_port(app, origin, ours):
+    from app.security import origin_is_ours
+
+    allowed = ("https://painel.example.com", "tauri://localhost")
+    with app.test_request_context("/", base_url="http://127.0.0.1:5411"):
+        assert origin_is_ours(origin, allowed) is ours
+
+
+def test_behind_the_proxy_the_forwarded_origin_is_ours(make_app):
+    """With PROXY_FIX_HOPS the origin is the forwarded scheme and host, not the backend's."""
+    client = make_app(PROXY_FIX_HOPS="1").test_client()
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "chamados.example.com"}
+
+    def session_call(origin):
+        return client.post("/api/machines/sessions", json={}, headers={**forwarded, "Origin": origin})
+
+    assert session_call("https://chamados.example.com").get_json()["error"]["code"] != "origin_not_allowed"
+    assert session_call("http://chamados.example.com").get_json()["error"]["code"] == "origin_not_allowed"
+    assert session_call("https://chamados.example.com.evil").status_code == 403

@@ -2,8 +2,6 @@
 websocket /ws/chat shared by staff browsers and devices. The rules are in
 app/services/chat.py; the socket protocol in app/chat_socket.py."""
 
-from urllib.parse import urlsplit
-
 import orjson
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -12,7 +10,7 @@ from app.chat_broker import get_broker
 from app.chat_socket import ChatConnection, Participant
 from app.extensions import db, sock
 from app.models import Ticket
-from app.security import bearer_token, staff_required
+from app.security import bearer_token, origin_is_ours, staff_required
 from app.services import chat as chat_service
 from app.services import machines as machine_service
 from app.services.chat import ChatError, IncomingFile
@@ -96,14 +94,11 @@ def widget():
 
 
 def _origin_allowed() -> bool:
-    """Browsers send cookies with cross-site websocket handshakes; only our own pages may connect."""
+    """Browsers send cookies with cross-site websocket handshakes; only our own pages may connect.
+    A client without Origin is no browser: it may connect, but only with a device token
+    (`_participant` never takes a staff login session from it)."""
     origin = request.headers.get("Origin")
-    if not origin:
-        return True  # not a browser (a device or a script): it authenticates with a token, not cookies
-    if origin.rstrip("/") in current_app.config["CHAT_ALLOWED_ORIGINS"]:
-        return True
-    # Host names, not ports: cookies are shared across the ports of a host anyway.
-    return urlsplit(origin).hostname == urlsplit("//" + request.host).hostname
+    return not origin or origin_is_ours(origin, current_app.config["CHAT_ALLOWED_ORIGINS"])
 
 
 @bp.before_request
@@ -129,7 +124,8 @@ def _participant(ws) -> Participant:
     """Staff by their login session; devices by their token (header, or the first frame
     for websocket libraries that cannot set headers)."""
     token = bearer_token()
-    if not token and current_user.is_authenticated and current_user.is_staff:
+    from_our_page = bool(request.headers.get("Origin"))  # checked by _refuse_foreign_websockets
+    if not token and from_our_page and current_user.is_authenticated and current_user.is_staff:
         return Participant("agent", current_user.tenant_id, user_id=current_user.id)
     if not token:
         token = _token_from_first_frame(ws)

@@ -6,6 +6,7 @@ from flask_login import current_user, login_user, logout_user
 from itsdangerous import URLSafeSerializer
 
 from app.extensions import csrf
+from app.security import origin_is_ours
 from app.services.device_sessions import (
     HANDSHAKE_REDIRECTS,
     DeviceSession,
@@ -67,10 +68,8 @@ def allow_credentials_for_origin(response):
 
 def origin_refused() -> bool:
     """A browser on a foreign origin may not create a session (same-origin and native clients may)."""
-    origin = (request.headers.get("Origin") or "").rstrip("/")
-    same_origin = origin == request.host_url.rstrip("/")
-    allowed = current_app.config["MACHINE_SESSION_ALLOWED_ORIGINS"]
-    return bool(origin) and not same_origin and origin not in allowed
+    origin = request.headers.get("Origin")
+    return bool(origin) and not origin_is_ours(origin, current_app.config["MACHINE_SESSION_ALLOWED_ORIGINS"])
 
 
 @bp.before_app_request
