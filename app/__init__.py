@@ -41,7 +41,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.url_map.converters["int"] = RecordNumberConverter
     _init_extensions(app)
-    from app.services import audit  # noqa: F401  (registers the audit hook on every session flush)
+    from app.services import (
+        audit,  # noqa: F401  (registers the audit hook on every session flush)
+        text_limits,  # noqa: F401  (refuses text longer than its column)
+    )
 
     _register_blueprints(app)
     _register_error_handlers(app)
@@ -139,11 +142,19 @@ def _register_error_handlers(app: Flask) -> None:
             response.headers["Retry-After"] = str(error.retry_after)
         return response
 
+    @app.errorhandler(405)
+    def _method_not_allowed(error):
+        # A new response replaces werkzeug's, and with it the Allow header it built (RFC 9110: a
+        # 405 must carry one): the route's methods, copied back.
+        response = app.make_response(error_response(405, "method_not_allowed", "Método não permitido."))
+        if getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        return response
+
     for status, code, message in (
         (400, "bad_request", "Requisição inválida."),
         (403, "forbidden", "Você não tem permissão para acessar esta página."),
         (404, "not_found", "Página não encontrada."),
-        (405, "method_not_allowed", "Método não permitido."),
         (413, "payload_too_large", "O envio excede o tamanho máximo permitido."),
         (500, "internal_error", "Erro interno. A equipe foi avisada."),
     ):
@@ -151,6 +162,7 @@ def _register_error_handlers(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from app.views import template_helpers
+    from app.views import template_helpers, text_input
 
     template_helpers.register(app)
+    text_input.register(app)

@@ -282,3 +282,216 @@ def test_a_throwaway_device_is_removed_with_the_person_created_for_it(client, re
         assert db.session.scalar(select(func.count()).select_from(model)) == 0
     assert db.session.scalar(select(User).where(User.email == "descartavel@paoquente.test")) is None
     assert client.post("/api/machines/heartbeat", json={}, headers=auth).status_code == 401
+
+
+# --- bad input: a clear answer, never a 500 (app/services/api_input.py) ------------------------
+
+JSON = {"Content-Type": "application/json"}
+# A value no message may quote back: every refusal below is checked for it.
+MARK = "marcador-7f3a"
+
+
+def _refusal(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    error = response.get_json()["error"]
+    assert error["code"] == code
+    assert MARK not in error["message"] and "\x00" not in error["message"]
+    return error
+
+
+def _nested(levels: int, leaf=1):
+    """`levels` arrays, one inside the other, around `leaf`."""
+    value = leaf
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("hostname", MARK + "\x00", "hostname"),
+        ("email", MARK + "\x00@paoquente.test", "email"),
+        ("companyCode", MARK + "\x00", "companyCode"),
+        ("serialNumbers", ["SN-1", MARK + "\x00"], "serialNumbers.1"),
+        ("macAddresses", [MARK + "\x00"], "macAddresses.0"),
+        ("os", {"name": MARK + "\x00"}, "os.name"),
+    ],
+)
+def test_a_nul_in_a_registration_field_is_422_naming_the_field(api, company, field, value, named):
+    """PostgreSQL cannot store (or even compare) text holding NUL: it was a 500 there."""
+    body = {"companyCode": company.provisioning_code, "email": "a@paoquente.test", "hostname": "pc"}
+    headers = {"X-Provisioning-Secret": PROVISIONING_SECRET}
+    response = api.post("/api/machines/register", json={**body, field: value}, headers=headers)
+    error = _refusal(response, 422, "invalid_field")
+    assert error["field"] == named
+    assert error["message"] == f"Campo inválido: {named} (caractere NUL não é aceito)."
+    assert_conforms(response, "/api/machines/register")
+    assert db.session.scalar(select(func.count()).select_from(MachineToken)) == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        ({"alerts": [{"kind": MARK + "\x00"}]}, "alerts.0.kind"),
+        ({"alerts": [{"kind": "cpu_high", "details": {"processo": MARK + "\x00"}}]},
+         "alerts.0.details.processo"),
+        ({"alerts": [{"kind": "cpu_high", "details": {MARK + "\x00": "x"}}]}, "alerts.0.details"),
+        ({"metrics": {"loggedUser": MARK + "\x00"}}, "metrics.loggedUser"),
+        ({"inventory": {**sample_inventory(), "os": {"name": MARK + "\x00"}}}, "inventory.os.name"),
+        ({"inventory": {**sample_inventory(), "software": [{"name": "ok"}, {"name": MARK + "\x00"}]}},
+         "inventory.software.1.name"),
+        ({"inventory": {"hardware": {MARK + "\x00": 1}}}, "inventory.hardware"),
+    ],
+)  # fmt: skip
+def test_a_nul_anywhere_in_a_heartbeat_is_422_naming_the_field(api, register_device, payload, named):
+    from app.models import MachineAlert
+
+    _body, auth = register_device()
+    response = api.post("/api/machines/heartbeat", json=payload, headers=auth)
+    error = _refusal(response, 422, "invalid_field")
+    assert error["field"] == named and error["field"].split(".")[0] in payload
+    assert_conforms(response, "/api/machines/heartbeat")
+    assert db.session.scalar(select(func.count()).select_from(InventorySnapshot)) == 0
+    assert db.session.scalar(select(func.count()).select_from(MachineAlert)) == 0
+
+
+def test_a_nul_in_a_gzipped_inventory_is_found_after_inflating(api, register_device):
+    _body, auth = register_device()
+    inventory = {**sample_inventory(), "hardware": {"model": MARK + "\x00"}}
+    response = _gzip_heartbeat(api, auth, {"inventory": inventory})
+    assert _refusal(response, 422, "invalid_field")["field"] == "inventory.hardware.model"
+
+
+def test_an_escaped_backslash_before_u0000_is_no_nul(api, register_device):
+    """`"C:\\\\u0000"` is the text C:\\u0000 (a backslash), not a NUL: stored as sent."""
+    _body, auth = register_device()
+    inventory = {**sample_inventory(), "hardware": {"model": "C:\\u0000"}}
+    response = api.post("/api/machines/heartbeat", json={"inventory": inventory}, headers=auth)
+    assert response.status_code == 200 and response.get_json()["inventoryStored"] is True
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("/api/machines/register", b'{"hostname": "\xff\xfe"}'),
+        ("/api/machines/heartbeat", b'{"metrics": {"loggedUser": "jos\xe9"}}'),  # Latin-1, not UTF-8
+        (
+            "/api/machines/heartbeat",
+            b'{"inventory": {"hardware": {"model": "\xc3"}}}',
+        ),  # kept as text, unread
+        ("/api/machines/heartbeat", b'{"alerts": [{"kind": "\xed\xa0\x80"}]}'),  # an encoded surrogate
+        ("/api/machines/usb-policy/ack", b'{"status": "APPLIED", "message": "\x80"}'),
+    ],
+)
+def test_a_body_that_is_not_utf8_is_400(api, register_device, path, raw):
+    _body, auth = register_device()
+    headers = {**auth, **JSON, "X-Provisioning-Secret": PROVISIONING_SECRET}
+    response = api.post(path, data=raw, headers=headers)
+    assert _refusal(response, 400, "invalid_encoding")["message"] == "O corpo não está em UTF-8."
+    assert_conforms(response, path)
+
+
+@pytest.mark.parametrize(
+    ("path", "wrap"),
+    [
+        ("/api/machines/register", lambda deep: deep),
+        ("/api/machines/register", lambda deep: b'{"os": ' + deep + b"}"),
+        ("/api/machines/heartbeat", lambda deep: deep),
+        ("/api/machines/heartbeat", lambda deep: b'{"metrics": {"x": ' + deep + b"}}"),
+        ("/api/machines/heartbeat", lambda deep: b'{"alerts": ' + deep + b"}"),
+        ("/api/machines/heartbeat", lambda deep: b'{"inventory": {"software": ' + deep + b"}}"),
+        ("/api/machines/sessions", lambda deep: deep),
+    ],
+)
+def test_json_nested_50000_deep_is_400(api, register_device, path, wrap):
+    """It was a RecursionError (a 500) in msgspec."""
+    _body, auth = register_device()
+    deep = b"[" * 50_000 + b"]" * 50_000
+    headers = {**auth, **JSON, "X-Provisioning-Secret": PROVISIONING_SECRET}
+    response = api.post(path, data=wrap(deep), headers=headers)
+    error = _refusal(response, 400, "too_deep")
+    assert error["message"] == "O corpo aninha listas e objetos em mais de 32 níveis."
+    assert_conforms(response, path)
+
+
+def test_the_depth_limit_is_32_levels_counting_the_body(api, register_device):
+    from app.services.api_input import MAX_DEPTH
+
+    _body, auth = register_device()
+
+    def alert_nested(levels):  # body 1, alerts 2, the alert 3, details 4, then `levels` more
+        return {"alerts": [{"kind": "cpu_high", "details": {"x": _nested(levels)}}]}
+
+    at_limit = api.post("/api/machines/heartbeat", json=alert_nested(MAX_DEPTH - 4), headers=auth)
+    assert at_limit.status_code == 200
+    past = api.post("/api/machines/heartbeat", json=alert_nested(MAX_DEPTH - 3), headers=auth)
+    _refusal(past, 400, "too_deep")
+    # An inventory part is counted from the body too (body 1, inventory 2, the part 3).
+    inventory = {**sample_inventory(), "software": _nested(MAX_DEPTH - 2, {"name": "x"})}
+    past_inventory = api.post("/api/machines/heartbeat", json={"inventory": inventory}, headers=auth)
+    _refusal(past_inventory, 400, "too_deep")
+    assert db.session.scalar(select(func.count()).select_from(InventorySnapshot)) == 0
+    inventory = {**sample_inventory(), "software": _nested(MAX_DEPTH - 3, {"name": "x"})}
+    at_limit = api.post("/api/machines/heartbeat", json={"inventory": inventory}, headers=auth)
+    assert at_limit.status_code == 200 and at_limit.get_json()["inventoryStored"] is True
+    # Past orjson's own writing limit (255) too: hashing it failed, a 500.
+    inventory = {**sample_inventory(), "software": _nested(300)}
+    very_deep = api.post("/api/machines/heartbeat", json={"inventory": inventory}, headers=auth)
+    _refusal(very_deep, 400, "too_deep")
+    assert db.session.scalar(select(func.count()).select_from(InventorySnapshot)) == 1
+
+
+def test_integers_past_64_bits_are_422_naming_the_field(api, register_device):
+    """msgspec reads any integer; a JSON column (written by orjson) cannot hold one past 64 bits."""
+    _body, auth = register_device()
+    payload = {"alerts": [{"kind": "cpu_high", "details": {"contador": 2**64}}]}
+    response = api.post("/api/machines/heartbeat", json=payload, headers=auth)
+    assert _refusal(response, 422, "invalid_field")["field"] == "alerts.0.details.contador"
+    fine = {"alerts": [{"kind": "cpu_high", "details": {"contador": 2**63 - 1}}]}
+    assert api.post("/api/machines/heartbeat", json=fine, headers=auth).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "field", "message"),
+    [
+        ("/api/machines/register", {"hostname": MARK * 40}, "hostname",
+         "Campo inválido: hostname (texto longo demais, máximo 255)."),
+        ("/api/machines/register", {"hostname": None}, "hostname",
+         "Campo inválido: hostname (deve ser texto)."),
+        ("/api/machines/register", {"hostname": ""}, "hostname",
+         "Campo inválido: hostname (não pode ser vazio)."),
+        ("/api/machines/register", {"email": MARK[:2]}, "email",
+         "Campo inválido: email (texto curto demais, mínimo 3)."),
+        ("/api/machines/register", {"serialNumbers": [MARK] * 17}, "serialNumbers",
+         "Campo inválido: serialNumbers (itens demais, máximo 16)."),
+        ("/api/machines/register", {"companyCode": MARK}, None, None),  # 404: not a schema error
+        ("/api/machines/heartbeat", {"metrics": {"cpuPercent": MARK}}, "metrics.cpuPercent",
+         "Campo inválido: metrics.cpuPercent (deve ser número)."),
+        ("/api/machines/heartbeat", {"metrics": {"cpuPercent": 101}}, "metrics.cpuPercent",
+         "Campo inválido: metrics.cpuPercent (deve ser no máximo 100)."),
+        ("/api/machines/heartbeat", {"metrics": {"loggedUser": 5}}, "metrics.loggedUser",
+         "Campo inválido: metrics.loggedUser (deve ser texto ou nulo)."),
+        ("/api/machines/heartbeat", {"alerts": [{"kind": "x", "severity": MARK}]}, "alerts.0.severity",
+         "Campo inválido: alerts.0.severity (deve ser info ou warning ou critical)."),
+        ("/api/machines/heartbeat", {"alerts": [{}]}, "alerts.0.kind",
+         "Campo inválido: alerts.0.kind (obrigatório)."),
+        ("/api/machines/heartbeat", [MARK], None, "Campo inválido: corpo (deve ser objeto)."),
+        ("/api/machines/usb-policy/ack", {"status": MARK}, "status",
+         "Campo inválido: status (deve ser APPLIED ou FAILED)."),
+    ],
+)  # fmt: skip
+def test_schema_refusals_are_portuguese_name_the_field_and_never_quote_the_value(
+    api, company, register_device, path, payload, field, message
+):
+    _body, auth = register_device()
+    base = {"companyCode": company.provisioning_code, "email": "a@paoquente.test", "hostname": "pc"}
+    body = {**base, **payload} if path.endswith("register") else payload
+    headers = {**auth, "X-Provisioning-Secret": PROVISIONING_SECRET}
+    response = api.post(path, json=body, headers=headers)
+    if message is None:
+        _refusal(response, 404, "company_not_found")
+        return
+    error = _refusal(response, 422, "invalid_field")
+    assert (error.get("field"), error["message"]) == (field, message)
+    assert_conforms(response, path)

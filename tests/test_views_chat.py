@@ -3,10 +3,11 @@
 import io
 from datetime import timedelta
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import Attachment, MachinePresence, Role
+from app.models import Attachment, ChatMessage, MachinePresence, Role
 from app.models.types import utcnow
 from app.services import chat
 from app.services.passwords import hash_password
@@ -208,3 +209,106 @@ def test_managers_and_admins_can_chat_too(app, chat_device, tenant):
     manager = make_user(tenant, Role.MANAGER, email="gerente@suporte.test")
     client = logged_in_client(app, manager)
     assert client.post(f"/chamados/{setup.ticket.reference}/chat/iniciar", headers=HTMX).status_code == 200
+
+
+# --- bad input: a clear answer, never a 500 -------------------------------------------------
+
+
+def _stored_messages() -> int:
+    return db.session.scalar(select(func.count()).select_from(ChatMessage))
+
+
+def test_a_message_past_4000_characters_gets_the_seeds_own_words(app, chat_device, agent_user):
+    """It was "Campo inválido: body ('aaa…' is too long)": the whole text back, in English."""
+    setup = chat_device()
+    setup.start(agent_user)
+    api = app.test_client()
+    seed = "Mensagem muito longa (máximo 4000 caracteres)"
+    as_json = api.post(_messages_path(setup), json={"body": "a" * 4001}, headers=setup.auth)
+    as_form = api.post(
+        _messages_path(setup),
+        data={"body": "a" * 4001, "file": (io.BytesIO(PNG), "tela.png", "image/png")},
+        headers=setup.auth,
+    )
+    for response in (as_json, as_form):
+        assert response.status_code == 422
+        assert response.get_json()["error"] == {"code": "message_too_long", "message": seed, "field": "body"}
+        assert_conforms(response, "/api/machines/chat/{ticket}/messages")
+    # The seed counts the text as sent, before trimming: 4 000 characters are still one message.
+    assert api.post(_messages_path(setup), json={"body": "a" * 4000}, headers=setup.auth).status_code == 201
+    assert _stored_messages() == 1
+
+
+@pytest.mark.parametrize("reference", [2**31, 2**63, 10**30])
+def test_ticket_numbers_past_an_integer_are_404_on_every_chat_path(app, chat_device, agent_user, reference):
+    """PostgreSQL answered them NumericValueOutOfRange (a 500); SQLite overflowed at 2^63."""
+    setup = chat_device()
+    setup.start(agent_user)
+    api = app.test_client()
+    base = f"/api/machines/chat/{reference}"
+    for method, path in [
+        ("GET", f"{base}/messages"),
+        ("POST", f"{base}/messages"),
+        ("POST", f"{base}/read"),
+        ("GET", f"{base}/attachments/1"),
+        ("GET", f"/api/machines/chat/{setup.ticket.reference}/attachments/{reference}"),
+    ]:
+        response = api.open(path, method=method, json={"body": "oi"}, headers=setup.auth)
+        assert response.status_code == 404, (method, path)
+        assert response.get_json()["error"]["code"] == "not_found"
+    staff = logged_in_client(app, agent_user)
+    assert staff.get(f"/chamados/{reference}/chat").status_code == 404
+
+
+@pytest.mark.parametrize("since", [str(2**31), str(2**63), "-1", "²", "١٢", "1e3"])
+def test_a_since_that_no_message_could_have_is_422_naming_it(app, chat_device, agent_user, since):
+    setup = chat_device()
+    setup.start(agent_user)
+    response = app.test_client().get(_messages_path(setup), query_string={"since": since}, headers=setup.auth)
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["field"] == "since" and since not in error["message"]
+    assert error["message"] == "Campo inválido: since (número inteiro entre 0 e 2147483647)."
+    assert_conforms(response, "/api/machines/chat/{ticket}/messages", "get")
+    limit = app.test_client().get(_messages_path(setup), query_string={"limit": 2**40}, headers=setup.auth)
+    assert limit.status_code == 422 and limit.get_json()["error"]["field"] == "limit"
+
+
+def test_a_nul_in_a_device_message_is_422_as_json_and_as_a_form(app, chat_device, agent_user):
+    setup = chat_device()
+    setup.start(agent_user)
+    api = app.test_client()
+    as_json = api.post(_messages_path(setup), json={"body": "oi\x00"}, headers=setup.auth)
+    as_form = api.post(
+        _messages_path(setup),
+        data={"body": "oi\x00", "file": (io.BytesIO(PNG), "tela.png", "image/png")},
+        headers=setup.auth,
+    )
+    assert as_json.status_code == 422
+    error = as_json.get_json()["error"]
+    assert error["field"] == "body"
+    assert error["message"] == "Campo inválido: body (caractere NUL não é aceito)."
+    # A form is refused before the view by the check of every form (app/views/text_input.py), or
+    # else by the chat's own rule (which a socket frame meets too): either way 422, "body" named.
+    assert as_form.status_code == 422
+    error = as_form.get_json()["error"]
+    assert error.get("field") == "body" or "«body»" in error["message"]
+    assert _stored_messages() == 0
+
+
+def test_the_services_refuse_numbers_no_row_could_have(chat_device, agent_user):
+    """The websocket hands frame values to these directly."""
+    setup = chat_device()
+    setup.start(agent_user)
+    with pytest.raises(chat.ChatError) as refused:
+        chat.ticket_for_machine(setup.machine_id, setup.ticket.tenant_id, 2**31)
+    assert refused.value.status == 404
+    with pytest.raises(chat.ChatError):
+        chat.ticket_for_staff(agent_user, 2**63)
+    assert chat.messages_after(setup.ticket.id, 2**63) == []
+    assert chat.messages_after(setup.ticket.id, -(2**40)) == []
+    assert chat.list_messages(setup.ticket, since=2**40) == []
+    assert chat.chat_attachment(setup.ticket, 2**40, machine_id=setup.machine_id) is None
+    with pytest.raises(chat.ChatError) as refused:
+        chat.post_message(setup.ticket, author=None, from_device=True, body="oi\x00")
+    assert (refused.value.status, refused.value.field) == (422, "body")

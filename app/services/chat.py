@@ -34,6 +34,7 @@ from app.models.types import UTCDateTime, utcnow
 from app.services import attachments as attachment_service
 from app.services import machines as machine_service
 from app.services.errors import DomainError
+from app.services.numbers import INT32_MAX
 from app.services.permissions import can_view_ticket
 from app.services.tickets import record_event
 
@@ -121,9 +122,17 @@ _CHAT_TICKET = select(
 ).where(Ticket.tenant_id == bindparam("tenant_id"), Ticket.reference == bindparam("reference"))
 
 
+def _is_reference(reference: int) -> bool:
+    """A number a ticket could have: past an INTEGER column's range no ticket has it, and
+    PostgreSQL refuses to compare the column with it (NumericValueOutOfRange)."""
+    return 0 < reference <= INT32_MAX
+
+
 def ticket_for_machine(context_machine_id: int, tenant_id: int, reference: int) -> ChatTicket:
     """A ticket a device may chat on: same tenant (else 404) and linked to this device (else 403)."""
-    row = db_direct.first_row(_CHAT_TICKET, {"tenant_id": tenant_id, "reference": reference})
+    row = None
+    if _is_reference(reference):
+        row = db_direct.first_row(_CHAT_TICKET, {"tenant_id": tenant_id, "reference": reference})
     if row is None:
         raise ChatError(404, "ticket_not_found", "Chamado não encontrado.")
     ticket = ChatTicket(*row)
@@ -135,7 +144,7 @@ def ticket_for_machine(context_machine_id: int, tenant_id: int, reference: int) 
 def ticket_for_staff(user: User | None, reference: int) -> ChatTicket:
     """A ticket of the user's tenant that the user may chat on (else 404)."""
     row = None
-    if user is not None:
+    if user is not None and _is_reference(reference):
         row = db_direct.first_row(_CHAT_TICKET, {"tenant_id": user.tenant_id, "reference": reference})
     ticket = ChatTicket(*row) if row else None
     if ticket is None or not may_chat(user, ticket):
@@ -282,12 +291,20 @@ class IncomingFile:
     declared_type: str | None = None
 
 
+def message_too_long() -> ChatError:
+    """The seed's refusal, word for word (the agent API's schema check answers with it too)."""
+    return ChatError(
+        422, "message_too_long", f"Mensagem muito longa (máximo {MAX_BODY_CHARS} caracteres)", "body"
+    )
+
+
 def _clean_body(body: str | None, has_files: bool) -> str:
+    # As the seed: the length as sent, before trimming.
+    if len(body or "") > MAX_BODY_CHARS:
+        raise message_too_long()
     body = (body or "").strip()
-    if len(body) > MAX_BODY_CHARS:
-        raise ChatError(
-            422, "message_too_long", f"Mensagem muito longa (máximo {MAX_BODY_CHARS} caracteres).", "body"
-        )
+    if "\x00" in body:  # PostgreSQL cannot store it (a form or a socket frame can carry one)
+        raise ChatError(422, "invalid_field", "Campo inválido: body (caractere NUL não é aceito).", "body")
     if not body and not has_files:
         raise ChatError(422, "message_empty", "Escreva uma mensagem ou anexe um arquivo.", "body")
     return body
@@ -507,6 +524,8 @@ def message_json(message: ChatMessage, reference: int, attachments: list | None 
 def list_messages(ticket: Ticket, since: int | None = None, limit: int | None = None) -> list[ChatMessage]:
     """The newest `limit` messages after `since` (a message number), oldest first."""
     limit = max(1, min(limit or DEFAULT_PAGE, MAX_PAGE))
+    if since and since >= INT32_MAX:
+        return []  # no message number is past an INTEGER column's range
     query = select(ChatMessage).where(ChatMessage.ticket_id == ticket.id)
     if since:
         query = query.where(ChatMessage.seq > since)
@@ -516,9 +535,11 @@ def list_messages(ticket: Ticket, since: int | None = None, limit: int | None = 
 
 def messages_after(ticket_id: int, after_seq: int, limit: int = MAX_PAGE) -> list[ChatMessage]:
     """What a resuming client missed, oldest first (it asks again while pages are full)."""
+    if after_seq >= INT32_MAX:
+        return []  # no message number is past an INTEGER column's range
     return db.session.scalars(
         select(ChatMessage)
-        .where(ChatMessage.ticket_id == ticket_id, ChatMessage.seq > after_seq)
+        .where(ChatMessage.ticket_id == ticket_id, ChatMessage.seq > max(after_seq, 0))
         .order_by(ChatMessage.seq)
         .limit(limit)
     ).all()
@@ -685,6 +706,8 @@ def may_read_attachment(
 
 def chat_attachment(ticket: Ticket, attachment_id: int, *, machine_id: int) -> Attachment | None:
     """A chat file of this ticket, for its device; None when it is not one."""
+    if not 0 < attachment_id <= INT32_MAX:
+        return None
     attachment = db.session.get(Attachment, attachment_id)
     if attachment is None or attachment.ticket_id != ticket.id or attachment.chat_message_id is None:
         return None
