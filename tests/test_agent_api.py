@@ -495,3 +495,22 @@ def test_schema_refusals_are_portuguese_name_the_field_and_never_quote_the_value
     error = _refusal(response, 422, "invalid_field")
     assert (error.get("field"), error["message"]) == (field, message)
     assert_conforms(response, path)
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PUT", "PATCH", "DELETE"])
+def test_an_unsupported_method_is_405_with_allow(api, method):
+    response = api.open("/api/machines/heartbeat", method=method)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "OPTIONS, POST"
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_every_route_says_what_it_allows_in_a_405(api, app):
+    for path, allowed in [
+        ("/api/machines/chat/1/messages", "GET, HEAD, OPTIONS, POST"),
+        ("/api/machines/session", "GET, HEAD, OPTIONS"),
+        ("/api/inventory/ABC", "OPTIONS, POST"),
+        ("/login", "GET, HEAD, OPTIONS, POST"),
+    ]:
+        response = api.open(path, method="TRACE")
+        assert (response.status_code, response.headers.get("Allow")) == (405, allowed), path
