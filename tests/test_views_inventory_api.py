@@ -156,6 +156,96 @@ def test_bad_bodies_get_a_4xx_in_xml_and_are_logged(client, company, caplog, bod
     assert machines() == []
 
 
+GLPI = {"Content-Type": "application/json", "GLPI-Agent-ID": "3a1f5c2e-0000-4000-8000-000000000001"}
+MARK = "marcador-7f3a"  # a value no refusal may quote back
+
+
+def _nested_xml(levels: int) -> bytes:
+    """An INVENTORY whose CONTENT (level 2) holds `levels` more nested elements."""
+    return (
+        b"<REQUEST><QUERY>INVENTORY</QUERY><DEVICEID>PC-1</DEVICEID><CONTENT>"
+        + b"<A>" * levels
+        + b"x"
+        + b"</A>" * levels
+        + b"</CONTENT></REQUEST>"
+    )
+
+
+def test_xml_nested_200000_deep_is_400(client, company):
+    """_element_to_dict recursed once per level: a RecursionError, a 500."""
+    url = f"/api/inventory/{company.provisioning_code}"
+    response = post(client, url, zlib.compress(_nested_xml(200_000)))
+    assert response.status_code == 400
+    assert reply_xml(response).findtext("ERROR") == "O XML aninha elementos em mais de 32 níveis."
+    assert machines() == []
+
+
+def test_xml_may_nest_32_levels(client, company):
+    url = f"/api/inventory/{company.provisioning_code}"
+    at_limit = post(client, url, zlib.compress(_nested_xml(30)))  # REQUEST 1, CONTENT 2, 30 more
+    assert at_limit.status_code == 200 and len(machines()) == 1
+    past = post(client, url, zlib.compress(_nested_xml(31)))
+    assert past.status_code == 400 and "32 níveis" in reply_xml(past).findtext("ERROR")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        BILLION_LAUGHS,
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd">]><REQUEST/>',
+    ],
+    ids=["entity-expansion", "external-entity"],
+)
+def test_xml_entities_and_dtds_are_400(client, company, body):
+    response = post(client, f"/api/inventory/{company.provisioning_code}", zlib.compress(body))
+    assert response.status_code == 400
+    assert reply_xml(response).findtext("ERROR") == "XML com DTD ou entidades não é aceito."
+
+
+def test_a_malformed_xml_is_told_where_in_portuguese(client, company):
+    response = post(client, f"/api/inventory/{company.provisioning_code}", b"<REQUEST><QUERY>x</REQUEST>")
+    assert response.status_code == 400
+    assert reply_xml(response).findtext("ERROR") == "XML malformado (linha 1, coluna 20)."
+
+
+@pytest.mark.parametrize("path", ["/api/inventory/%00", "/api/inventory/AB%00CD"])
+def test_a_nul_in_the_company_code_is_422(client, company, path):
+    """PostgreSQL refuses to compare text holding a NUL: the lookup itself was a 500."""
+    response = post(client, path, zlib.compress(PROLOG))
+    assert response.status_code == 422
+    assert "código da empresa" in reply_xml(response).findtext("ERROR")
+
+
+def test_a_nul_in_a_glpi_inventory_is_422_naming_the_field(client, company):
+    document = orjson.loads(fixture_bytes("glpi_inventory.json"))
+    document["content"]["hardware"]["name"] = MARK + "\x00"
+    url = f"/api/inventory/{company.provisioning_code}"
+    response = post(client, url, orjson.dumps(document), GLPI)
+    assert response.status_code == 422
+    message = response.get_json()["message"]
+    assert message == "Campo inválido: content.hardware.name (caractere NUL não é aceito)."
+    tagged = post(client, "/api/inventory", orjson.dumps({"action": "contact", "tag": "X\x00"}), GLPI)
+    assert tagged.status_code == 422 and MARK not in tagged.get_json()["message"]
+    assert machines() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b'{"action": "inventory", "deviceid": "\xff"}', 400, "O corpo não está em UTF-8."),
+        (b"[" * 50_000 + b"]" * 50_000, 400, "O corpo aninha listas e objetos em mais de 32 níveis."),
+        (b'{"action": "inventory", "content": ' + b"[" * 40 + b"]" * 40 + b"}", 400,
+         "O corpo aninha listas e objetos em mais de 32 níveis."),
+        (b'{"action": ', 400, "O corpo não é JSON válido (linha 1, coluna 12)."),
+    ],
+    ids=["not-utf8", "deep-50000", "deep-40", "truncated"],
+)  # fmt: skip
+def test_glpi_bodies_that_are_not_json_are_400_in_json(client, company, body, status, message):
+    response = post(client, f"/api/inventory/{company.provisioning_code}", body, GLPI)
+    assert response.status_code == status
+    assert response.get_json() == {"status": "error", "message": message}
+
+
 def test_an_oversized_body_is_refused_before_it_is_read(app, client, company):
     limit = app.config["INVENTORY_MAX_BODY_BYTES"]
     response = post(client, f"/api/inventory/{company.provisioning_code}", b"<" + b"x" * limit)

@@ -23,7 +23,6 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import orjson
 from defusedxml import ElementTree as SafeElementTree
 from defusedxml.common import DefusedXmlException
 from flask import current_app
@@ -32,7 +31,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Company, Machine, MachinePresence, Tenant
 from app.models.types import utcnow
-from app.services import compression, presence
+from app.services import api_input, compression, presence
 from app.services import machines as machine_service
 from app.services.changes import apply_changes
 from app.services.errors import DomainError
@@ -48,6 +47,9 @@ LIST_SECTIONS = frozenset(
     {"softwares", "cpus", "drives", "networks", "memories", "storages", "accountinfo", "controllers"}
 )
 SOFTWARE_LIMIT = 10_000
+# Levels of elements an XML message may nest: the agents' own go 4 deep
+# (REQUEST > CONTENT > SOFTWARES > NAME); the JSON ones obey api_input.MAX_DEPTH.
+MAX_XML_DEPTH = 32
 
 
 class InventoryRefused(DomainError):
@@ -124,19 +126,14 @@ def parse_message(data: bytes) -> Message:
 
 
 def _parse_xml(data: bytes) -> Message:
-    try:
-        root = SafeElementTree.fromstring(data, forbid_dtd=True)
-    except DefusedXmlException:
-        raise InventoryRefused(400, "xml_forbidden", "XML com DTD ou entidades não é aceito.") from None
-    except SafeElementTree.ParseError as error:
-        raise InventoryRefused(400, "xml_malformed", f"XML malformado: {error}.") from None
+    root = _xml_root(data)
     if root.tag != "REQUEST":
         raise InventoryRefused(400, "xml_malformed", "O XML deve ter <REQUEST> como raiz.")
     query = (root.findtext("QUERY") or "").strip().lower()
     if not query:
         raise InventoryRefused(400, "query_missing", "Falta <QUERY> na requisição.")
     content_element = root.find("CONTENT")
-    content = _element_to_dict(content_element) if content_element is not None else {}
+    content = _element_to_dict(content_element, 2) if content_element is not None else {}
     if not isinstance(content, dict):
         content = {}
     return Message(
@@ -148,15 +145,37 @@ def _parse_xml(data: bytes) -> Message:
     )
 
 
-def _element_to_dict(element):
-    """OCS XML to the GLPI Agent JSON shape: lower-case keys, repeated elements as lists."""
+def _xml_root(data: bytes):
+    try:
+        return SafeElementTree.fromstring(data, forbid_dtd=True)
+    except DefusedXmlException:
+        raise InventoryRefused(400, "xml_forbidden", "XML com DTD ou entidades não é aceito.") from None
+    except SafeElementTree.ParseError as error:
+        line, column = error.position  # expat counts columns from 0
+        raise InventoryRefused(
+            400, "xml_malformed", f"XML malformado (linha {line}, coluna {column + 1})."
+        ) from None
+
+
+def _element_to_dict(element, depth: int):
+    """OCS XML to the GLPI Agent JSON shape: lower-case keys, repeated elements as lists.
+    `depth`: the element's level in the document (<REQUEST> is 1).
+
+    The depth bound lives here, the one place that walks the tree (by recursion: 200 000 nested
+    elements overflowed its stack, a 500). expat itself parses nesting without recursion and
+    the rest of the message is read only one level down, so a bound while parsing (iterparse
+    counting levels) would only have slowed every inventory by ~40 %."""
+    if depth > MAX_XML_DEPTH:
+        raise InventoryRefused(
+            400, "xml_too_deep", f"O XML aninha elementos em mais de {MAX_XML_DEPTH} níveis."
+        )
     children = list(element)
     if not children:
         return (element.text or "").strip()
     result: dict = {}
     for child in children:
         key = child.tag.lower()
-        value = _element_to_dict(child)
+        value = _element_to_dict(child, depth + 1)
         if key in result:
             if not isinstance(result[key], list):
                 result[key] = [result[key]]
@@ -167,10 +186,13 @@ def _element_to_dict(element):
 
 
 def _parse_json(data: bytes) -> Message:
+    """GLPI Agent's JSON, read by the agent API's reader (app/services/api_input.py): not UTF-8,
+    nested too deep or not JSON is a 400, a NUL in any string a 422 naming the field."""
     try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        raise InventoryRefused(400, "json_malformed", f"JSON malformado: {error}.") from None
+        document = api_input.loads(data)
+    except api_input.BodyRefused as refusal:
+        code = "json_malformed" if refusal.code == "invalid_json" else refusal.code
+        raise InventoryRefused(refusal.status, code, refusal.message) from None
     if not isinstance(document, dict):
         raise InventoryRefused(400, "json_malformed", "O JSON deve ser um objeto.")
     action = str(document.get("action") or "").strip().lower()
@@ -210,6 +232,10 @@ def source_of(message: Message, glpi_header: bool) -> str:
 
 def company_for_code(code: str | None) -> Company:
     code = (code or "").strip().upper()
+    if "\x00" in code:  # the URL's %00: PostgreSQL cannot even compare text holding it
+        raise InventoryRefused(
+            422, "invalid_field", "Campo inválido: código da empresa (caractere NUL não é aceito)."
+        )
     company = db.session.scalar(select(Company).where(Company.provisioning_code == code)) if code else None
     if company is None or not company.is_active:
         raise InventoryRefused(
