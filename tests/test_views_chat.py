@@ -312,3 +312,17 @@ def test_the_services_refuse_numbers_no_row_could_have(chat_device, agent_user):
     with pytest.raises(chat.ChatError) as refused:
         chat.post_message(setup.ticket, author=None, from_device=True, body="oi\x00")
     assert (refused.value.status, refused.value.field) == (422, "body")
+
+
+def test_a_multipart_part_without_a_readable_name_is_no_500(app, chat_device, agent_user):
+    """Found by the schemathesis run: werkzeug gives such a part the name None."""
+    setup = chat_device()
+    setup.start(agent_user)
+    boundary = "b0undary"
+    body = f'--{boundary}\r\nContent-Disposition: form-data; name="\r"\r\n\r\nnull\r\n--{boundary}--\r\n'
+    response = app.test_client().post(
+        _messages_path(setup),
+        data=body.encode(),
+        headers={**setup.auth, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "message_empty"

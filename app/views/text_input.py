@@ -37,7 +37,8 @@ def field_with_nul() -> str | None:
 
 def _first_with_nul(values) -> str | None:
     for name, value in values.items(multi=True):
-        if "\x00" in name or "\x00" in value:
+        # A part whose Content-Disposition werkzeug cannot read has no name (None).
+        if "\x00" in (name or "") or "\x00" in value:
             return name
     return None
 
