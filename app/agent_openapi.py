@@ -306,27 +306,42 @@ def _json(schema: str) -> dict:
 
 
 def _errors(*statuses: int) -> dict:
+    """The error answers of an operation: `statuses`, and those any request can get (413 past the
+    app's request size, 422 for a NUL in a query or form field, 429 when flooding)."""
     descriptions = {
-        400: "Body is not JSON, or its gzip/deflate compression is corrupt",
+        400: "Body not UTF-8 (invalid_encoding), not JSON (invalid_json), nesting arrays and objects "
+        "past 32 levels (too_deep), or with corrupt gzip/deflate compression (bad_compression)",
         401: "Missing, invalid, expired or revoked token (token_missing, token_invalid, token_expired, "
         "token_revoked) or wrong provisioning secret",
         403: "Device or person deactivated; or (chat) the ticket is not linked to this device",
-        404: "Unknown company code; or (chat) unknown ticket",
+        404: "Unknown company code; or (chat) unknown ticket or file, or a number in the path past "
+        "2147483647 (no row can have it)",
         409: "Conflict with the current state (chat: no active session)",
-        413: "Body larger than AGENT_MAX_BODY_BYTES (chat files: larger than 10 MB)",
+        413: "Body larger than AGENT_MAX_BODY_BYTES, after decompression too (chat files: larger than 10 MB)",
         415: "Content-Encoding other than identity, gzip or deflate",
-        422: "Body does not match the schema; `field` names the offending field",
-        429: "Too many requests from this device",
+        422: "Body or query does not match the schema, or holds a NUL character or an integer past "
+        "64 bits; `field` names the offending field, whose value is never repeated",
+        429: "Too many requests from this device (Retry-After says when to try again)",
     }
+    statuses = sorted({*statuses, 413, 422, 429})
     return {str(s): {"description": descriptions[s], "content": _json("Error")} for s in statuses}
 
 
 BEARER = [{"machineToken": []}]
-CHAT_TICKET = {"name": "ticket", "in": "path", "required": True, "schema": {"type": "integer"}}
+# Ids and ticket numbers are INTEGER columns: a larger number in the path is a 404.
+RECORD_NUMBER = {"type": "integer", "minimum": 1, "maximum": 2_147_483_647}
+CHAT_TICKET = {"name": "ticket", "in": "path", "required": True, "schema": RECORD_NUMBER}
+LIMITS = (
+    "Limits, for every body: at most AGENT_MAX_BODY_BYTES (1 100 000 bytes by default), after "
+    "decompression too (413); UTF-8 (400 invalid_encoding); arrays and objects nested at most 32 "
+    "levels, the body being the first (400 too_deep); no NUL character (\\u0000) in any string or "
+    "key and no integer past 64 bits (422 invalid_field, naming the field). Refusals are "
+    '{"error": {"code", "message", "field"?}}, the message in Portuguese, never repeating the value.'
+)
 
 OPENAPI = {
     "openapi": "3.1.0",
-    "info": {"title": "Chamados — API do agente", "version": "1.0.0"},
+    "info": {"title": "Chamados — API do agente", "version": "1.0.0", "description": LIMITS},
     "servers": [{"url": "/"}],
     "components": {
         "schemas": SCHEMAS,
@@ -434,7 +449,11 @@ OPENAPI = {
                 "summary": "Chat messages after `since` (a message id), newest `limit` (≤ 200), oldest first",
                 "security": BEARER,
                 "parameters": [
-                    {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {
+                        "name": "since",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 2_147_483_647},
+                    },
                     {
                         "name": "limit",
                         "in": "query",
@@ -485,7 +504,7 @@ OPENAPI = {
         "/api/machines/chat/{ticket}/attachments/{attachment}": {
             "parameters": [
                 CHAT_TICKET,
-                {"name": "attachment", "in": "path", "required": True, "schema": {"type": "integer"}},
+                {"name": "attachment", "in": "path", "required": True, "schema": RECORD_NUMBER},
             ],
             "get": {
                 "summary": "Download a file sent in this ticket's chat",
