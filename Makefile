@@ -8,9 +8,10 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 CHROMIUM ?= /usr/bin/chromium
+TEST_WORKERS ?= 2
 export FLASK_APP := wsgi.py
 
-.PHONY: install browser test-deps smoke run migrate seed test test-postgres lint format worker clean
+.PHONY: install browser test-deps smoke run migrate seed test test-fast test-postgres lint format worker clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -66,14 +67,19 @@ smoke: install
 worker: migrate
 	$(BIN)/python -m workers all
 
+# The whole suite, on both cores (pytest-xdist; tests of one xdist_group share a process).
 test: install test-deps
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+# The inner loop: everything but the browser tests and the tests that start processes.
+test-fast: install
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not browser and not process" $(PYTEST_ARGS)
 
 # The same suite against the real services (what .ci/run does second).
 test-postgres: install test-deps
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
 	TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

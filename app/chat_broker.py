@@ -27,7 +27,10 @@ import orjson
 from redis import Redis
 
 log = logging.getLogger("chamados.chat")
-REDIS_PREFIX = "chamados:chat:"
+def redis_prefix(client: Redis) -> str:
+    """Channels of this install: pub/sub ignores Redis's database number, so it is part of the
+    name (two installs, or two test workers, on one Redis server never hear each other)."""
+    return f"chamados:{client.connection_pool.connection_kwargs.get('db', 0)}:chat:"
 
 
 def ticket_channel(ticket_id: int) -> str:
@@ -141,6 +144,7 @@ class RedisBroker(LocalBroker):
         super().__init__()
         self.url = url
         self._publisher = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.prefix = redis_prefix(self._publisher)
         self._listener: threading.Thread | None = None
         self._stopping = threading.Event()
         self._ready = threading.Event()
@@ -150,11 +154,11 @@ class RedisBroker(LocalBroker):
         try:
             if len(events) == 1:
                 channel, event = events[0]
-                self._publisher.publish(REDIS_PREFIX + channel, orjson.dumps(event))
+                self._publisher.publish(self.prefix + channel, orjson.dumps(event))
                 return
             pipe = self._publisher.pipeline(transaction=False)  # one round trip for all
             for channel, event in events:
-                pipe.publish(REDIS_PREFIX + channel, orjson.dumps(event))
+                pipe.publish(self.prefix + channel, orjson.dumps(event))
             pipe.execute()
         except Exception:
             log.warning("chat: could not publish to Redis; receivers will catch up from the database")
@@ -183,7 +187,7 @@ class RedisBroker(LocalBroker):
             client = Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=15)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                pubsub.psubscribe(REDIS_PREFIX + "*")
+                pubsub.psubscribe(self.prefix + "*")
                 pubsub.get_message(timeout=1)  # the psubscribe confirmation
                 self._ready.set()
                 if not first:
@@ -193,7 +197,7 @@ class RedisBroker(LocalBroker):
                 while not self._stopping.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message and message["type"] == "pmessage":
-                        channel = message["channel"].decode()[len(REDIS_PREFIX) :]
+                        channel = message["channel"].decode()[len(self.prefix) :]
                         self._deliver(channel, orjson.loads(message["data"]))
             except Exception:
                 log.warning("chat: Redis subscription lost; reconnecting in %.1fs", backoff)

@@ -31,12 +31,51 @@ from app.models import Company, Queue, Role, Tenant, User
 from app.services import rate_limits
 from app.services.passwords import hash_password
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
+# pytest-xdist runs the suite in several processes ("gw0", "gw1"...): each gets a PostgreSQL
+# database and a Redis database of its own, so their tests never see each other's rows.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _for_this_worker(database_url: str, redis_url: str) -> tuple[str, str]:
+    if not XDIST_WORKER:
+        return database_url, redis_url
+    number = int(XDIST_WORKER.removeprefix("gw"))
+    if database_url:
+        database_url = f"{database_url}_{XDIST_WORKER}"
+    if redis_url:
+        base, _, index = redis_url.rpartition("/")
+        redis_url = f"{base}/{int(index or 0) - number - 1}"  # below the one a serial run uses
+    return database_url, redis_url
+
+
+SHARED_TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+TEST_DATABASE_URL, TEST_REDIS_URL = _for_this_worker(
+    SHARED_TEST_DATABASE_URL, os.environ.get("TEST_REDIS_URL", "").strip()
+)
 PASSWORD = "senha-de-teste-123"
 CRON_SECRET = "test-cron-secret-0123456789"
 INTERNAL_TOKEN = "test-internal-token-0123456789"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+# Fixtures that start other processes: the tests using them are marked `process`.
+PROCESS_FIXTURES = frozenset({"two_servers", "fusion_agent"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """`browser` for everything under tests/browser/, `process` by the fixtures a test uses,
+    so `make test-fast` (-m "not browser and not process") needs no mark remembered. The real
+    fusioninventory-agent keeps its state in one folder of the machine: its tests share a
+    pytest-xdist process, one after the other."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "browser" in item.path.parts:
+            item.add_marker(pytest.mark.browser)
+        if PROCESS_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.process)
+        if "fusion_agent" in fixtures:
+            item.add_marker(pytest.mark.xdist_group("fusioninventory-agent"))
 
 
 def pytest_report_header(config):
@@ -47,12 +86,25 @@ def pytest_report_header(config):
 
 def _reset_database(url: str) -> None:
     """Start the session from an empty database so the migrations build everything."""
+    if url.startswith("postgresql") and url != SHARED_TEST_DATABASE_URL:
+        _create_database_if_missing(url)
     if url.startswith("postgresql"):
         engine = create_engine(normalise_database_url(url))
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
             connection.execute(text("CREATE SCHEMA public"))
         engine.dispose()
+
+
+def _create_database_if_missing(url: str) -> None:
+    """A worker's own database, created beside the shared one (which must exist)."""
+    name = url.rsplit("/", 1)[1]
+    engine = create_engine(normalise_database_url(SHARED_TEST_DATABASE_URL), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

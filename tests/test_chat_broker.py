@@ -54,3 +54,19 @@ def test_events_cross_processes_through_redis_in_one_round_trip():
     finally:
         sender.close()
         receiver.close()
+
+
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="Redis fan-out needs TEST_REDIS_URL")
+def test_installs_on_other_redis_databases_do_not_hear_each_other():
+    """Pub/sub ignores the database number: the channel names carry it."""
+    base = TEST_REDIS_URL.rsplit("/", 1)[0]
+    ours, theirs = RedisBroker(f"{base}/11"), RedisBroker(f"{base}/12")
+    try:
+        subscription = ours.subscribe()
+        subscription.listen(ticket_channel(7))
+        theirs.publish(ticket_channel(7), {"n": "deles"})
+        ours.publish(ticket_channel(7), {"n": "nosso"})
+        assert _events(subscription, 1) == [("event", "ticket:7", {"n": "nosso"})]
+    finally:
+        ours.close()
+        theirs.close()

@@ -9,6 +9,8 @@ import pytest
 from tests.conftest import demo_client
 from tests.crawl import crawl
 
+pytestmark = pytest.mark.slow
+
 PERSONAS = ("admin", "agent", "manager", "collaborator", "company_manager", "device")
 # What each persona must at least reach, so a crawl that stopped at the door cannot pass.
 MUST_REACH = {

@@ -17,6 +17,8 @@ from sqlalchemy import select, update
 from tests.conftest import CSRF_INPUT, demo_client
 from tests.crawl import crawl
 
+pytestmark = pytest.mark.slow
+
 LONG = "A" * 100_000
 LONG_TEXT = "100 000 caracteres"
 # Forms whose submission ends the session being fuzzed; what they do is tested on its own.

@@ -192,6 +192,7 @@ def test_the_rq_cron_scheduler_enqueues_every_enabled_job(rq_queue, app):
     assert {r.trigger for r in runs()} == {"schedule"}
 
 
+@pytest.mark.process
 @pytest.mark.skipif(not TEST_REDIS_URL, reason="needs TEST_REDIS_URL")
 def test_a_real_rq_worker_process_runs_a_queued_job(rq_queue, test_env, make_machine, admin_user):
     machine_id = stale_usb_policy(make_machine, admin_user)
@@ -213,6 +214,7 @@ def test_a_real_rq_worker_process_runs_a_queued_job(rq_queue, test_env, make_mac
     assert [r.trigger for r in runs("usb_policy_cleanup")] == ["manual"]
 
 
+@pytest.mark.process
 def test_the_cron_process_starts_and_reports_its_heartbeat(rq_queue, test_env):
     from rq.cron import CronScheduler
 

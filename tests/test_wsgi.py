@@ -9,7 +9,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import free_port
+
+pytestmark = pytest.mark.process  # gunicorn, as in production
 
 ROOT = Path(__file__).resolve().parent.parent
 
