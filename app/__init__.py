@@ -51,7 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
     _register_template_helpers(app)
     install_request_logging(app)
     if app.config["RUN_SCHEDULER_IN_PROCESS"]:
-        from workers.schedule import start_in_process
+        from app.jobs.schedule import start_in_process
 
         start_in_process(app)
 

@@ -134,8 +134,8 @@ def jobs_group():
 @jobs_group.command("list")
 def jobs_list():
     """Show the schedule."""
-    from workers.jobs import JOBS
-    from workers.schedule import next_run
+    from app.jobs.registry import JOBS
+    from app.jobs.schedule import next_run
 
     config = current_app.config
     for spec in JOBS.values():
@@ -149,7 +149,7 @@ def jobs_list():
 @click.option("--dry-run", is_flag=True, help="retention_sweep: só conta o que seria removido.")
 def jobs_run(name, dry_run):
     """Run one job now, in this process (recorded on Tarefas)."""
-    from workers.runner import JobDisabled, UnknownJob, run_job
+    from app.jobs.runner import JobDisabled, UnknownJob, run_job
 
     kwargs = {"dry_run": True} if dry_run else {}
     try:
@@ -167,8 +167,8 @@ def jobs_run(name, dry_run):
 @click.option("--dry-run", is_flag=True, help="Só mostra o resumo e o que a retenção removeria.")
 def maintenance_command(dry_run):
     """Print the health summary (what Saúde shows); without --dry-run, run the retention sweep."""
+    from app.jobs.runner import run_job
     from app.services.health import check_queue, health_snapshot, system_overview, tenant_overview
-    from workers.runner import run_job
 
     queue = check_queue()
     snapshot, _ = health_snapshot(current_app.config["VERSION"], queue)

@@ -545,7 +545,7 @@ def rq_queue(app):
     """The jobs queue on the real Redis, emptied before and after (skips without TEST_REDIS_URL)."""
     if not TEST_REDIS_URL:
         pytest.skip("RQ on a real Redis needs TEST_REDIS_URL")
-    from workers.queue import rq_queue as queue_for
+    from app.jobs.runner import rq_queue as queue_for
 
     queue = queue_for()
     queue.connection.flushdb()

@@ -158,7 +158,7 @@ def test_opt_out_is_respected(smtp, make_ticket, collaborator):
 
 
 def test_smtp_down_is_retried_visible_and_the_ticket_change_kept(smtp, app, make_ticket, collaborator):
-    from workers.queue import run_with_retries
+    from app.jobs.runner import run_with_retries
 
     smtp.stop()
     ticket = make_ticket("Sem e-mail por enquanto")

@@ -12,7 +12,7 @@ def ask_export(client, query):
 
 def build_waiting_exports(app):
     if TEST_REDIS_URL:  # queued on RQ: run them here
-        from workers.runner import run_job
+        from app.jobs.runner import run_job
 
         run_job("report_export_runner", "manual")
 

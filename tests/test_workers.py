@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
+from app.jobs import registry as job_registry
+from app.jobs.runner import JobDisabled, enqueue, run_job, run_with_retries
+from app.jobs.schedule import InProcessScheduler, next_run
 from app.models import JobRun, JobRunStatus, UsbPolicy, UsbPolicyStatus
 from app.models.types import utcnow
 from app.services.job_runs import JobOutcome
 from tests.conftest import TEST_REDIS_URL
-from workers import jobs as job_registry
-from workers.queue import enqueue, run_with_retries
-from workers.runner import JobDisabled, run_job
-from workers.schedule import InProcessScheduler, build_cron_scheduler, next_run
+from workers.schedule import build_cron_scheduler
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,7 +96,7 @@ def test_a_job_that_leaves_work_behind_runs_again_until_done(monkeypatch):
     replace_job(monkeypatch, "retention_sweep", run=batch)
     enqueue("retention_sweep", trigger="manual")  # without Redis (JOBS_INLINE in tests) it runs now
     if TEST_REDIS_URL:
-        from workers.queue import rq_queue
+        from app.jobs.runner import rq_queue
 
         work(rq_queue())  # the follow-ups are queued and run by the same burst
     assert remaining == [0]

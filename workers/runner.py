@@ -1,36 +1,17 @@
-"""Running a job: the one place that records the run (Tarefas), logs its summary
-line and chains a follow-up run while work remains.
-
-`execute` is what RQ calls (from the cron scheduler, `enqueue`, retries); the
-in-process scheduler, the cron HTTP endpoint and the CLI call `run_job` directly.
-"""
+"""The RQ side of a job run: what an RQ worker process calls (`execute`), with the app it
+runs in. The run itself is app/jobs/runner.py's `run_job`."""
 
 from __future__ import annotations
 
-import logging
-import time
-import traceback
 from contextlib import contextmanager
 
 from flask import Flask, current_app, has_app_context
 
 from app.extensions import db
-from app.models.types import utcnow
-from app.services.job_runs import JobOutcome, record_run
-from workers.jobs import job_spec
-
-log = logging.getLogger("chamados.jobs")
-MAX_CHAIN = 20  # follow-up runs in a row before waiting for the next scheduled one
+from app.jobs.registry import job_spec
+from app.jobs.runner import run_job
 
 _worker_app: Flask | None = None
-
-
-class UnknownJob(LookupError):
-    pass
-
-
-class JobDisabled(RuntimeError):
-    pass
 
 
 def use_app(app: Flask) -> None:
@@ -76,50 +57,3 @@ def _rq_attempt(name: str) -> int:
     if job is None or job.retries_left is None or spec is None:
         return 1
     return len(spec.retry_intervals) - job.retries_left + 1
-
-
-def run_job(name: str, trigger: str, *, chain: int = 0, attempt: int = 1, **kwargs) -> JobOutcome:
-    spec = job_spec(name)
-    if spec is None:
-        raise UnknownJob(name)
-    if not spec.enabled(current_app.config):
-        log.info("job=%s trigger=%s status=disabled flag=%s", spec.name, trigger, spec.flag)
-        raise JobDisabled(f"{spec.name} está desativada ({spec.flag}=false).")
-    started_at = utcnow()
-    clock = time.perf_counter()
-    try:
-        outcome = spec.run(**kwargs)
-    except Exception:
-        db.session.rollback()
-        duration_ms = int((time.perf_counter() - clock) * 1000)
-        error = traceback.format_exc()
-        record_run(spec.name, trigger, started_at, error=error, attempt=attempt)
-        log.error(
-            "job=%s trigger=%s status=failed attempt=%d duration_ms=%d error=%s",
-            spec.name,
-            trigger,
-            attempt,
-            duration_ms,
-            error.strip().splitlines()[-1],
-        )
-        raise
-    record_run(spec.name, trigger, started_at, outcome=outcome, attempt=attempt)
-    log.info(
-        "job=%s trigger=%s status=ok changed=%d more=%s duration_ms=%d %s",
-        spec.name,
-        trigger,
-        outcome.changed,
-        outcome.has_more,
-        int((time.perf_counter() - clock) * 1000),
-        outcome.summary,
-    )
-    if outcome.has_more and spec.requeue_while_more and not kwargs.get("dry_run"):
-        if chain < MAX_CHAIN:
-            from workers.queue import enqueue
-
-            enqueue(spec.name, trigger="continuation", chain=chain + 1, **kwargs)
-        else:
-            log.warning(
-                "job=%s chain limit %d reached; the next scheduled run continues", spec.name, MAX_CHAIN
-            )
-    return outcome

@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
+from werkzeug.exceptions import TooManyRequests
 
 from app.services.auth import authenticate
 from app.services.rate_limits import limited
@@ -40,6 +41,21 @@ def render_login(error: str | None = None, status: int = 200, email: str = ""):
         ),
         status,
     )
+
+
+@bp.errorhandler(TooManyRequests)
+def _too_many_logins(error):
+    """Too many attempts: the login page itself says so, keeping the e-mail typed."""
+    response = current_app.make_response(
+        render_login(
+            "Muitas tentativas. Aguarde um pouco e tente novamente.",
+            status=429,
+            email=request.form.get("email", "").strip(),
+        )
+    )
+    if getattr(error, "retry_after", None):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -5,11 +5,11 @@ constant time; anything else is 401."""
 from flask import Blueprint, current_app, jsonify, request
 
 from app.extensions import csrf
+from app.jobs.registry import job_spec
+from app.jobs.runner import JobDisabled, run_job
 from app.security import shared_secret_matches
 from app.services.archive import MAX_ARCHIVE_DAYS, archive_resolved
 from app.views.errors import json_error
-from workers.jobs import job_spec
-from workers.runner import JobDisabled, run_job
 
 bp = Blueprint("cron", __name__)
 csrf.exempt(bp)

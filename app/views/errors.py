@@ -11,10 +11,6 @@ def json_error(status: int, code: str, message: str, **extra):
 def error_response(status: int, code: str, message: str):
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         return json_error(status, code, message)
-    if status == 429 and request.endpoint == "auth.login":
-        from app.views.auth import render_login
-
-        return render_login(error=message, status=429)
     if request.headers.get("HX-Request"):
         # Show the message in the page's message area instead of the swap target.
         response = (

@@ -5,14 +5,14 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_login import current_user
 
 from app.extensions import csrf
+from app.jobs.registry import JOBS, job_spec
+from app.jobs.schedule import next_run
 from app.models import TicketStatus
 from app.security import admin_required, staff_required
 from app.services import job_runs, notifications
 from app.services.archive import MAX_ARCHIVE_DAYS
 from app.services.health import check_queue, health_snapshot, system_overview, tenant_overview
 from app.views.forms import form_number, query_number
-from workers.jobs import JOBS, job_spec
-from workers.schedule import next_run
 
 bp = Blueprint("health", __name__)
 
@@ -79,7 +79,7 @@ def jobs():
 @bp.post("/admin/saude/tarefas/<name>/executar")
 @admin_required
 def run_now(name: str):
-    from workers.queue import submit
+    from app.jobs.runner import submit
 
     spec = job_spec(name)
     if spec is None:

@@ -44,7 +44,7 @@ def request_export():
     except DomainError as error:
         flash(error.message, "error")
         return redirect(url_for("tickets.index") + (f"?{query}" if query else ""))
-    from workers.queue import submit
+    from app.jobs.runner import submit
 
     # Start at once; the 15-minute schedule only catches what this missed (worker down...).
     submission = submit("report_export_runner", trigger="enqueue")

@@ -25,7 +25,7 @@ def test_export_the_filtered_list_and_download_the_csv(page, agent_user, make_ti
     if TEST_REDIS_URL:
         # Queued on RQ: the page polls while it waits; a worker (here: the test) builds it.
         expect(row).to_contain_text("Na fila")
-        from workers.runner import run_job
+        from app.jobs.runner import run_job
 
         run_job("report_export_runner", "manual")
     expect(row).to_contain_text("Pronto", timeout=10_000)

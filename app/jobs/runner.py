@@ -1,9 +1,13 @@
-"""Putting a job on the queue: RQ when REDIS_URL is set, this process otherwise.
+"""How a job runs, and how it is queued.
 
-With Redis the job gets its timeout and retries from its JobSpec and is run by
-any worker. Without Redis (the embedded default) it runs on one background
-thread of this process, with the same retries; tests (JOBS_INLINE) run it
-before `enqueue` returns.
+`run_job` is the one place that runs a job: it records the run (Tarefas), logs its summary
+line and queues a follow-up run while work remains. The in-process scheduler, the cron HTTP
+endpoint, the CLI and RQ's workers (workers/runner.py `execute`) all call it.
+
+`submit`/`enqueue` put a run on RQ when REDIS_URL is set, with the job's timeout and
+retries, to be run by any worker; without Redis (the embedded default), or when Redis does
+not answer, the run happens on one background thread of this process, with the same
+retries; tests (JOBS_INLINE) run it before `enqueue` returns.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,11 +23,73 @@ from datetime import timedelta
 from flask import current_app
 from redis.exceptions import RedisError
 
+from app.extensions import db
+from app.jobs.registry import job_spec
+from app.models.types import utcnow
 from app.redis_client import get_redis
-from workers.jobs import job_spec
-from workers.runner import JobDisabled, UnknownJob, execute, run_job
+from app.services.job_runs import JobOutcome, record_run
 
 log = logging.getLogger("chamados.jobs")
+MAX_CHAIN = 20  # follow-up runs in a row before waiting for the next scheduled one
+# What an RQ worker calls, by name: the worker process's entry point builds its own app.
+RQ_ENTRY_POINT = "workers.runner.execute"
+
+
+class UnknownJob(LookupError):
+    pass
+
+
+class JobDisabled(RuntimeError):
+    pass
+
+
+def run_job(name: str, trigger: str, *, chain: int = 0, attempt: int = 1, **kwargs) -> JobOutcome:
+    spec = job_spec(name)
+    if spec is None:
+        raise UnknownJob(name)
+    if not spec.enabled(current_app.config):
+        log.info("job=%s trigger=%s status=disabled flag=%s", spec.name, trigger, spec.flag)
+        raise JobDisabled(f"{spec.name} está desativada ({spec.flag}=false).")
+    started_at = utcnow()
+    clock = time.perf_counter()
+    try:
+        outcome = spec.run(**kwargs)
+    except Exception:
+        db.session.rollback()
+        duration_ms = int((time.perf_counter() - clock) * 1000)
+        error = traceback.format_exc()
+        record_run(spec.name, trigger, started_at, error=error, attempt=attempt)
+        log.error(
+            "job=%s trigger=%s status=failed attempt=%d duration_ms=%d error=%s",
+            spec.name,
+            trigger,
+            attempt,
+            duration_ms,
+            error.strip().splitlines()[-1],
+        )
+        raise
+    record_run(spec.name, trigger, started_at, outcome=outcome, attempt=attempt)
+    log.info(
+        "job=%s trigger=%s status=ok changed=%d more=%s duration_ms=%d %s",
+        spec.name,
+        trigger,
+        outcome.changed,
+        outcome.has_more,
+        int((time.perf_counter() - clock) * 1000),
+        outcome.summary,
+    )
+    if outcome.has_more and spec.requeue_while_more and not kwargs.get("dry_run"):
+        if chain < MAX_CHAIN:
+            enqueue(spec.name, trigger="continuation", chain=chain + 1, **kwargs)
+        else:
+            log.warning(
+                "job=%s chain limit %d reached; the next scheduled run continues", spec.name, MAX_CHAIN
+            )
+    return outcome
+
+
+# --- queueing -----------------------------------------------------------------------
+
 FAILURE_TTL = int(timedelta(days=7).total_seconds())
 RESULT_TTL = int(timedelta(days=1).total_seconds())
 
@@ -84,7 +151,7 @@ def submit(name: str, *, trigger: str = "enqueue", **kwargs) -> Submission:
 
 def _rq_enqueue(spec, trigger: str, kwargs: dict):
     return rq_queue().enqueue(
-        execute,
+        RQ_ENTRY_POINT,
         args=(spec.name, trigger),
         kwargs=kwargs,
         job_timeout=spec.timeout,
@@ -113,8 +180,6 @@ def _thread_pool() -> ThreadPoolExecutor:
 
 
 def _run_in_thread(app, name: str, trigger: str, kwargs: dict) -> None:
-    from app.extensions import db
-
     with app.app_context():
         try:
             run_with_retries(name, trigger, **kwargs)
