@@ -27,6 +27,8 @@ import orjson
 from redis import Redis
 
 log = logging.getLogger("chamados.chat")
+
+
 def redis_prefix(client: Redis) -> str:
     """Channels of this install: pub/sub ignores Redis's database number, so it is part of the
     name (two installs, or two test workers, on one Redis server never hear each other)."""
