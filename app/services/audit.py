@@ -93,7 +93,7 @@ def _staff_actor() -> User | None:
         return None
     # The user Flask-Login already loaded for this request: never a query from inside a flush.
     user = g.get("_login_user")
-    if user is None or not getattr(user, "is_authenticated", False) or user.role not in STAFF_ROLES:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_staff:
         return None
     return user
 

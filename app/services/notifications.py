@@ -36,6 +36,7 @@ from app.models.types import utcnow
 from app.services import mailer
 from app.services.html import html_to_text
 from app.services.job_runs import JobOutcome
+from app.services.permissions import is_admin
 
 # kind: (who gets it, what "Minha conta" calls it)
 KINDS = {
@@ -65,7 +66,7 @@ def kinds_for(user: User) -> list[tuple[str, str]]:
     audience = {"solicitante"}
     if user.is_staff:
         audience.add("responsável")
-    if user.role == Role.ADMIN:
+    if is_admin(user):
         audience.add("administrador")
     return [(kind, label) for kind, (who, label) in KINDS.items() if who in audience]
 

@@ -1,13 +1,49 @@
-"""Who may see what. Every ticket query for a user starts from `visible_tickets`."""
+"""Who may do what: every permission rule of the app, in one table (RULES, below).
 
+Ask `can(user, capability, target)`: the decorators of app/security.py (`requires`,
+`staff_required`, `portal_required`), the views (`security.current_user_can`, which adds the
+persona and device of a device session), the templates (`can('admin.companies')`, a Jinja
+global for the signed-in visitor) and the services. Nothing else compares roles.
+
+Every ticket query for a user starts from `visible_tickets`, the same rule as "tickets.view"
+written as a query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
 from sqlalchemy import Select, select
 
-from app.models import Persona, Role, Ticket, User
+from app.models import Attachment, CommentVisibility, Persona, Role, Ticket, TicketStatus, User
+from app.models.types import utcnow
+
+# --- personas ----------------------------------------------------------------------
+
+# How a collaborator acts in the portal when nothing says otherwise (the person's own
+# setting, a form that sent none). The columns' defaults in app/models say the same to
+# the database.
+DEFAULT_PERSONA = Persona.COLLABORATOR
+
+
+def persona_or_default(value: Persona | str | None) -> Persona:
+    """A persona; unset (None, "") is DEFAULT_PERSONA, anything else must be one (ValueError)."""
+    return Persona(value or DEFAULT_PERSONA)
 
 
 def effective_persona(user: User, persona: Persona | str | None = None) -> Persona:
     """A device session acts with the device's persona; otherwise the person's own."""
-    return Persona(persona or user.persona or Persona.COLLABORATOR)
+    return persona_or_default(persona or user.persona)
+
+
+# --- facts the rules are made of ------------------------------------------------------
+
+
+def is_admin(user: User) -> bool:
+    return user is not None and user.role == Role.ADMIN
 
 
 def sees_company(user: User, persona: Persona | str | None = None) -> bool:
@@ -27,6 +63,8 @@ def visible_tickets(user: User, persona: Persona | str | None = None) -> Select:
 
 
 def can_view_ticket(user: User, ticket: Ticket, persona: Persona | str | None = None) -> bool:
+    """`visible_tickets` for one ticket (a Ticket, or any row with tenant_id, requester_id
+    and company_id, such as the chat's ChatTicket)."""
     if user is None or ticket is None or ticket.tenant_id != user.tenant_id:
         return False
     if user.is_staff or ticket.requester_id == user.id:
@@ -34,5 +72,119 @@ def can_view_ticket(user: User, ticket: Ticket, persona: Persona | str | None = 
     return sees_company(user, persona) and ticket.company_id == user.company_id
 
 
-def is_admin(user: User) -> bool:
-    return user is not None and user.role == Role.ADMIN
+def reopen_deadline(ticket: Ticket) -> datetime | None:
+    """Until when the requester side may reopen a resolved ticket (PORTAL_REOPEN_DAYS)."""
+    if ticket.status != TicketStatus.RESOLVED or ticket.resolved_at is None:
+        return None
+    return ticket.resolved_at + timedelta(days=current_app.config["PORTAL_REOPEN_DAYS"])
+
+
+# --- the rules -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """Who asks: the person, the persona they act with, and the device of a device session."""
+
+    user: User
+    persona: Persona
+    machine_id: int | None = None
+
+
+def _staff(visitor: Visitor, _target=None) -> bool:
+    return visitor.user.is_staff
+
+
+def _collaborator(visitor: Visitor, _target=None) -> bool:
+    return not visitor.user.is_staff
+
+
+def _admin(visitor: Visitor, _target=None) -> bool:
+    return is_admin(visitor.user)
+
+
+def _admin_or_manager(visitor: Visitor, _target=None) -> bool:
+    return visitor.user.role in (Role.ADMIN, Role.MANAGER)
+
+
+def _sees_ticket(visitor: Visitor, ticket) -> bool:
+    return can_view_ticket(visitor.user, ticket, visitor.persona)
+
+
+def _reopens(visitor: Visitor, ticket: Ticket) -> bool:
+    """A resolved ticket: staff any time, the requester side until the reopen deadline."""
+    if ticket.status != TicketStatus.RESOLVED:
+        return False
+    if visitor.user.is_staff:
+        return True
+    deadline = reopen_deadline(ticket)
+    return deadline is not None and utcnow() <= deadline
+
+
+def _chats(visitor: Visitor, ticket=None) -> bool:
+    """Active staff; with a ticket, staff who also see it."""
+    user = visitor.user
+    return user.is_active and user.is_staff and (ticket is None or _sees_ticket(visitor, ticket))
+
+
+def _downloads(visitor: Visitor, attachment: Attachment) -> bool:
+    """Who sees the ticket; a file of an internal comment, staff only; a chat file, the
+    chat's participants: the ticket's device (in its device session) and staff who may chat."""
+    ticket = attachment.ticket
+    if not _sees_ticket(visitor, ticket):
+        return False
+    comment = attachment.comment
+    if comment is not None and comment.visibility != CommentVisibility.PUBLIC and not visitor.user.is_staff:
+        return False
+    if attachment.chat_message_id is not None:
+        if visitor.machine_id is not None and not visitor.user.is_staff:
+            return ticket.machine_id == visitor.machine_id
+        return _chats(visitor, ticket)
+    return True
+
+
+Rule = Callable[[Visitor, object], bool]
+
+# capability: rule(visitor, target). The target each capability is asked about is noted
+# where there is one. A capability nobody wrote here is a KeyError, not a silent "no".
+RULES: dict[str, Rule] = {
+    # The two sides of the app.
+    "staff.pages": _staff,  # Painel, Chamados, Dispositivos, Relatórios, Saúde, the chat widget
+    "portal.pages": _collaborator,  # /portal: collaborators, company managers, device sessions
+    # Administration.
+    "admin.companies": _admin,
+    "admin.users": _admin,  # people, devices in Usuários, merging accounts
+    "admin.queues": _admin,
+    "admin.audit": _admin,
+    "admin.jobs": _admin,  # Saúde: "Executar agora", the local archive
+    "devices.manage": _admin,  # reset agent, access, links, USB policy, activation, external inventory
+    # Tickets (target: the ticket, one the visitor found through visible_tickets).
+    "tickets.view": _sees_ticket,
+    "tickets.change_status": _staff,  # every transition but reopening
+    "tickets.reopen": _reopens,
+    "tickets.comment_internal": _staff,
+    "tickets.download": _downloads,  # target: the attachment
+    # Live chat (target: the ticket, optional).
+    "chat.use": _chats,
+    # Reports.
+    "reports.export": _staff,
+    "reports.all_exports": _admin_or_manager,  # agents see their own exports only
+}
+
+
+def can(
+    user: User | None,
+    capability: str,
+    target=None,
+    *,
+    persona: Persona | str | None = None,
+    machine_id: int | None = None,
+) -> bool:
+    """Whether `user` may do `capability` (to `target`). In a device session pass the
+    device's `persona` and `machine_id` (security.current_user_can does). An anonymous
+    visitor may do nothing here. (Not `is_authenticated`: Flask-Login makes that False for a
+    deactivated account, and the services ask about people who need not be signed in.)"""
+    rule = RULES[capability]
+    if user is None or getattr(user, "is_anonymous", True):
+        return False
+    return rule(Visitor(user, effective_persona(user, persona), machine_id), target)

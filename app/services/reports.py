@@ -26,7 +26,6 @@ from app.models import (
     ExportStatus,
     Queue,
     ReportExport,
-    Role,
     Ticket,
     TicketPriority,
     TicketStatus,
@@ -35,6 +34,7 @@ from app.models import (
 from app.models.types import utcnow
 from app.services.errors import Conflict, NotFound, PermissionDenied
 from app.services.job_runs import JobOutcome
+from app.services.permissions import can
 from app.services.ticket_filters import SORT_COLUMNS, TicketFilters, filtered_query, parse_filters
 
 MAX_PENDING_PER_USER = 3
@@ -64,7 +64,7 @@ def exports_enabled() -> bool:
 
 
 def request_export(user: User, filters: TicketFilters) -> ReportExport:
-    if not user.is_staff:
+    if not can(user, "reports.export"):
         raise PermissionDenied("Apenas a equipe de suporte exporta relatórios.")
     if not exports_enabled():
         raise Conflict(
@@ -93,7 +93,7 @@ def request_export(user: User, filters: TicketFilters) -> ReportExport:
 def visible_exports(user: User):
     """Admins and managers see the tenant's exports; agents their own."""
     query = select(ReportExport).where(ReportExport.tenant_id == user.tenant_id)
-    if user.role == Role.AGENT:
+    if not can(user, "reports.all_exports"):
         query = query.where(ReportExport.requested_by_id == user.id)
     return query
 

@@ -19,7 +19,7 @@ from sqlalchemy import Select, func, or_, select, text, tuple_
 from sqlalchemy.orm import joinedload, load_only
 
 from app.extensions import db
-from app.models import Company, Queue, Role, Ticket, TicketPriority, TicketStatus, User
+from app.models import STAFF_ROLES, Company, Queue, Ticket, TicketPriority, TicketStatus, User
 from app.services.errors import DomainError
 from app.services.numbers import record_number
 from app.services.permissions import visible_tickets
@@ -331,7 +331,7 @@ def assignee_choices(tenant_id: int) -> list:
         .where(
             User.tenant_id == tenant_id,
             User.is_active.is_(True),
-            User.role.in_([Role.ADMIN, Role.MANAGER, Role.AGENT]),
+            User.role.in_(STAFF_ROLES),
         )
         .order_by(User.name)
     ).all()

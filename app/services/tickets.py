@@ -4,7 +4,7 @@ agent API and the workers all go through these functions.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -31,7 +31,7 @@ from app.services.attachments import save_attachment
 from app.services.errors import Conflict, PermissionDenied, ValidationError
 from app.services.html import html_to_text
 from app.services.numbers import record_number
-from app.services.permissions import visible_tickets
+from app.services.permissions import can, visible_tickets
 from app.services.queues import resolve_queue
 from app.services.users import find_user
 
@@ -144,22 +144,6 @@ def allowed_actions(ticket: Ticket) -> list[str]:
     return [action for action, (sources, _target) in TRANSITIONS.items() if ticket.status in sources]
 
 
-def reopen_deadline(ticket: Ticket) -> datetime | None:
-    """Until when the requester side may reopen a resolved ticket (PORTAL_REOPEN_DAYS)."""
-    if ticket.status != TicketStatus.RESOLVED or ticket.resolved_at is None:
-        return None
-    return ticket.resolved_at + timedelta(days=current_app.config["PORTAL_REOPEN_DAYS"])
-
-
-def can_reopen(ticket: Ticket, actor: User, now: datetime | None = None) -> bool:
-    if ticket.status != TicketStatus.RESOLVED:
-        return False
-    if actor.is_staff:
-        return True
-    deadline = reopen_deadline(ticket)
-    return deadline is not None and (now or utcnow()) <= deadline
-
-
 def _stale(ticket: Ticket) -> Conflict:
     db.session.rollback()
     current = db.session.get(Ticket, ticket.id)
@@ -181,7 +165,7 @@ def change_status(
 ) -> Ticket:
     if action not in TRANSITIONS:
         raise ValidationError("Ação desconhecida.", field="action")
-    if not actor.is_staff and action != "reabrir":
+    if action != "reabrir" and not can(actor, "tickets.change_status", ticket):
         raise PermissionDenied("Apenas a equipe de suporte altera o status do chamado.")
     sources, _target = TRANSITIONS[action]
     current = TicketStatus(ticket.status)
@@ -197,7 +181,7 @@ def change_status(
         )
     if action == "encerrar" and not html_to_text(message_html):
         raise ValidationError("Escreva a mensagem de encerramento.", field="message")
-    if action == "reabrir" and not can_reopen(ticket, actor):
+    if action == "reabrir" and not can(actor, "tickets.reopen", ticket):
         raise Conflict(
             f"O prazo para reabrir este chamado terminou ({current_app.config['PORTAL_REOPEN_DAYS']} dias "
             "após a resolução). Abra um novo chamado.",
@@ -409,7 +393,7 @@ def add_comment(
         visibility = CommentVisibility(visibility)
     except ValueError:
         raise ValidationError("Visibilidade inválida.", field="visibility") from None
-    if not author.is_staff and visibility is CommentVisibility.INTERNAL:
+    if visibility is CommentVisibility.INTERNAL and not can(author, "tickets.comment_internal", ticket):
         raise ValidationError("Comentários internos são apenas da equipe.", field="visibility")
     if author.is_staff and ticket.assignee_id is None:
         raise Conflict("Atribua um responsável antes de comentar.", code="no_assignee")

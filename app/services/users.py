@@ -9,6 +9,7 @@ from app.models import Company, Persona, Role, User, UserAlias
 from app.services.changes import apply_changes
 from app.services.errors import NotFound, ValidationError
 from app.services.passwords import MIN_PASSWORD_LENGTH, hash_password
+from app.services.permissions import persona_or_default
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -78,7 +79,7 @@ def _validated_person(
 
 def _validated_persona(persona) -> Persona:
     try:
-        return Persona(persona or Persona.COLLABORATOR)
+        return persona_or_default(persona)
     except ValueError:
         raise ValidationError("Perfil no portal inválido.", field="persona") from None
 
@@ -91,7 +92,7 @@ def create_user(
     role: Role | str,
     password: str | None = None,
     company_id: int | None = None,
-    persona: Persona | str = Persona.COLLABORATOR,
+    persona: Persona | str | None = None,
     commit: bool = True,
 ) -> User:
     email, name, role = _validated_person(tenant_id, email, name, role, company_id)

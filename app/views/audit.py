@@ -3,7 +3,7 @@
 from flask import Blueprint, Response, render_template, request, stream_with_context
 from flask_login import current_user
 
-from app.security import admin_required
+from app.security import requires
 from app.services import audit as audit_service
 from app.views.forms import query_number
 from app.views.template_helpers import is_fragment_request
@@ -12,7 +12,7 @@ bp = Blueprint("audit", __name__)
 
 
 @bp.get("/admin/auditoria")
-@admin_required
+@requires("admin.audit")
 def index():
     tenant_id = current_user.tenant_id
     filters, errors = audit_service.parse_filters(request.args)
@@ -36,7 +36,7 @@ def index():
 
 
 @bp.get("/admin/auditoria.csv")
-@admin_required
+@requires("admin.audit")
 def export_csv():
     filters, errors = audit_service.parse_filters(request.args)
     if errors:

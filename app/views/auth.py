@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import TooManyRequests
 
+from app.security import home_url
 from app.services.auth import authenticate
 from app.services.rate_limits import limited
 from app.views.device_sessions import end_device_session
@@ -25,10 +26,6 @@ def safe_next_url(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
-
-
-def home_for(user) -> str:
-    return url_for("dashboard.index") if user.is_staff else url_for("portal.index")
 
 
 def render_login(error: str | None = None, status: int = 200, email: str = ""):
@@ -62,7 +59,7 @@ def _too_many_logins(error):
 @limited(_login_limit, methods=("POST",))
 def login():
     if current_user.is_authenticated and request.method == "GET":
-        return redirect(home_for(current_user))
+        return redirect(home_url(current_user))
     if request.method == "GET":
         return render_login()
 
@@ -77,7 +74,7 @@ def login():
 
     session.pop("device", None)  # a password login replaces any device session
     login_user(result.user, remember=bool(request.form.get("remember")))
-    return redirect(safe_next_url(request.form.get("next")) or home_for(result.user))
+    return redirect(safe_next_url(request.form.get("next")) or home_url(result.user))
 
 
 @bp.post("/logout")

@@ -4,7 +4,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.extensions import db
-from app.security import admin_required
+from app.security import requires
 from app.services import companies as company_service
 from app.services.errors import DomainError
 
@@ -12,7 +12,7 @@ bp = Blueprint("companies", __name__)
 
 
 @bp.get("/empresas")
-@admin_required
+@requires("admin.companies")
 def index():
     search = request.args.get("q", "").strip()
     companies = company_service.list_companies(current_user.tenant_id, search)
@@ -20,7 +20,7 @@ def index():
 
 
 @bp.route("/empresas/nova", methods=["GET", "POST"])
-@admin_required
+@requires("admin.companies")
 def new():
     if request.method == "GET":
         return render_template("companies/form.html", company=None, values={}, errors={})
@@ -45,7 +45,7 @@ def new():
 
 
 @bp.route("/empresas/<int:company_id>", methods=["GET", "POST"])
-@admin_required
+@requires("admin.companies")
 def edit(company_id: int):
     company = company_service.get_company(current_user.tenant_id, company_id)
     if request.method == "GET":
@@ -76,7 +76,7 @@ def edit(company_id: int):
 
 
 @bp.post("/empresas/<int:company_id>/codigo")
-@admin_required
+@requires("admin.companies")
 def rotate_code(company_id: int):
     company = company_service.get_company(current_user.tenant_id, company_id)
     code = company_service.rotate_provisioning_code(company)

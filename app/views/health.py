@@ -8,7 +8,7 @@ from app.extensions import csrf
 from app.jobs.registry import JOBS, job_spec
 from app.jobs.schedule import next_run
 from app.models import TicketStatus
-from app.security import admin_required, staff_required
+from app.security import requires, staff_required
 from app.services import job_runs, notifications
 from app.services.archive import MAX_ARCHIVE_DAYS
 from app.services.health import check_queue, health_snapshot, system_overview, tenant_overview
@@ -77,7 +77,7 @@ def jobs():
 
 
 @bp.post("/admin/saude/tarefas/<name>/executar")
-@admin_required
+@requires("admin.jobs")
 def run_now(name: str):
     from app.jobs.runner import submit
 
@@ -93,7 +93,7 @@ def run_now(name: str):
 
 
 @bp.post("/admin/saude/arquivar")
-@admin_required
+@requires("admin.jobs")
 def archive_now():
     """The archive from the browser (the same service as the API and `flask tickets archive`)."""
     from app.services.archive import archive_resolved

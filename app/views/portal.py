@@ -9,10 +9,11 @@ from flask_login import current_user
 
 from app.extensions import db
 from app.models import TicketStatus
-from app.security import current_device_session, current_persona, portal_required
+from app.security import current_device_session, current_persona, current_user_can, portal_required
 from app.services import portal as portal_service
 from app.services import tickets as ticket_service
 from app.services.errors import DomainError
+from app.services.permissions import reopen_deadline
 from app.services.portal import PortalViewer
 from app.views.forms import query_number, uploaded_files
 from app.views.template_helpers import is_fragment_request
@@ -65,8 +66,8 @@ def _ticket_context(ticket, **extra) -> dict:
         "timeline": ticket_service.timeline(ticket, include_internal=False),
         "describe_event": partial(ticket_service.describe_event, public=True),
         "ticket_files": ticket_service.ticket_attachments(ticket),
-        "can_reopen": ticket_service.can_reopen(ticket, current_user),
-        "reopen_deadline": ticket_service.reopen_deadline(ticket),
+        "can_reopen": current_user_can("tickets.reopen", ticket),
+        "reopen_deadline": reopen_deadline(ticket),
         **extra,
     }
 

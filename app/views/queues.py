@@ -4,7 +4,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.extensions import db
-from app.security import admin_required
+from app.security import requires
 from app.services import queues as queue_service
 from app.services.errors import DomainError
 
@@ -12,7 +12,7 @@ bp = Blueprint("queues", __name__)
 
 
 @bp.get("/filas")
-@admin_required
+@requires("admin.queues")
 def index():
     queue_service.default_queue(current_user.tenant_id)  # "Chamados" always exists
     db.session.commit()
@@ -31,21 +31,21 @@ def _run(action, success: str):
 
 
 @bp.post("/filas")
-@admin_required
+@requires("admin.queues")
 def create():
     name = request.form.get("name", "")
     return _run(lambda: queue_service.create_queue(current_user.tenant_id, name), "Fila criada.")
 
 
 @bp.post("/filas/<int:queue_id>/renomear")
-@admin_required
+@requires("admin.queues")
 def rename(queue_id: int):
     queue = queue_service.get_queue(current_user.tenant_id, queue_id)
     return _run(lambda: queue_service.rename_queue(queue, request.form.get("name", "")), "Fila renomeada.")
 
 
 @bp.post("/filas/<int:queue_id>/excluir")
-@admin_required
+@requires("admin.queues")
 def delete(queue_id: int):
     queue = queue_service.get_queue(current_user.tenant_id, queue_id)
     return _run(lambda: queue_service.delete_queue(queue), "Fila excluída.")

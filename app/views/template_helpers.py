@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, request
 
+from app.security import current_user_can
 from app.services.tickets import format_duration
 from app.views import security_headers
 
@@ -32,7 +33,9 @@ def localtime(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
 
 
 def register(app: Flask) -> None:
-    app.jinja_env.globals.update(layout=layout, is_fragment_request=is_fragment_request)
+    # can('admin.companies'), can('tickets.download', attachment): the signed-in visitor's
+    # permissions (services/permissions.py); templates never compare roles themselves.
+    app.jinja_env.globals.update(layout=layout, is_fragment_request=is_fragment_request, can=current_user_can)
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.filters["localtime"] = localtime
 
