@@ -1,16 +1,30 @@
-"""Errors the domain raises; views turn them into messages or JSON errors."""
+"""Errors the domain raises; views turn them into messages or JSON errors.
+
+One family, one constructor: `DomainError(message, *, status=None, code=None, field=None)`.
+`message` is Portuguese, shown to the user; `status` the HTTP status a view answers with;
+`code` the stable machine-readable reason (the device APIs' `error.code`); `field` the field
+at fault. The subclasses below only change the defaults of `status` and `code`."""
 
 
 class DomainError(Exception):
-    """A rule refused the operation. `message` is Portuguese, shown to the user."""
+    """A rule refused the operation."""
 
     status = 400
     code = "invalid"
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        field: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.field = field
+        if status is not None:
+            self.status = status
         if code:
             self.code = code
 
