@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
-from app.chat_broker import FrameSignal
+from app.chat.broker import FrameSignal
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
@@ -141,7 +141,7 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         # Other origins whose pages may open the chat websocket with cookies (same origin always may).
         "CHAT_ALLOWED_ORIGINS": _origins(env, "CHAT_ALLOWED_ORIGINS", ""),
         # simple-websocket: keep idle sockets alive through proxies; refuse huge frames; wake the
-        # chat connection's inbox when a frame arrives (app/chat_socket.py).
+        # chat connection's inbox when a frame arrives (app/chat/socket.py).
         "SOCK_SERVER_OPTIONS": {
             "ping_interval": 25,
             "max_message_size": 64 * 1024,

@@ -51,9 +51,12 @@ def percentile(values: list[float], q: float) -> float:
 def seed(env: dict, sessions: int) -> tuple[list[tuple[str, int]], str]:
     """Devices online, one ticket each with an active chat. Returns ([(token, ticket ref)], staff cookie)."""
     from app import create_app
+    from app.chat.sessions import start_session
+    from app.devices import presence
+    from app.devices.tokens import issue_token
     from app.extensions import db
     from app.models import Company, Machine, Role, Tenant, User
-    from app.services import chat, machines, presence
+    from app.models.types import utcnow
     from app.services.tickets import create_ticket
 
     app = create_app({"ENV": env, "INSTANCE_PATH": Path(env["INSTANCE_PATH"])})
@@ -66,7 +69,7 @@ def seed(env: dict, sessions: int) -> tuple[list[tuple[str, int]], str]:
         db.session.add_all([company, agent])
         db.session.flush()
         pairs = []
-        now = machines.utcnow()
+        now = utcnow()
         for n in range(sessions):
             person = User(
                 tenant_id=tenant.id,
@@ -82,12 +85,12 @@ def seed(env: dict, sessions: int) -> tuple[list[tuple[str, int]], str]:
             )
             db.session.add(machine)
             db.session.flush()
-            token, _ = machines.issue_token(machine)
+            token, _ = issue_token(machine)
             presence.touch(machine.id, now)
             ticket = create_ticket(tenant_id=tenant.id, requester=person, subject=f"Chat {n}")
             ticket.machine_id = machine.id
             db.session.flush()
-            chat.start_session(agent, ticket)
+            start_session(agent, ticket)
             pairs.append((token, ticket.reference))
         db.session.commit()
         cookie = app.session_interface.get_signing_serializer(app).dumps(

@@ -469,7 +469,7 @@ def assert_conforms(response, path, method="post"):
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
-    from app.agent_openapi import OPENAPI
+    from app.devices.openapi import OPENAPI
 
     registry = Registry().with_resource("urn:doc", Resource.from_contents(OPENAPI, DRAFT202012))
     spec = OPENAPI["paths"][path][method]["responses"][str(response.status_code)]
@@ -499,7 +499,7 @@ class ChatSetup:
         return response.get_json()
 
     def start(self, actor):
-        from app.services.chat import start_session
+        from app.chat.sessions import start_session
 
         session, _ = start_session(actor, self.ticket)
         return session

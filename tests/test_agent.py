@@ -8,9 +8,11 @@ from sqlalchemy import func, select
 
 from agent import client
 from agent.__main__ import main
+from app.devices.admin import reset_agent
+from app.devices.online import is_online
+from app.devices.usb import set_usb_policy
 from app.extensions import db
 from app.models import InventorySnapshot, Machine, MetricSample, UsbPolicy, UsbPolicyStatus
-from app.services import machines as machine_service
 from tests.conftest import PROVISIONING_SECRET
 
 
@@ -53,13 +55,13 @@ def test_register_then_heartbeats_send_the_inventory_only_when_it_changed(live_s
     assert inventory["os"]["name"] and inventory["disks"] and "memoryBytes" in inventory["hardware"]
     # Two beats seconds apart: one metric sample (samples are kept every few minutes).
     assert db.session.scalar(select(func.count()).select_from(MetricSample)) == 1
-    assert machine_service.is_online(db.session.get(Machine, settings["machineId"]).presence.last_seen_at)
+    assert is_online(db.session.get(Machine, settings["machineId"]).presence.last_seen_at)
 
 
 def test_usb_policy_is_acknowledged(live_server, company, agent_config, admin_user):
     _register(live_server, company)
     machine_id = json.loads(agent_config.read_text())["machineId"]
-    machine_service.set_usb_policy(db.session.get(Machine, machine_id), "BLOCK", admin_user)
+    set_usb_policy(db.session.get(Machine, machine_id), "BLOCK", admin_user)
     assert main(["run", "--once"]) == 0
     db.session.expire_all()
     policy = db.session.get(UsbPolicy, machine_id)
@@ -69,7 +71,7 @@ def test_usb_policy_is_acknowledged(live_server, company, agent_config, admin_us
 
 def test_a_revoked_token_stops_the_agent(live_server, company, agent_config):
     _register(live_server, company)
-    machine_service.reset_agent(db.session.get(Machine, json.loads(agent_config.read_text())["machineId"]))
+    reset_agent(db.session.get(Machine, json.loads(agent_config.read_text())["machineId"]))
     assert main(["run", "--once"]) == 2
 
 

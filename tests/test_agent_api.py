@@ -16,8 +16,8 @@ def api(app):
 
 
 def test_register_heartbeat_session_and_ack_match_the_openapi_document(api, app, register_device, admin_user):
+    from app.devices.usb import set_usb_policy
     from app.models import Machine
-    from app.services.machines import set_usb_policy
 
     body, auth = register_device()
     assert body["persona"] == "collaborator" and body["assignedUser"]["email"] == "joana@paoquente.test"

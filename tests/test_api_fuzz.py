@@ -1,4 +1,4 @@
-"""Schemathesis against the agent API's own OpenAPI document (app/agent_openapi.py).
+"""Schemathesis against the agent API's own OpenAPI document (app/devices/openapi.py).
 
 Every operation, with bodies, paths and query strings generated from the document (and,
 in schemathesis's negative phases, ones that break it, and methods it does not list), sent
@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from app.agent_openapi import OPENAPI
+from app.devices.openapi import OPENAPI
 from tests.conftest import PROVISIONING_SECRET
 
 EXAMPLES = 50

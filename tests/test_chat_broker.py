@@ -1,10 +1,10 @@
-"""app/chat_broker.py: in-process and Redis fan-out, and the frame signal that wakes a socket."""
+"""app/chat/broker.py: in-process and Redis fan-out, and the frame signal that wakes a socket."""
 
 import threading
 
 import pytest
 
-from app.chat_broker import FrameSignal, LocalBroker, RedisBroker, ticket_channel
+from app.chat.broker import FrameSignal, LocalBroker, RedisBroker, ticket_channel
 from tests.conftest import TEST_REDIS_URL
 
 

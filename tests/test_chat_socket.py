@@ -7,11 +7,11 @@ import orjson
 import pytest
 from simple_websocket import ConnectionClosed, ConnectionError
 
-from app.chat_broker import get_broker
+from app.chat.broker import get_broker
+from app.chat.messages import post_message
+from app.devices.admin import reset_agent
 from app.extensions import db
 from app.models import ChatMessage
-from app.services import chat
-from app.services.machines import reset_agent
 from tests.conftest import TEST_REDIS_URL, WebSocketClient, logged_in_client
 from tests.test_wsgi import _wait_until_up, spawn_gunicorn
 
@@ -94,7 +94,7 @@ def test_device_and_staff_talk_over_the_socket(app, live_server, chat_device, ag
 def test_missed_messages_arrive_on_reconnect_in_order_once(app, live_server, chat_device, agent_user):
     setup = chat_device()
     setup.start(agent_user)
-    post = chat.post_message
+    post = post_message
     device = _device_socket(live_server, setup)
     _send(device, type="subscribe", ticket=setup.ticket.reference, lastId=0)
     time.sleep(0.2)
@@ -125,8 +125,8 @@ def test_a_lost_event_is_filled_from_the_database(app, live_server, chat_device,
         broker = get_broker(app)
         with monkeypatch.context() as patch:
             patch.setattr(broker, "publish_all", lambda *args: None)  # this message's event never arrives
-            chat.post_message(setup.ticket, author=agent_user, from_device=False, body="perdido")
-        chat.post_message(setup.ticket, author=agent_user, from_device=False, body="seguinte")
+            post_message(setup.ticket, author=agent_user, from_device=False, body="perdido")
+        post_message(setup.ticket, author=agent_user, from_device=False, body="seguinte")
         assert _messages(device) == [1, 2]
     finally:
         device.close()
@@ -157,7 +157,7 @@ def test_a_device_follows_a_chat_started_while_it_is_connected(live_server, chat
             "event": "started",
             "ticket": setup.ticket.reference,
         }
-        chat.post_message(setup.ticket, author=agent_user, from_device=False, body="Olá!")
+        post_message(setup.ticket, author=agent_user, from_device=False, body="Olá!")
         assert _next(device, "message")["message"]["body"] == "Olá!"
     finally:
         device.close()

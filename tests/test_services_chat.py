@@ -5,6 +5,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, func, select, update
 
+from app.chat.access import ticket_for_machine, ticket_for_staff
+from app.chat.messages import IncomingFile, list_messages, mark_read, messages_after, post_message
+from app.chat.read_models import chat_history
+from app.chat.sessions import auto_end_inactive_sessions, end_session, start_session
 from app.extensions import db
 from app.models import (
     Attachment,
@@ -18,8 +22,7 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
-from app.services import chat
-from app.services.chat import ChatError, IncomingFile
+from app.services.errors import DomainError
 from tests.conftest import make_user
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -42,8 +45,8 @@ def _set_last_seen(machine_id, when):
 def test_start_refused_when_the_device_is_offline(chat_device, agent_user):
     setup = chat_device()
     _set_last_seen(setup.machine_id, utcnow() - timedelta(minutes=6))
-    with pytest.raises(ChatError) as refused:
-        chat.start_session(agent_user, setup.ticket)
+    with pytest.raises(DomainError) as refused:
+        start_session(agent_user, setup.ticket)
     assert refused.value.status == 409 and "offline" in refused.value.message
     assert db.session.scalar(select(func.count()).select_from(LiveChatSession)) == 0
 
@@ -51,19 +54,19 @@ def test_start_refused_when_the_device_is_offline(chat_device, agent_user):
 def test_start_refused_for_a_ticket_without_device_and_for_collaborators(
     make_ticket, agent_user, chat_device
 ):
-    with pytest.raises(ChatError) as no_device:
-        chat.start_session(agent_user, make_ticket("Sem dispositivo"))
+    with pytest.raises(DomainError) as no_device:
+        start_session(agent_user, make_ticket("Sem dispositivo"))
     assert no_device.value.code == "ticket_without_machine"
     setup = chat_device()
-    with pytest.raises(ChatError) as not_staff:
-        chat.start_session(setup.ticket.requester, setup.ticket)
+    with pytest.raises(DomainError) as not_staff:
+        start_session(setup.ticket.requester, setup.ticket)
     assert not_staff.value.status == 403
 
 
 def test_second_start_returns_the_same_session_and_enables_chat(chat_device, agent_user, admin_user):
     setup = chat_device()
-    first, is_new = chat.start_session(agent_user, setup.ticket)
-    again, again_new = chat.start_session(admin_user, setup.ticket)
+    first, is_new = start_session(agent_user, setup.ticket)
+    again, again_new = start_session(admin_user, setup.ticket)
     assert is_new and not again_new and again.id == first.id
     assert setup.ticket.chat_enabled is True
     started = _events(setup.ticket, "LIVE_CHAT_STARTED")
@@ -73,25 +76,25 @@ def test_second_start_returns_the_same_session_and_enables_chat(chat_device, age
 def test_end_writes_duration_and_ending_twice_is_a_conflict(chat_device, agent_user):
     setup = chat_device()
     setup.start(agent_user)
-    chat.end_session(agent_user, setup.ticket)
+    end_session(agent_user, setup.ticket)
     ended = _events(setup.ticket, "LIVE_CHAT_ENDED")
     assert len(ended) == 1 and ended[0].payload["durationMs"] >= 0 and "autoEnded" not in ended[0].payload
-    with pytest.raises(ChatError) as twice:
-        chat.end_session(agent_user, setup.ticket)
+    with pytest.raises(DomainError) as twice:
+        end_session(agent_user, setup.ticket)
     assert twice.value.status == 409 and twice.value.message == "Sessão já encerrada."
 
 
 def test_messages_are_numbered_per_ticket_and_count_unread_for_the_other_side(chat_device, agent_user):
     setup = chat_device()
     session = setup.start(agent_user)
-    one = chat.post_message(setup.ticket, author=agent_user, from_device=False, body="Olá, pode reiniciar?")
-    two = chat.post_message(setup.ticket, author=None, from_device=True, body="Reiniciei.")
-    three = chat.post_message(setup.ticket, author=None, from_device=True, body="Continua igual.")
+    one = post_message(setup.ticket, author=agent_user, from_device=False, body="Olá, pode reiniciar?")
+    two = post_message(setup.ticket, author=None, from_device=True, body="Reiniciei.")
+    three = post_message(setup.ticket, author=None, from_device=True, body="Continua igual.")
     assert [one.seq, two.seq, three.seq] == [1, 2, 3]
     assert not one.from_machine and two.from_machine and two.author_name == "joana"
     db.session.refresh(session)
     assert (session.unread_by_machine, session.unread_by_agent) == (1, 2)
-    assert chat.mark_read(setup.ticket, by_device=False) == 2
+    assert mark_read(setup.ticket, by_device=False) == 2
     db.session.refresh(session)
     assert session.unread_by_agent == 0 and session.unread_by_machine == 1
 
@@ -99,10 +102,10 @@ def test_messages_are_numbered_per_ticket_and_count_unread_for_the_other_side(ch
 def test_numbers_continue_in_the_next_session(chat_device, agent_user):
     setup = chat_device()
     setup.start(agent_user)
-    chat.post_message(setup.ticket, author=agent_user, from_device=False, body="primeira sessão")
-    chat.end_session(agent_user, setup.ticket)
+    post_message(setup.ticket, author=agent_user, from_device=False, body="primeira sessão")
+    end_session(agent_user, setup.ticket)
     setup.start(agent_user)
-    message = chat.post_message(setup.ticket, author=agent_user, from_device=False, body="segunda sessão")
+    message = post_message(setup.ticket, author=agent_user, from_device=False, body="segunda sessão")
     assert message.seq == 2
 
 
@@ -113,7 +116,7 @@ def test_device_user_rule_assigned_then_linked_then_requester(chat_device, agent
     machine = setup.machine
 
     def device_says(body):
-        message = chat.post_message(setup.ticket, author=None, from_device=True, body=body)
+        message = post_message(setup.ticket, author=None, from_device=True, body=body)
         assert message.from_machine
         return message.author_id, message.author_name
 
@@ -128,7 +131,7 @@ def test_device_user_rule_assigned_then_linked_then_requester(chat_device, agent
     db.session.commit()
     requester = setup.ticket.requester
     assert device_says("do solicitante") == (requester.id, requester.name)
-    staff = chat.post_message(setup.ticket, author=agent_user, from_device=False, body="do agente")
+    staff = post_message(setup.ticket, author=agent_user, from_device=False, body="do agente")
     assert (staff.author_id, staff.author_name, staff.from_machine) == (agent_user.id, agent_user.name, False)
 
 
@@ -152,30 +155,30 @@ def test_a_message_takes_one_pooled_connection_at_a_time(app, chat_device, agent
     event.listen(db.engine, "checkout", checkout)
     event.listen(db.engine, "checkin", checkin)
     try:
-        ticket = chat.ticket_for_machine(machine_id, tenant_id, reference)
-        chat.post_message(ticket, author=None, from_device=True, body="do dispositivo")
+        ticket = ticket_for_machine(machine_id, tenant_id, reference)
+        post_message(ticket, author=None, from_device=True, body="do dispositivo")
         db.session.remove()
         staff = db.session.get(User, agent_id)
-        ticket = chat.ticket_for_staff(staff, reference)
-        chat.post_message(ticket, author=staff, from_device=False, body="do agente")
+        ticket = ticket_for_staff(staff, reference)
+        post_message(ticket, author=staff, from_device=False, body="do agente")
     finally:
         event.remove(db.engine, "checkout", checkout)
         event.remove(db.engine, "checkin", checkin)
     assert most[0] == 1
-    assert [m.body for m in chat.messages_after(ticket_id, 0)] == ["do dispositivo", "do agente"]
+    assert [m.body for m in messages_after(ticket_id, 0)] == ["do dispositivo", "do agente"]
 
 
 def test_no_message_without_an_active_session_and_bodies_are_checked(chat_device, agent_user):
     setup = chat_device()
-    with pytest.raises(ChatError) as no_session:
-        chat.post_message(setup.ticket, author=None, from_device=True, body="alô")
+    with pytest.raises(DomainError) as no_session:
+        post_message(setup.ticket, author=None, from_device=True, body="alô")
     assert no_session.value.status == 409
     setup.start(agent_user)
-    with pytest.raises(ChatError) as too_long:
-        chat.post_message(setup.ticket, author=agent_user, from_device=False, body="x" * 4001)
+    with pytest.raises(DomainError) as too_long:
+        post_message(setup.ticket, author=agent_user, from_device=False, body="x" * 4001)
     assert too_long.value.status == 422 and "4000" in too_long.value.message
-    with pytest.raises(ChatError):
-        chat.post_message(setup.ticket, author=agent_user, from_device=False, body="   ")
+    with pytest.raises(DomainError):
+        post_message(setup.ticket, author=agent_user, from_device=False, body="   ")
     assert db.session.scalar(select(func.count()).select_from(ChatMessage)) == 0
 
 
@@ -183,16 +186,16 @@ def test_list_messages_gives_the_newest_window_oldest_first(chat_device, agent_u
     setup = chat_device()
     setup.start(agent_user)
     for n in range(1, 8):
-        chat.post_message(setup.ticket, author=agent_user, from_device=False, body=f"m{n}")
-    assert [m.body for m in chat.list_messages(setup.ticket, limit=3)] == ["m5", "m6", "m7"]
-    assert [m.seq for m in chat.list_messages(setup.ticket, since=5)] == [6, 7]
-    assert len(chat.list_messages(setup.ticket, limit=10_000)) == 7  # capped at 200, never unbounded
+        post_message(setup.ticket, author=agent_user, from_device=False, body=f"m{n}")
+    assert [m.body for m in list_messages(setup.ticket, limit=3)] == ["m5", "m6", "m7"]
+    assert [m.seq for m in list_messages(setup.ticket, since=5)] == [6, 7]
+    assert len(list_messages(setup.ticket, limit=10_000)) == 7  # capped at 200, never unbounded
 
 
 def test_files_are_checked_by_extension_type_content_and_size(chat_device, agent_user):
     setup = chat_device()
     setup.start(agent_user)
-    post = chat.post_message
+    post = post_message
     message = post(
         setup.ticket,
         author=None,
@@ -211,7 +214,7 @@ def test_files_are_checked_by_extension_type_content_and_size(chat_device, agent
         (IncomingFile("grande.pdf", b"%PDF-" + b"0" * (10 * 1024 * 1024), "application/pdf"), 413),
     ]
     for file, status in refusals:
-        with pytest.raises(ChatError) as refused:
+        with pytest.raises(DomainError) as refused:
             post(setup.ticket, author=agent_user, from_device=False, body="anexo", files=[file])
         assert refused.value.status == status, file.filename
     assert db.session.scalar(select(func.count()).select_from(Attachment)) == 2
@@ -220,11 +223,11 @@ def test_files_are_checked_by_extension_type_content_and_size(chat_device, agent
 def test_chat_history_lists_sessions_newest_first_with_their_messages(chat_device, agent_user):
     setup = chat_device()
     setup.start(agent_user)
-    chat.post_message(setup.ticket, author=agent_user, from_device=False, body="antiga")
-    chat.end_session(agent_user, setup.ticket)
+    post_message(setup.ticket, author=agent_user, from_device=False, body="antiga")
+    end_session(agent_user, setup.ticket)
     setup.start(agent_user)
-    chat.post_message(setup.ticket, author=None, from_device=True, body="nova")
-    history, total = chat.chat_history(setup.ticket)
+    post_message(setup.ticket, author=None, from_device=True, body="nova")
+    history, total = chat_history(setup.ticket)
     assert total == 2
     assert [[m.body for m in h.messages] for h in history] == [["nova"], ["antiga"]]
     assert [h.session.status for h in history] == [ChatSessionStatus.ACTIVE, ChatSessionStatus.ENDED]
@@ -245,7 +248,7 @@ def test_auto_end_reasons_and_healthy_sessions_untouched(chat_device, agent_user
     orphan.ticket.machine_id = None
     db.session.commit()
 
-    result = chat.auto_end_inactive_sessions(now=now)
+    result = auto_end_inactive_sessions(now=now)
 
     assert (result.ended, result.checked, result.has_more) == (3, 3, False)
     assert result.reasons == {"maquina_offline": 1, "inatividade_chat": 1, "ticket_sem_maquina": 1}
@@ -263,7 +266,7 @@ def test_auto_end_reasons_and_healthy_sessions_untouched(chat_device, agent_user
     assert "inactiveForMs" in _events(idle.ticket, "LIVE_CHAT_ENDED")[0].payload
     db.session.refresh(sessions["healthy"])
     assert sessions["healthy"].status == ChatSessionStatus.ACTIVE
-    assert chat.auto_end_inactive_sessions(now=now).ended == 0
+    assert auto_end_inactive_sessions(now=now).ended == 0
 
 
 def test_auto_end_works_in_bounded_batches_and_reports_more(chat_device, agent_user):
@@ -274,9 +277,9 @@ def test_auto_end_works_in_bounded_batches_and_reports_more(chat_device, agent_u
     for setup in setups:
         setup.start(agent_user)
         _set_last_seen(setup.machine_id, utcnow() - timedelta(hours=1))
-    first = chat.auto_end_inactive_sessions(batch=2)
+    first = auto_end_inactive_sessions(batch=2)
     assert (first.ended, first.has_more) == (2, True)
-    second = chat.auto_end_inactive_sessions(batch=2)
+    second = auto_end_inactive_sessions(batch=2)
     assert (second.ended, second.has_more) == (1, False)
 
 
@@ -284,7 +287,7 @@ def test_heartbeat_tells_the_device_about_its_chats(chat_device, agent_user):
     setup = chat_device()
     assert setup.heartbeat()["chat"] == {"activeSessions": 0, "unread": 0, "sessions": []}
     setup.start(agent_user)
-    chat.post_message(setup.ticket, author=agent_user, from_device=False, body="Oi")
+    post_message(setup.ticket, author=agent_user, from_device=False, body="Oi")
     state = setup.heartbeat()["chat"]
     assert state["activeSessions"] == 1 and state["unread"] == 1
     assert state["sessions"][0]["ticket"] == setup.ticket.reference and state["sessions"][0]["lastId"] == 1
@@ -295,7 +298,7 @@ def test_timeline_describes_chat_events(chat_device, agent_user):
 
     setup = chat_device()
     setup.start(agent_user)
-    chat.end_session(agent_user, setup.ticket)
+    end_session(agent_user, setup.ticket)
     texts = [describe_event(e) for e in _events(setup.ticket, "LIVE_CHAT_STARTED")]
     texts += [describe_event(e) for e in _events(setup.ticket, "LIVE_CHAT_ENDED")]
     assert texts[0] == f"Chat ao vivo iniciado por {agent_user.name} com recepcao-01"

@@ -8,11 +8,12 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
+from app.devices import external_inventory as service
+from app.devices.inventory import diff_inventories, latest_inventory
+from app.devices.read_models import format_os_version
 from app.extensions import db
 from app.models import Company, InventorySnapshot, Machine, MachineIdentifier, MachinePresence
-from app.services import external_inventory as service
-from app.services.external_inventory import InventoryRefused
-from app.services.machines import diff_inventories, format_os_version, latest_inventory
+from app.services.errors import DomainError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "inventory"
 
@@ -60,7 +61,7 @@ def test_replies_use_the_compression_the_agent_sniffs(app):
 def test_a_compression_bomb_is_refused_without_inflating_it(app, compress):
     bomb = compress(b"<" + b"A" * (64 * 1024 * 1024))  # 64 MB of XML in ~64 KB
     assert len(bomb) < 200_000
-    with pytest.raises(InventoryRefused) as refused:
+    with pytest.raises(DomainError) as refused:
         service.decode_body(bomb)
     assert refused.value.status == 413
 
@@ -68,7 +69,7 @@ def test_a_compression_bomb_is_refused_without_inflating_it(app, compress):
 def test_a_plain_body_over_the_decoded_limit_is_refused(app):
     app.config["INVENTORY_MAX_DECODED_BYTES"], saved = 50_000, app.config["INVENTORY_MAX_DECODED_BYTES"]
     try:
-        with pytest.raises(InventoryRefused) as refused:
+        with pytest.raises(DomainError) as refused:
             service.decode_body(b"<" * 50_001)
     finally:
         app.config["INVENTORY_MAX_DECODED_BYTES"] = saved
@@ -76,7 +77,7 @@ def test_a_plain_body_over_the_decoded_limit_is_refused(app):
 
 
 def test_a_broken_zlib_stream_is_a_client_error(app):
-    with pytest.raises(InventoryRefused) as refused:
+    with pytest.raises(DomainError) as refused:
         service.decode_body(zlib.compress(b"<REQUEST/>" * 100)[:-20] + b"\x00" * 20)
     assert (refused.value.status, refused.value.code) == (400, "bad_compression")
 
@@ -94,7 +95,7 @@ EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
 
 @pytest.mark.parametrize("body", [BILLION_LAUGHS, EXTERNAL_ENTITY], ids=["entity-expansion", "external"])
 def test_entities_and_dtds_are_refused(app, body):
-    with pytest.raises(InventoryRefused) as refused:
+    with pytest.raises(DomainError) as refused:
         service.parse_message(body)
     assert (refused.value.status, refused.value.code) == (400, "xml_forbidden")
 
@@ -113,7 +114,7 @@ def test_entities_and_dtds_are_refused(app, body):
     ],
 )
 def test_malformed_messages_are_refused_with_a_reason(app, body, code):
-    with pytest.raises(InventoryRefused) as refused:
+    with pytest.raises(DomainError) as refused:
         service.parse_message(body)
     assert refused.value.code == code
     assert 400 <= refused.value.status < 500
@@ -260,7 +261,7 @@ def test_a_deactivated_device_is_refused(app, company):
     result = service.ingest(company, message("fusion_windows.xml"), service.SOURCE_FUSION)
     result.machine.is_active = False
     db.session.commit()
-    with pytest.raises(InventoryRefused) as refused:
+    with pytest.raises(DomainError) as refused:
         service.ingest(company, message("fusion_windows.xml"), service.SOURCE_FUSION)
     assert refused.value.status == 403
 
@@ -271,7 +272,7 @@ def test_an_inventory_without_identity_or_content_is_refused(app, company):
         orjson.dumps({"action": "inventory", "content": {"hardware": {"name": "x"}}})
     )
     for parsed, code in ((empty, "content_missing"), (anonymous, "identity_missing")):
-        with pytest.raises(InventoryRefused) as refused:
+        with pytest.raises(DomainError) as refused:
             service.ingest(company, parsed, service.SOURCE_GLPI)
         assert (refused.value.status, refused.value.code) == (422, code)
 
@@ -282,7 +283,7 @@ def test_credentials_are_checked_only_when_set(app, tenant):
     assert tenant.inventory_password_hash.startswith("$argon2")
     service.check_credentials(tenant, "inventario", "segredo-forte")
     for username, password in (("inventario", "errada"), (None, None), ("outro", "segredo-forte")):
-        with pytest.raises(InventoryRefused) as refused:
+        with pytest.raises(DomainError) as refused:
             service.check_credentials(tenant, username, password)
         assert refused.value.status == 401
     service.clear_credentials(tenant)

@@ -4,6 +4,20 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
+from app.devices.admin import adjust_access, link_user, reset_agent, unlink_user
+from app.devices.identity import hardware_fingerprint
+from app.devices.inventory import SentInventory, diff_inventories, store_inventory
+from app.devices.online import is_online
+from app.devices.people import machines_of_user
+from app.devices.read_models import format_os_version
+from app.devices.tokens import (
+    _TOKEN_CONTEXT,
+    authenticate_token,
+    check_token_still_valid,
+    hash_token,
+    token_context_row,
+)
+from app.devices.usb import commands_for, expire_stale_usb_policies, set_usb_policy
 from app.extensions import db
 from app.models import (
     Company,
@@ -19,8 +33,7 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
-from app.services import machines as svc
-from app.services.errors import Conflict, ValidationError
+from app.services.errors import Conflict, DomainError, ValidationError
 from tests.conftest import make_user, sample_inventory
 
 
@@ -43,16 +56,14 @@ def _machine(body):
     ],
 )
 def test_format_os_version_never_repeats_the_major(name, version, build, label):
-    assert svc.format_os_version(name, version, build) == label
+    assert format_os_version(name, version, build) == label
 
 
 def test_fingerprint_prefers_serials_and_ignores_placeholders():
-    assert svc.hardware_fingerprint(["To be filled by O.E.M.", "0"], []) is None
-    by_serial = svc.hardware_fingerprint(["sn-1"], ["aa:bb:cc:dd:ee:01"])
-    assert by_serial == svc.hardware_fingerprint(["SN-1 "], ["11:22:33:44:55:66"])
-    assert svc.hardware_fingerprint([], ["AA-BB-CC-DD-EE-01"]) == svc.hardware_fingerprint(
-        [], ["aa:bb:cc:dd:ee:01"]
-    )
+    assert hardware_fingerprint(["To be filled by O.E.M.", "0"], []) is None
+    by_serial = hardware_fingerprint(["sn-1"], ["aa:bb:cc:dd:ee:01"])
+    assert by_serial == hardware_fingerprint(["SN-1 "], ["11:22:33:44:55:66"])
+    assert hardware_fingerprint([], ["AA-BB-CC-DD-EE-01"]) == hardware_fingerprint([], ["aa:bb:cc:dd:ee:01"])
 
 
 # --- registration -----------------------------------------------------------------
@@ -151,13 +162,13 @@ def test_a_token_never_reaches_another_tenants_data(app, register_device, other_
 def test_online_is_a_heartbeat_within_the_window(app, register_device):
     body, _ = register_device()
     machine = _machine(body)
-    assert svc.is_online(machine.presence.last_seen_at)
+    assert is_online(machine.presence.last_seen_at)
     machine.presence.last_seen_at = utcnow() - timedelta(
         seconds=app.config["MACHINE_ONLINE_WINDOW_SECONDS"] + 1
     )
     db.session.commit()
-    assert not svc.is_online(machine.presence.last_seen_at)
-    assert not svc.is_online(None)
+    assert not is_online(machine.presence.last_seen_at)
+    assert not is_online(None)
 
 
 def test_heartbeats_keep_a_metric_sample_only_every_few_minutes(
@@ -214,7 +225,7 @@ def _never_parse(monkeypatch):
     def parse(_self):
         raise AssertionError("the inventory was parsed")
 
-    monkeypatch.setattr(svc.SentInventory, "document", parse)
+    monkeypatch.setattr(SentInventory, "document", parse)
 
 
 def test_the_same_inventory_text_again_is_recognised_without_parsing_it(
@@ -260,7 +271,7 @@ def test_after_an_inventory_from_another_source_the_agents_own_counts_again(api_
     machine = _machine(body)
     inventory = sample_inventory()
     _send_inventory(api_client, auth, inventory)
-    svc.store_inventory(machine, sample_inventory(software=("GLPI",)), utcnow())  # e.g. FusionInventory
+    store_inventory(machine, sample_inventory(software=("GLPI",)), utcnow())  # e.g. FusionInventory
     db.session.commit()
     assert machine.inventory_fingerprint is None
     assert _send_inventory(api_client, auth, inventory) is True  # the same text as before, stored again
@@ -290,7 +301,7 @@ def test_inventory_diff_lists_software_and_disk_changes():
     old = sample_inventory(software=("Firefox", "Java"))
     new = sample_inventory(software=("Firefox", "Chrome"))
     new["disks"].append({"mount": "D:", "totalBytes": 1})
-    diff = svc.diff_inventories(old, new)
+    diff = diff_inventories(old, new)
     assert diff["software_added"] == [("Chrome", "1.0")] and diff["software_removed"] == [("Java", "1.0")]
     assert diff["disks"] == [{"mount": "D:", "change": "adicionado"}]
 
@@ -349,11 +360,9 @@ def test_alert_tickets_can_be_switched_off(app, api_client, register_device):
 def test_usb_policy_life_cycle(app, api_client, register_device, admin_user):
     body, auth = register_device()
     machine = _machine(body)
-    policy = svc.set_usb_policy(machine, "READ_ONLY", admin_user)
+    policy = set_usb_policy(machine, "READ_ONLY", admin_user)
     assert policy.status is UsbPolicyStatus.PENDING
-    assert (
-        svc.set_usb_policy(machine, "READ_ONLY", admin_user).requested_at == policy.requested_at
-    )  # no rewrite
+    assert set_usb_policy(machine, "READ_ONLY", admin_user).requested_at == policy.requested_at  # no rewrite
     ack = api_client.post(
         "/api/machines/usb-policy/ack", json={"status": "FAILED", "message": "Sem permissão"}, headers=auth
     )
@@ -361,24 +370,24 @@ def test_usb_policy_life_cycle(app, api_client, register_device, admin_user):
     db.session.expire_all()
     assert db.session.get(UsbPolicy, machine.id).message == "Sem permissão"
     with pytest.raises(ValidationError):
-        svc.set_usb_policy(machine, "TALVEZ", admin_user)
+        set_usb_policy(machine, "TALVEZ", admin_user)
 
 
 def test_stale_pending_policies_expire(app, register_device, admin_user):
     body, _ = register_device()
     other, _ = register_device(serials=("SN-XYZ",), macs=("AA-BB-CC-DD-EE-77",))
-    old = svc.set_usb_policy(_machine(body), "BLOCK", admin_user)
+    old = set_usb_policy(_machine(body), "BLOCK", admin_user)
     old.requested_at = utcnow() - timedelta(minutes=app.config["USB_POLICY_STALE_MINUTES"] + 1)
     db.session.commit()
-    svc.set_usb_policy(_machine(other), "BLOCK", admin_user)
-    assert svc.expire_stale_usb_policies() == 1
+    set_usb_policy(_machine(other), "BLOCK", admin_user)
+    assert expire_stale_usb_policies() == 1
     db.session.expire_all()
     statuses = {p.machine_id: p.status for p in db.session.scalars(select(UsbPolicy))}
     assert statuses == {
         body["machineId"]: UsbPolicyStatus.EXPIRED,
         other["machineId"]: UsbPolicyStatus.PENDING,
     }
-    assert svc.expire_stale_usb_policies() == 0
+    assert expire_stale_usb_policies() == 0
 
 
 # --- admin actions and the seed's hand-over checklist --------------------------------
@@ -388,12 +397,12 @@ def test_links_and_access(register_device, tenant, company):
     body, _ = register_device()
     machine = _machine(body)
     helper = make_user(tenant, Role.COLLABORATOR, email="gestor@paoquente.test", company=company)
-    svc.link_user(machine, helper.email)
+    link_user(machine, helper.email)
     with pytest.raises(Conflict):
-        svc.link_user(machine, helper.email)
+        link_user(machine, helper.email)
     assert [u.email for u in machine.linked_users] == ["gestor@paoquente.test"]
-    assert machine in svc.machines_of_user(helper)
-    svc.unlink_user(machine, helper.id)
+    assert machine in machines_of_user(helper)
+    unlink_user(machine, helper.id)
     db.session.expire_all()
     assert _machine(body).linked_users == []
 
@@ -407,9 +416,9 @@ def test_hand_over_checklist_of_the_seed(app, api_client, register_device, tenan
 
     # 1. In the panel: Resetar agente, then Ajustar acesso to Maria.
     machine = _machine(yellow)
-    assert svc.reset_agent(machine) == 1
+    assert reset_agent(machine) == 1
     assert api_client.post("/api/machines/heartbeat", json={}, headers=yellow_auth).status_code == 401
-    svc.adjust_access(machine, "maria@paoquente.test", "collaborator")
+    adjust_access(machine, "maria@paoquente.test", "collaborator")
     assert _machine(yellow).assigned_user.email == "maria@paoquente.test"
 
     # 2. Reinstall on the yellow machine with Maria's e-mail: same record, new token, history kept.
@@ -435,34 +444,34 @@ def test_hand_over_checklist_of_the_seed(app, api_client, register_device, tenan
 def test_the_token_query_reads_the_same_values_on_every_path(app, chat_device, agent_user, admin_user):
     """On PostgreSQL the token query runs on the raw driver connection; its row must be
     exactly what SQLAlchemy's own execution gives (datetimes, enum names, chat counts)."""
-    from app.services import chat
+    from app.chat.messages import post_message
 
     setup = chat_device()
     setup.start(agent_user)
-    chat.post_message(setup.ticket, author=agent_user, from_device=False, body="Olá, pode reiniciar?")
-    svc.set_usb_policy(setup.machine, "BLOCK", admin_user)
-    token_hash = svc.hash_token(setup.token)
+    post_message(setup.ticket, author=agent_user, from_device=False, body="Olá, pode reiniciar?")
+    set_usb_policy(setup.machine, "BLOCK", admin_user)
+    token_hash = hash_token(setup.token)
 
-    fast = svc.token_context_row(token_hash)
+    fast = token_context_row(token_hash)
     with db.engine.connect() as connection:
-        reference = connection.execute(svc._TOKEN_CONTEXT, {"token_hash": token_hash}).first()
+        reference = connection.execute(_TOKEN_CONTEXT, {"token_hash": token_hash}).first()
     assert tuple(fast) == tuple(reference)
-    context = svc.authenticate_token(setup.token)
+    context = authenticate_token(setup.token)
     assert (context.chat_sessions, context.chat_unread) == (1, 1)
-    assert svc.commands_for(context)[0]["mode"] == "BLOCK"
-    assert svc.token_context_row("0" * 64) is None
+    assert commands_for(context)[0]["mode"] == "BLOCK"
+    assert token_context_row("0" * 64) is None
 
 
 def test_the_socket_credential_check_reads_what_the_session_committed(app, chat_device):
     """check_token_still_valid reads outside the caller's transaction (db_direct): a reset
     committed elsewhere is seen at once, and an unknown id is refused."""
     setup = chat_device()
-    token_id = svc.authenticate_token(setup.token).token_id
-    svc.check_token_still_valid(token_id)
-    svc.reset_agent(setup.machine)
-    with pytest.raises(svc.AgentError) as revoked:
-        svc.check_token_still_valid(token_id)
+    token_id = authenticate_token(setup.token).token_id
+    check_token_still_valid(token_id)
+    reset_agent(setup.machine)
+    with pytest.raises(DomainError) as revoked:
+        check_token_still_valid(token_id)
     assert revoked.value.code == "token_revoked"
-    with pytest.raises(svc.AgentError) as unknown:
-        svc.check_token_still_valid(10**9)
+    with pytest.raises(DomainError) as unknown:
+        check_token_still_valid(10**9)
     assert unknown.value.code == "token_invalid"

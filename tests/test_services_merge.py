@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
+from app.devices.people import person_for_device
 from app.extensions import db
 from app.models import (
     AuditLog,
@@ -21,7 +22,6 @@ from app.models import (
 from app.services import merge as merge_service
 from app.services.auth import authenticate
 from app.services.errors import ValidationError
-from app.services.machines import person_for_device
 from app.services.passwords import hash_password
 from app.services.tickets import add_comment
 from tests.conftest import PASSWORD, make_user

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.devices import presence
 from app.extensions import db
 from app.models import MachinePresence
 from app.models.types import utcnow
-from app.services import presence
 
 
 def _last_seen(app, machine_id):

@@ -6,10 +6,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from app.chat.access import chat_attachment, ticket_for_machine, ticket_for_staff
+from app.chat.messages import IncomingFile, list_messages, messages_after, post_message
 from app.extensions import db
 from app.models import Attachment, ChatMessage, MachinePresence, Role
 from app.models.types import utcnow
-from app.services import chat
+from app.services.errors import DomainError
 from app.services.passwords import hash_password
 from tests.conftest import PASSWORD, assert_conforms, logged_in_client, make_user
 
@@ -71,8 +73,8 @@ def test_widget_lists_active_chats_with_unread_counts(agent_client, chat_device,
     setup = chat_device()
     assert "Chats ativos" not in agent_client.get("/chat/sessoes").get_data(as_text=True)
     setup.start(agent_user)
-    chat.post_message(setup.ticket, author=None, from_device=True, body="Oi")
-    chat.post_message(setup.ticket, author=None, from_device=True, body="Alguém?")
+    post_message(setup.ticket, author=None, from_device=True, body="Oi")
+    post_message(setup.ticket, author=None, from_device=True, body="Alguém?")
     html = agent_client.get("/chat/sessoes").get_data(as_text=True)
     assert f"#{setup.ticket.reference}" in html and 'aria-label="2 não lidas"' in html
     assert agent_client.post(f"/chamados/{setup.ticket.reference}/chat/lidas").status_code == 204
@@ -96,8 +98,8 @@ def test_chat_pages_are_for_staff_only(app, chat_device, collaborator, agent_use
 def test_chat_files_are_served_only_to_participants(app, agent_client, chat_device, agent_user, collaborator):
     setup = chat_device()
     setup.start(agent_user)
-    message = chat.post_message(
-        setup.ticket, author=None, from_device=True, body="", files=[chat.IncomingFile("tela.png", PNG)]
+    message = post_message(
+        setup.ticket, author=None, from_device=True, body="", files=[IncomingFile("tela.png", PNG)]
     )
     attachment_id = message.attachments[0].id
     assert agent_client.get(f"/anexos/{attachment_id}").status_code == 200
@@ -130,7 +132,7 @@ def test_device_posts_lists_and_marks_read(app, chat_device, agent_user):
 
     setup.start(agent_user)
     for n in range(3):
-        chat.post_message(setup.ticket, author=agent_user, from_device=False, body=f"agente {n}")
+        post_message(setup.ticket, author=agent_user, from_device=False, body=f"agente {n}")
     posted = api.post(_messages_path(setup), json={"body": "Obrigada!"}, headers=setup.auth)
     assert posted.status_code == 201 and posted.get_json()["id"] == 4 and posted.get_json()["isFromMachine"]
     assert_conforms(posted, "/api/machines/chat/{ticket}/messages")
@@ -300,17 +302,17 @@ def test_the_services_refuse_numbers_no_row_could_have(chat_device, agent_user):
     """The websocket hands frame values to these directly."""
     setup = chat_device()
     setup.start(agent_user)
-    with pytest.raises(chat.ChatError) as refused:
-        chat.ticket_for_machine(setup.machine_id, setup.ticket.tenant_id, 2**31)
+    with pytest.raises(DomainError) as refused:
+        ticket_for_machine(setup.machine_id, setup.ticket.tenant_id, 2**31)
     assert refused.value.status == 404
-    with pytest.raises(chat.ChatError):
-        chat.ticket_for_staff(agent_user, 2**63)
-    assert chat.messages_after(setup.ticket.id, 2**63) == []
-    assert chat.messages_after(setup.ticket.id, -(2**40)) == []
-    assert chat.list_messages(setup.ticket, since=2**40) == []
-    assert chat.chat_attachment(setup.ticket, 2**40, machine_id=setup.machine_id) is None
-    with pytest.raises(chat.ChatError) as refused:
-        chat.post_message(setup.ticket, author=None, from_device=True, body="oi\x00")
+    with pytest.raises(DomainError):
+        ticket_for_staff(agent_user, 2**63)
+    assert messages_after(setup.ticket.id, 2**63) == []
+    assert messages_after(setup.ticket.id, -(2**40)) == []
+    assert list_messages(setup.ticket, since=2**40) == []
+    assert chat_attachment(setup.ticket, 2**40, machine_id=setup.machine_id) is None
+    with pytest.raises(DomainError) as refused:
+        post_message(setup.ticket, author=None, from_device=True, body="oi\x00")
     assert (refused.value.status, refused.value.field) == (422, "body")
 
 

@@ -3,9 +3,9 @@ context, and what a device session may do in the portal (seed 001)."""
 
 from sqlalchemy import select
 
+from app.devices.admin import adjust_access, reset_agent
 from app.extensions import db
 from app.models import Machine, Persona, Ticket
-from app.services import machines as machine_service
 
 
 def _token(auth: dict) -> str:
@@ -54,7 +54,7 @@ def test_bad_expired_or_revoked_tokens_get_a_portuguese_page(app, register_devic
     bad = client.get("/machines/handshake?token=nao-e-um-token")
     assert bad.status_code == 401 and "Token do dispositivo inválido" in bad.get_data(as_text=True)
     assert "Traceback" not in bad.get_data(as_text=True)
-    machine_service.reset_agent(db.session.get(Machine, body["machineId"]))
+    reset_agent(db.session.get(Machine, body["machineId"]))
     revoked = client.get(f"/machines/handshake?token={_token(auth)}")
     assert revoked.status_code == 401 and "Token revogado" in revoked.get_data(as_text=True)
     assert client.get("/portal").status_code == 302  # no session was created
@@ -76,7 +76,7 @@ def test_resetting_the_agent_ends_the_browser_session(app, register_device):
     client = app.test_client()
     client.get(f"/machines/handshake?token={_token(auth)}")
     assert client.get("/portal").status_code == 200
-    machine_service.reset_agent(db.session.get(Machine, body["machineId"]))
+    reset_agent(db.session.get(Machine, body["machineId"]))
     response = client.get("/portal")
     assert response.status_code == 302 and response.headers["Location"].endswith("/login")
     assert "sessão do dispositivo terminou" in client.get("/login").get_data(as_text=True)
@@ -120,7 +120,7 @@ def test_manager_persona_device_session_sees_the_company(app, register_device, m
 
     body, auth = register_device()
     machine = db.session.get(Machine, body["machineId"])
-    machine_service.adjust_access(machine, "joana@paoquente.test", "manager")
+    adjust_access(machine, "joana@paoquente.test", "manager")
     db.session.commit()
     other = make_user(tenant, Role.COLLABORATOR, email="caixa@paoquente.test", company=company)
     make_ticket("Da caixa", requester=other)

@@ -264,7 +264,7 @@ def test_flooding_is_answered_429_in_the_agents_format(make_app, company):
 
 
 def test_basic_auth_when_the_tenant_sets_it(client, company, tenant):
-    from app.services.external_inventory import set_credentials
+    from app.devices.external_inventory import set_credentials
 
     set_credentials(tenant, "inventario", "segredo-forte")
     url = f"/api/inventory/{company.provisioning_code}"
@@ -399,7 +399,7 @@ def test_the_real_fusioninventory_agent_reports_a_device(fusion_agent, live_serv
 
 
 def test_the_real_agent_authenticates_with_user_and_password(fusion_agent, live_server, company, tenant):
-    from app.services.external_inventory import set_credentials
+    from app.devices.external_inventory import set_credentials
 
     set_credentials(tenant, "inventario", "segredo-forte")
     server_url = f"{live_server}/api/inventory/{company.provisioning_code}"

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from app.services import chat, machines, notifications, reports, retention, tickets
+from app.chat.sessions import auto_end_inactive_sessions
+from app.devices.usb import expire_stale_usb_policies
+from app.services import notifications, reports, retention, tickets
 from app.services.job_runs import JobOutcome
 
 
@@ -38,13 +40,13 @@ class JobSpec:
 
 
 def chat_cleanup() -> JobOutcome:
-    result = chat.auto_end_inactive_sessions()
+    result = auto_end_inactive_sessions()
     return JobOutcome(changed=result.ended, summary=result.summary(), has_more=result.has_more)
 
 
 def usb_policy_cleanup() -> JobOutcome:
     batch = 500
-    expired = machines.expire_stale_usb_policies(batch=batch)
+    expired = expire_stale_usb_policies(batch=batch)
     return JobOutcome(
         changed=expired, summary=f"políticas USB expiradas: {expired}", has_more=expired == batch
     )

@@ -33,30 +33,26 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _NAMEABLE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-class BodyRefused(DomainError):
-    """A body refused before anything reads it; `status` 400 or 422."""
-
-    def __init__(self, status: int, code: str, message: str, field: str | None = None):
-        super().__init__(message, field=field, code=code)
-        self.status = status
-
-
-def invalid_field(field: str | None, reason: str) -> BodyRefused:
+def invalid_field(field: str | None, reason: str) -> DomainError:
     """The one wording of a refused field: "Campo inválido: hostname (texto longo demais, máximo 255)."."""
-    return BodyRefused(422, "invalid_field", f"Campo inválido: {field or 'corpo'} ({reason}).", field=field)
+    return DomainError(
+        f"Campo inválido: {field or 'corpo'} ({reason}).", status=422, code="invalid_field", field=field
+    )
 
 
-def not_utf8() -> BodyRefused:
-    return BodyRefused(400, "invalid_encoding", "O corpo não está em UTF-8.")
+def not_utf8() -> DomainError:
+    return DomainError("O corpo não está em UTF-8.", status=400, code="invalid_encoding")
 
 
-def too_deep() -> BodyRefused:
-    return BodyRefused(400, "too_deep", f"O corpo aninha listas e objetos em mais de {MAX_DEPTH} níveis.")
+def too_deep() -> DomainError:
+    return DomainError(
+        f"O corpo aninha listas e objetos em mais de {MAX_DEPTH} níveis.", status=400, code="too_deep"
+    )
 
 
-def not_json(error: orjson.JSONDecodeError | None = None) -> BodyRefused:
+def not_json(error: orjson.JSONDecodeError | None = None) -> DomainError:
     where = f" (linha {error.lineno}, coluna {error.colno})" if error is not None else ""
-    return BodyRefused(400, "invalid_json", f"O corpo não é JSON válido{where}.")
+    return DomainError(f"O corpo não é JSON válido{where}.", status=400, code="invalid_json")
 
 
 def loads(raw: bytes | memoryview, field: str = "", depth: int = 1):
@@ -70,7 +66,7 @@ def loads(raw: bytes | memoryview, field: str = "", depth: int = 1):
     return document
 
 
-def refusal_for(raw: bytes | memoryview, error: orjson.JSONDecodeError) -> BodyRefused:
+def refusal_for(raw: bytes | memoryview, error: orjson.JSONDecodeError) -> DomainError:
     """Why orjson refused `raw`: its own nesting limit (1 024), bytes that are not UTF-8, or
     anything else that is not JSON. Only ever runs on a refused body."""
     if "depth limit" in str(error) or "recursion" in str(error):
@@ -83,7 +79,7 @@ def refusal_for(raw: bytes | memoryview, error: orjson.JSONDecodeError) -> BodyR
 
 
 def check_tree(value, field: str = "", depth: int = 1) -> None:
-    """Refuse a parsed body that breaks a rule above (BodyRefused). `depth` is the level of
+    """Refuse a parsed body that breaks a rule above (a DomainError). `depth` is the level of
     `value` itself in the body it came from.
 
     One pass, level by level, keeping no path (a heartbeat's metrics and alerts cost ~1-3 us);
@@ -117,7 +113,7 @@ def check_tree(value, field: str = "", depth: int = 1) -> None:
         depth += 1
 
 
-def _fault(value, field: str, depth: int) -> BodyRefused:
+def _fault(value, field: str, depth: int) -> DomainError:
     """Name the first field at fault (depth first, in the order sent)."""
     found = _find(value, [field] if field else [], depth)
     if found is None:  # cannot happen: check_tree saw a fault

@@ -9,6 +9,10 @@ import orjson
 from flask import current_app
 from sqlalchemy import delete, func, select
 
+from app.devices.heartbeats import record_heartbeat
+from app.devices.inventory import SentInventory
+from app.devices.registration import register
+from app.devices.tokens import authenticate_token
 from app.extensions import db
 from app.models import (
     Comment,
@@ -25,7 +29,6 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
-from app.services import machines
 from app.services.queues import DEMO_QUEUES, ensure_queue
 from app.services.tickets import add_comment, assign, change_status, create_ticket
 from app.services.users import create_user, find_user
@@ -110,7 +113,7 @@ def _ensure_user(tenant, summary, email, name, role, password, company_id=None, 
             role=role,
             password=password,
             company_id=company_id,
-            persona=persona or Persona.COLLABORATOR,
+            persona=persona,
             commit=False,
         )
         db.session.flush()
@@ -196,7 +199,7 @@ def _seed_devices(tenant) -> list[str]:
         )
         if company is None or known:
             continue
-        registration = machines.register(
+        registration = register(
             secret=secret,
             company_code=company.provisioning_code,
             email=email,
@@ -205,10 +208,10 @@ def _seed_devices(tenant) -> list[str]:
             mac_addresses=[mac],
             serial_numbers=[serial],
         )
-        context = machines.authenticate_token(registration.token)
+        context = authenticate_token(registration.token)
         inventory = _demo_inventory(hostname, serial, mac)
         parts = {name: orjson.dumps(part) for name, part in inventory.items()}
-        machines.record_heartbeat(context, DEMO_METRICS, machines.SentInventory(parts), [])
+        record_heartbeat(context, DEMO_METRICS, SentInventory(parts), [])
         created.append(f"dispositivo {hostname}")
     return created
 

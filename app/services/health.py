@@ -7,11 +7,11 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import func, select, text
 
+from app.devices.online import online_sql
 from app.extensions import db
 from app.models import Company, Machine, MachinePresence, Role, Ticket, TicketStatus, User
 from app.redis_client import get_redis
 from app.services import job_runs, retention
-from app.services.machines import online_cutoff
 
 
 def process_rss_bytes() -> int:
@@ -144,11 +144,10 @@ def tenant_overview(tenant_id: int) -> dict:
             select(Ticket.status, func.count()).where(Ticket.tenant_id == tenant_id).group_by(Ticket.status)
         ).all()
     )
-    cutoff = online_cutoff()
     total_devices, online, ever_seen = db.session.execute(
         select(
             func.count(Machine.id),
-            func.count(MachinePresence.machine_id).filter(MachinePresence.last_seen_at >= cutoff),
+            func.count(MachinePresence.machine_id).filter(online_sql()),
             func.count(MachinePresence.machine_id).filter(MachinePresence.last_seen_at.is_not(None)),
         )
         .select_from(Machine)

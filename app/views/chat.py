@@ -1,19 +1,21 @@
 """Live chat: the staff panel on the ticket page, the floating widget, and the
 websocket /ws/chat shared by staff browsers and devices. The rules are in
-app/services/chat.py; the socket protocol in app/chat_socket.py."""
+app/chat/; the socket protocol in app/chat/socket.py."""
 
 import orjson
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.chat_broker import get_broker
-from app.chat_socket import ChatConnection, Participant
+from app.chat import messages as chat_messages
+from app.chat import read_models as chat_reads
+from app.chat import sessions as chat_sessions
+from app.chat.broker import get_broker
+from app.chat.messages import IncomingFile
+from app.chat.socket import ChatConnection, Participant
+from app.devices.tokens import authenticate_token
 from app.extensions import db, sock
 from app.models import Ticket
-from app.security import bearer_token, origin_is_ours, staff_required
-from app.services import chat as chat_service
-from app.services import machines as machine_service
-from app.services.chat import ChatError, IncomingFile
+from app.security import bearer_token, current_user_can, origin_is_ours, staff_required
 from app.services.errors import DomainError
 from app.views.forms import uploaded_files_with_types
 from app.views.template_helpers import is_fragment_request
@@ -29,7 +31,7 @@ def _panel(ticket: Ticket, error: str | None = None, status: int = 200, body: st
             flash(error, "error")
         return redirect(url_for("tickets.show", reference=ticket.reference) + "#chat")
     return render_template(
-        "tickets/_chat.html", chat_error=error, chat_body=body, ticket=ticket, **chat_service.panel(ticket)
+        "tickets/_chat.html", chat_error=error, chat_body=body, ticket=ticket, **chat_reads.panel(ticket)
     ), status
 
 
@@ -52,13 +54,13 @@ def _change_session(reference: int, change):
 @bp.post("/chamados/<int:reference>/chat/iniciar")
 @staff_required
 def start(reference: int):
-    return _change_session(reference, chat_service.start_session)
+    return _change_session(reference, chat_sessions.start_session)
 
 
 @bp.post("/chamados/<int:reference>/chat/encerrar")
 @staff_required
 def end(reference: int):
-    return _change_session(reference, chat_service.end_session)
+    return _change_session(reference, chat_sessions.end_session)
 
 
 @bp.post("/chamados/<int:reference>/chat/mensagens")
@@ -67,7 +69,7 @@ def send(reference: int):
     ticket = ticket_or_404(reference)
     files = [IncomingFile(name, data, mime) for name, data, mime in uploaded_files_with_types()]
     try:
-        chat_service.post_message(
+        chat_messages.post_message(
             ticket, author=current_user, from_device=False, body=request.form.get("body"), files=files
         )
     except DomainError as error:
@@ -80,14 +82,14 @@ def send(reference: int):
 @bp.post("/chamados/<int:reference>/chat/lidas")
 @staff_required
 def mark_read(reference: int):
-    chat_service.mark_read(ticket_or_404(reference), by_device=False)
+    chat_messages.mark_read(ticket_or_404(reference), by_device=False)
     return "", 204
 
 
 @bp.get("/chat/sessoes")
 @staff_required
 def widget():
-    return render_template("chat/_widget.html", chat_sessions=chat_service.agent_sessions(current_user))
+    return render_template("chat/_widget.html", chat_sessions=chat_reads.agent_sessions(current_user))
 
 
 # --- websocket ---------------------------------------------------------------------
@@ -125,11 +127,11 @@ def _participant(ws) -> Participant:
     for websocket libraries that cannot set headers)."""
     token = bearer_token()
     from_our_page = bool(request.headers.get("Origin"))  # checked by _refuse_foreign_websockets
-    if not token and from_our_page and current_user.is_authenticated and current_user.is_staff:
+    if not token and from_our_page and current_user_can("chat.use"):
         return Participant("agent", current_user.tenant_id, user_id=current_user.id)
     if not token:
         token = _token_from_first_frame(ws)
-    context = machine_service.authenticate_token(token)
+    context = authenticate_token(token)
     return Participant("machine", context.tenant_id, machine_id=context.machine_id, token_id=context.token_id)
 
 
@@ -141,6 +143,8 @@ def _token_from_first_frame(ws) -> str:
         frame = None
     if isinstance(frame, dict) and frame.get("type") == "auth" and isinstance(frame.get("token"), str):
         return frame["token"]
-    raise ChatError(
-        401, "not_authenticated", 'Entre como agente ou envie {"type": "auth", "token": "..."} primeiro.'
+    raise DomainError(
+        'Entre como agente ou envie {"type": "auth", "token": "..."} primeiro.',
+        status=401,
+        code="not_authenticated",
     )

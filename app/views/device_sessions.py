@@ -5,15 +5,16 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask_login import current_user, login_user, logout_user
 from itsdangerous import URLSafeSerializer
 
-from app.extensions import csrf
-from app.security import origin_is_ours
-from app.services.device_sessions import (
+from app.devices.sessions import (
     HANDSHAKE_REDIRECTS,
     DeviceSession,
     open_device_session,
     resume_device_session,
+    session_invalid,
 )
-from app.services.machines import AgentError
+from app.extensions import csrf
+from app.security import origin_is_ours
+from app.services.errors import DomainError
 from app.services.rate_limits import limited
 from app.views.errors import json_error
 
@@ -83,9 +84,9 @@ def _load_device_session():
         return None
     try:
         if int(payload["user_id"]) != current_user.id:
-            raise AgentError(401, "session_invalid", "Sessão do dispositivo inválida.")
+            raise session_invalid()
         g.device_session = resume_device_session(payload)
-    except (AgentError, KeyError, TypeError, ValueError) as error:
+    except (DomainError, KeyError, TypeError, ValueError) as error:
         logout_user()
         session.clear()
         message = getattr(error, "message", "Sessão do dispositivo inválida.")
@@ -110,7 +111,7 @@ def handshake():
         ), 400
     try:
         device = open_device_session(request.args.get("token"))
-    except AgentError as error:
+    except DomainError as error:
         return render_template("device_sessions/error.html", message=error.message), error.status
     begin_device_session(device)
     response = redirect(url_for(endpoint))

@@ -3,13 +3,14 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.devices import admin, alerts, online, read_models, usb
+from app.devices import external_inventory as inventory_service
+from app.devices.inventory import diff_inventories, latest_inventory
 from app.extensions import db
 from app.models import Persona, Tenant, UsbPolicy, UsbPolicyMode
-from app.security import admin_required, staff_required
-from app.services import device_views
-from app.services import external_inventory as inventory_service
-from app.services import machines as machine_service
+from app.security import requires, staff_required
 from app.services.errors import DomainError
+from app.services.permissions import DEFAULT_PERSONA
 from app.services.ticket_filters import company_choices
 from app.views.forms import query_number
 from app.views.template_helpers import is_fragment_request
@@ -22,16 +23,16 @@ bp = Blueprint("devices", __name__)
 def index():
     tenant_id = current_user.tenant_id
     after = query_number("apos")
-    filters = device_views.parse_device_filters(request.args, tenant_id)
-    rows, next_after = device_views.list_devices(tenant_id, filters, after)
+    filters = read_models.parse_device_filters(request.args, tenant_id)
+    rows, next_after = read_models.list_devices(tenant_id, filters, after)
     context = {
         "rows": rows,
         "next_after": next_after,
         "filters": filters,
-        "states": device_views.STATES,
+        "states": read_models.STATES,
         "companies": company_choices(tenant_id),
-        "is_online": machine_service.is_online,
-        "format_os": machine_service.format_os_version,
+        "is_online": online.is_online,
+        "format_os": read_models.format_os_version,
     }
     if is_fragment_request() and request.headers.get("HX-Target") == "device-results":
         return render_template("devices/_results.html", **context)
@@ -39,13 +40,13 @@ def index():
 
 
 @bp.get("/dispositivos/inventario-externo")
-@admin_required
+@requires("devices.manage")
 def external_inventory():
     return _render_external_inventory()
 
 
 @bp.post("/dispositivos/inventario-externo/credenciais")
-@admin_required
+@requires("devices.manage")
 def external_inventory_credentials():
     tenant = db.session.get(Tenant, current_user.tenant_id)
     if request.form.get("action") == "clear":
@@ -77,9 +78,9 @@ def _render_external_inventory(error: DomainError | None = None, username: str |
 @bp.get("/dispositivos/<int:machine_id>")
 @staff_required
 def show(machine_id: int):
-    machine = machine_service.get_machine(current_user.tenant_id, machine_id)
-    snapshot = machine_service.latest_inventory(machine)
-    previous = machine_service.latest_inventory(machine, before=1)
+    machine = admin.get_machine(current_user.tenant_id, machine_id)
+    snapshot = latest_inventory(machine)
+    previous = latest_inventory(machine, before=1)
     inventory = snapshot.inventory if snapshot else {}
     software_filter = request.args.get("software", "").strip().lower()
     software = [
@@ -91,19 +92,19 @@ def show(machine_id: int):
         "machine": machine,
         "inventory": inventory,
         "snapshot": snapshot,
-        "changes": machine_service.diff_inventories(previous.inventory, inventory) if previous else None,
+        "changes": diff_inventories(previous.inventory, inventory) if previous else None,
         "software": software[:500],
         "software_total": len(inventory.get("software") or []),
         "software_filter": software_filter,
-        "chart": device_views.chart_points(machine.id),
-        "last_seen": device_views.last_seen(machine),
-        "online": machine_service.is_online(device_views.last_seen(machine)),
-        "os_label": machine_service.format_os_version(machine.os_name, machine.os_version, machine.os_build),
+        "chart": read_models.chart_points(machine.id),
+        "last_seen": read_models.last_seen(machine),
+        "online": online.is_online(read_models.last_seen(machine)),
+        "os_label": read_models.format_os_version(machine.os_name, machine.os_version, machine.os_build),
         "usb_policy": db.session.get(UsbPolicy, machine.id),
         "usb_modes": list(UsbPolicyMode),
         "personas": list(Persona),
-        "alert_labels": machine_service.ALERT_LABELS,
-        **device_views.device_detail(machine),
+        "alert_labels": alerts.ALERT_LABELS,
+        **read_models.device_detail(machine),
     }
     if is_fragment_request() and request.headers.get("HX-Target") == "software-table":
         return render_template("devices/_software.html", **context)
@@ -111,7 +112,7 @@ def show(machine_id: int):
 
 
 def _act(machine_id: int, action, success: str):
-    machine = machine_service.get_machine(current_user.tenant_id, machine_id)
+    machine = admin.get_machine(current_user.tenant_id, machine_id)
     try:
         action(machine)
     except DomainError as error:
@@ -123,48 +124,48 @@ def _act(machine_id: int, action, success: str):
 
 
 @bp.post("/dispositivos/<int:machine_id>/resetar")
-@admin_required
+@requires("devices.manage")
 def reset(machine_id: int):
     return _act(
         machine_id,
-        machine_service.reset_agent,
+        admin.reset_agent,
         "Agente resetado: os tokens foram revogados. Reinstale o agente para voltar a reportar.",
     )
 
 
 @bp.post("/dispositivos/<int:machine_id>/acesso")
-@admin_required
+@requires("devices.manage")
 def adjust_access(machine_id: int):
-    email, persona = request.form.get("email", ""), request.form.get("persona", "collaborator")
-    return _act(machine_id, lambda m: machine_service.adjust_access(m, email, persona), "Acesso ajustado.")
+    email, persona = request.form.get("email", ""), request.form.get("persona", DEFAULT_PERSONA)
+    return _act(machine_id, lambda m: admin.adjust_access(m, email, persona), "Acesso ajustado.")
 
 
 @bp.post("/dispositivos/<int:machine_id>/vinculos")
-@admin_required
+@requires("devices.manage")
 def link(machine_id: int):
     email = request.form.get("email", "")
-    return _act(machine_id, lambda m: machine_service.link_user(m, email), "Usuário vinculado.")
+    return _act(machine_id, lambda m: admin.link_user(m, email), "Usuário vinculado.")
 
 
 @bp.post("/dispositivos/<int:machine_id>/vinculos/<int:user_id>/remover")
-@admin_required
+@requires("devices.manage")
 def unlink(machine_id: int, user_id: int):
-    return _act(machine_id, lambda m: machine_service.unlink_user(m, user_id), "Vínculo removido.")
+    return _act(machine_id, lambda m: admin.unlink_user(m, user_id), "Vínculo removido.")
 
 
 @bp.post("/dispositivos/<int:machine_id>/usb")
-@admin_required
+@requires("devices.manage")
 def usb_policy(machine_id: int):
     mode = request.form.get("mode", "")
     return _act(
         machine_id,
-        lambda m: machine_service.set_usb_policy(m, mode, current_user),
+        lambda m: usb.set_usb_policy(m, mode, current_user),
         "Política USB enviada; aguardando confirmação do agente.",
     )
 
 
 @bp.post("/dispositivos/<int:machine_id>/ativo")
-@admin_required
+@requires("devices.manage")
 def toggle_active(machine_id: int):
     active = request.form.get("active") == "1"
 

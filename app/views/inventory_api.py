@@ -2,8 +2,8 @@
 
 `--server https://host/api/inventory/<company code>` (or the shared URL
 `/api/inventory` with `--tag <company code>`). The rules live in
-services.external_inventory; this view reads the body, speaks the protocol and
-maps refusals to the agent's format (XML `<REPLY><ERROR>`, or JSON
+app/devices/external_inventory.py; this view reads the body, speaks the protocol and
+maps refusals (DomainErrors) to the agent's format (XML `<REPLY><ERROR>`, or JSON
 `{"status": "error"}`) with a 4xx status, never a 500.
 """
 
@@ -14,10 +14,11 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import TooManyRequests
 
+from app.devices import external_inventory as inventory_service
+from app.devices.external_inventory import Message
 from app.extensions import csrf, db
-from app.services import external_inventory as inventory_service
 from app.services import rate_limits
-from app.services.external_inventory import InventoryRefused, Message
+from app.services.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def receive(code: str | None):
         message = inventory_service.parse_message(body.data)
         protocol = "json" if message.protocol == "json" or _is_glpi_agent() else "xml"
         return _answer(_handle(code, message), protocol, compression)
-    except InventoryRefused as refusal:
+    except DomainError as refusal:
         db.session.rollback()
         log.warning(
             "inventory refused: status=%s code=%s addr=%s path=%s detail=%s",
@@ -58,24 +59,24 @@ def receive(code: str | None):
 
 @bp.errorhandler(TooManyRequests)
 def _too_many(_error):
-    refusal = InventoryRefused(429, "rate_limited", "Muitas requisições: tente de novo em instantes.")
+    refusal = DomainError("Muitas requisições: tente de novo em instantes.", status=429, code="rate_limited")
     return _refuse(refusal, _protocol_hint(), "none")
 
 
 def _read_body() -> bytes:
     limit = current_app.config["INVENTORY_MAX_BODY_BYTES"]
     if (request.content_length or 0) > limit:
-        raise InventoryRefused(413, "payload_too_large", f"O corpo excede {limit} bytes.")
+        raise DomainError(f"O corpo excede {limit} bytes.", status=413, code="payload_too_large")
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
-        raise InventoryRefused(413, "payload_too_large", f"O corpo excede {limit} bytes.")
+        raise DomainError(f"O corpo excede {limit} bytes.", status=413, code="payload_too_large")
     if not raw.strip():
-        raise InventoryRefused(400, "empty_body", "Corpo vazio.")
+        raise DomainError("Corpo vazio.", status=400, code="empty_body")
     return raw
 
 
 def _handle(code: str | None, message: Message) -> dict:
-    """What to answer, as a protocol-neutral dict; refusals raise InventoryRefused."""
+    """What to answer, as a protocol-neutral dict; refusals raise a DomainError."""
     company = None
     if code or message.tag:
         company = inventory_service.company_for_code(code or message.tag)
@@ -88,10 +89,10 @@ def _handle(code: str | None, message: Message) -> dict:
         # Without a code yet (shared URL, FusionInventory's PROLOG carries no tag) the inventory decides.
         return {"kind": message.action, "hours": hours}
     if message.action != "inventory":
-        raise InventoryRefused(422, "unsupported", f"Consulta não suportada: {message.action}.")
+        raise DomainError(f"Consulta não suportada: {message.action}.", status=422, code="unsupported")
     if company is None:
-        raise InventoryRefused(
-            404, "company_not_found", "Informe o código da empresa na URL ou na --tag do agente."
+        raise DomainError(
+            "Informe o código da empresa na URL ou na --tag do agente.", status=404, code="company_not_found"
         )
     source = inventory_service.source_of(message, glpi_header=_is_glpi_agent())
     result = inventory_service.ingest(company, message, source)
@@ -116,7 +117,7 @@ def _answer(reply: dict, protocol: str, compression: str) -> Response:
     return _response(_xml(xml), "xml", compression, 200)
 
 
-def _refuse(refusal: InventoryRefused, protocol: str, compression: str) -> Response:
+def _refuse(refusal: DomainError, protocol: str, compression: str) -> Response:
     if protocol == "json":
         payload = orjson.dumps({"status": "error", "message": refusal.message})
     else:

@@ -14,15 +14,15 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from app.chat import read_models as chat_service
 from app.extensions import db
 from app.models import Attachment, CommentVisibility, Ticket, TicketPriority
-from app.security import current_device_session, current_persona, staff_required
-from app.services import chat as chat_service
+from app.security import current_user_can, staff_required
 from app.services import saved_views
 from app.services import tickets as ticket_service
 from app.services.errors import DomainError
 from app.services.numbers import record_number
-from app.services.permissions import can_view_ticket, visible_tickets
+from app.services.permissions import visible_tickets
 from app.services.queues import default_queue, list_queues
 from app.services.ticket_filters import (
     SORT_LABELS,
@@ -348,14 +348,6 @@ def comment(reference: int):
 def download_attachment(attachment_id: int):
     """Serve a file only to someone who may see its ticket; anyone else gets 404."""
     attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None or not can_view_ticket(current_user, attachment.ticket, current_persona()):
+    if attachment is None or not current_user_can("tickets.download", attachment):
         abort(404)
-    internal = attachment.comment and attachment.comment.visibility != CommentVisibility.PUBLIC
-    if internal and not current_user.is_staff:
-        abort(404)
-    if attachment.chat_message_id is not None:
-        device = current_device_session()
-        machine_id = device.machine.id if device and not current_user.is_staff else None
-        if not chat_service.may_read_attachment(attachment, user=current_user, machine_id=machine_id):
-            abort(404)
     return send_attachment(attachment)

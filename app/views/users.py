@@ -5,15 +5,16 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from app.devices.people import machines_of_user
 from app.extensions import db
 from app.models import Machine, Persona, Role
-from app.security import admin_required
+from app.security import requires
 from app.services import merge as merge_service
 from app.services import users as user_service
 from app.services.companies import list_companies
 from app.services.errors import DomainError
-from app.services.machines import machines_of_user
 from app.services.numbers import record_number
+from app.services.permissions import DEFAULT_PERSONA
 
 bp = Blueprint("users", __name__)
 
@@ -21,7 +22,7 @@ MAX_DEVICES = 200
 
 
 @bp.get("/usuarios")
-@admin_required
+@requires("admin.users")
 def index():
     kind = request.args.get("tipo", "todos")
     kind = kind if kind in user_service.PERSON_TYPES else "todos"
@@ -48,6 +49,7 @@ def _choices(person=None) -> dict:
     return {
         "roles": list(Role),
         "personas": list(Persona),
+        "default_persona": DEFAULT_PERSONA,
         "companies": list_companies(current_user.tenant_id),
         "devices": machines_of_user(person) if person else [],
     }
@@ -58,7 +60,7 @@ def _company_id(value: str | None) -> int | None:
 
 
 @bp.route("/usuarios/novo", methods=["GET", "POST"])
-@admin_required
+@requires("admin.users")
 def new():
     if request.method == "GET":
         return render_template(
@@ -73,7 +75,7 @@ def new():
             role=form.get("role", ""),
             password=form.get("password") or None,
             company_id=_company_id(form.get("company_id")),
-            persona=form.get("persona") or "collaborator",
+            persona=form.get("persona"),
         )
     except DomainError as error:
         db.session.rollback()
@@ -85,7 +87,7 @@ def new():
 
 
 @bp.route("/usuarios/<int:user_id>", methods=["GET", "POST"])
-@admin_required
+@requires("admin.users")
 def edit(user_id: int):
     person = user_service.get_user(current_user.tenant_id, user_id)
     if request.method == "GET":
@@ -108,7 +110,7 @@ def edit(user_id: int):
             company_id=_company_id(form.get("company_id")),
             is_active=form.get("is_active") == "1",
             actor=current_user,
-            persona=form.get("persona") or "collaborator",
+            persona=form.get("persona", ""),  # unset is the default persona, not "unchanged"
         )
     except DomainError as error:
         db.session.rollback()
@@ -125,7 +127,7 @@ def edit(user_id: int):
 
 
 @bp.post("/usuarios/<int:user_id>/senha")
-@admin_required
+@requires("admin.users")
 def set_password(user_id: int):
     person = user_service.get_user(current_user.tenant_id, user_id)
     try:
@@ -138,7 +140,7 @@ def set_password(user_id: int):
 
 
 @bp.route("/usuarios/<int:user_id>/mesclar", methods=["GET", "POST"])
-@admin_required
+@requires("admin.users")
 def merge(user_id: int):
     """Pick the account that stays, see what will move, confirm."""
     duplicate = user_service.get_user(current_user.tenant_id, user_id)

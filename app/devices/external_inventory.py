@@ -10,9 +10,11 @@ The protocol, as the real agents speak it:
   switches it to JSON messages: `{"action": "contact"}` and
   `{"action": "inventory", "content": {…}}` (the XML's sections, lower-case).
 
-Both become the device model our own agent uses (services.machines), with the same
-change detection: an unchanged inventory writes no inventory bytes. Bodies are
-bounded before and after decompression and XML is parsed by defusedxml.
+Both become the device model our own agent uses (app/devices), found or created by the
+same `upsert_device`, with the same change detection: an unchanged inventory writes no
+inventory bytes. Bodies are bounded before and after decompression and XML is parsed by
+defusedxml. Refusals are DomainErrors, answered in the agent's own format
+(app/views/inventory_api.py).
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from defusedxml.common import DefusedXmlException
 from flask import current_app
 from sqlalchemy import select
 
+from app.devices.identity import device_identifiers, upsert_device
+from app.devices.inventory import store_inventory
 from app.extensions import db
-from app.models import Company, Machine, MachinePresence, Tenant
+from app.models import Company, Machine, Tenant
 from app.models.types import utcnow
-from app.services import api_input, compression, presence
-from app.services import machines as machine_service
+from app.services import api_input, compression
 from app.services.changes import apply_changes
 from app.services.errors import DomainError
 from app.services.passwords import hash_password, verify_password
@@ -50,14 +53,6 @@ SOFTWARE_LIMIT = 10_000
 # Levels of elements an XML message may nest: the agents' own go 4 deep
 # (REQUEST > CONTENT > SOFTWARES > NAME); the JSON ones obey api_input.MAX_DEPTH.
 MAX_XML_DEPTH = 32
-
-
-class InventoryRefused(DomainError):
-    """A request answered in the agent's own format with a 4xx status."""
-
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message, code=code)
-        self.status = status
 
 
 # --- bodies -----------------------------------------------------------------------
@@ -85,13 +80,13 @@ def _inflate(raw: bytes, encoding: str, limit: int) -> bytes:
     try:
         return compression.inflate(raw, encoding, limit)
     except compression.CorruptBody:
-        raise InventoryRefused(400, "bad_compression", "Corpo comprimido inválido.") from None
+        raise DomainError("Corpo comprimido inválido.", status=400, code="bad_compression") from None
     except compression.BodyTooLarge:
         raise _too_large(limit) from None
 
 
-def _too_large(limit: int) -> InventoryRefused:
-    return InventoryRefused(413, "payload_too_large", f"O inventário excede {limit // MIB} MB.")
+def _too_large(limit: int) -> DomainError:
+    return DomainError(f"O inventário excede {limit // MIB} MB.", status=413, code="payload_too_large")
 
 
 def encode_reply(payload: bytes, compression: str) -> bytes:
@@ -122,16 +117,16 @@ def parse_message(data: bytes) -> Message:
         return _parse_xml(data)
     if start in (b"{", b"["):
         return _parse_json(data)
-    raise InventoryRefused(400, "unknown_format", "Corpo não é XML nem JSON de inventário.")
+    raise DomainError("Corpo não é XML nem JSON de inventário.", status=400, code="unknown_format")
 
 
 def _parse_xml(data: bytes) -> Message:
     root = _xml_root(data)
     if root.tag != "REQUEST":
-        raise InventoryRefused(400, "xml_malformed", "O XML deve ter <REQUEST> como raiz.")
+        raise DomainError("O XML deve ter <REQUEST> como raiz.", status=400, code="xml_malformed")
     query = (root.findtext("QUERY") or "").strip().lower()
     if not query:
-        raise InventoryRefused(400, "query_missing", "Falta <QUERY> na requisição.")
+        raise DomainError("Falta <QUERY> na requisição.", status=400, code="query_missing")
     content_element = root.find("CONTENT")
     content = _element_to_dict(content_element, 2) if content_element is not None else {}
     if not isinstance(content, dict):
@@ -149,11 +144,13 @@ def _xml_root(data: bytes):
     try:
         return SafeElementTree.fromstring(data, forbid_dtd=True)
     except DefusedXmlException:
-        raise InventoryRefused(400, "xml_forbidden", "XML com DTD ou entidades não é aceito.") from None
+        raise DomainError(
+            "XML com DTD ou entidades não é aceito.", status=400, code="xml_forbidden"
+        ) from None
     except SafeElementTree.ParseError as error:
         line, column = error.position  # expat counts columns from 0
-        raise InventoryRefused(
-            400, "xml_malformed", f"XML malformado (linha {line}, coluna {column + 1})."
+        raise DomainError(
+            f"XML malformado (linha {line}, coluna {column + 1}).", status=400, code="xml_malformed"
         ) from None
 
 
@@ -166,8 +163,8 @@ def _element_to_dict(element, depth: int):
     the rest of the message is read only one level down, so a bound while parsing (iterparse
     counting levels) would only have slowed every inventory by ~40 %."""
     if depth > MAX_XML_DEPTH:
-        raise InventoryRefused(
-            400, "xml_too_deep", f"O XML aninha elementos em mais de {MAX_XML_DEPTH} níveis."
+        raise DomainError(
+            f"O XML aninha elementos em mais de {MAX_XML_DEPTH} níveis.", status=400, code="xml_too_deep"
         )
     children = list(element)
     if not children:
@@ -190,17 +187,17 @@ def _parse_json(data: bytes) -> Message:
     nested too deep or not JSON is a 400, a NUL in any string a 422 naming the field."""
     try:
         document = api_input.loads(data)
-    except api_input.BodyRefused as refusal:
+    except DomainError as refusal:
         code = "json_malformed" if refusal.code == "invalid_json" else refusal.code
-        raise InventoryRefused(refusal.status, code, refusal.message) from None
+        raise DomainError(refusal.message, status=refusal.status, code=code) from None
     if not isinstance(document, dict):
-        raise InventoryRefused(400, "json_malformed", "O JSON deve ser um objeto.")
+        raise DomainError("O JSON deve ser um objeto.", status=400, code="json_malformed")
     action = str(document.get("action") or "").strip().lower()
     if not action:
-        raise InventoryRefused(400, "action_missing", 'Falta "action" na requisição.')
+        raise DomainError('Falta "action" na requisição.', status=400, code="action_missing")
     content = document.get("content") or {}
     if not isinstance(content, dict):
-        raise InventoryRefused(422, "content_invalid", '"content" deve ser um objeto.')
+        raise DomainError('"content" deve ser um objeto.', status=422, code="content_invalid")
     deviceid = document.get("deviceid")
     return Message(
         protocol="json",
@@ -233,13 +230,17 @@ def source_of(message: Message, glpi_header: bool) -> str:
 def company_for_code(code: str | None) -> Company:
     code = (code or "").strip().upper()
     if "\x00" in code:  # the URL's %00: PostgreSQL cannot even compare text holding it
-        raise InventoryRefused(
-            422, "invalid_field", "Campo inválido: código da empresa (caractere NUL não é aceito)."
+        raise DomainError(
+            "Campo inválido: código da empresa (caractere NUL não é aceito).",
+            status=422,
+            code="invalid_field",
         )
     company = db.session.scalar(select(Company).where(Company.provisioning_code == code)) if code else None
     if company is None or not company.is_active:
-        raise InventoryRefused(
-            404, "company_not_found", "Código da empresa não encontrado: confira a URL ou a --tag do agente."
+        raise DomainError(
+            "Código da empresa não encontrado: confira a URL ou a --tag do agente.",
+            status=404,
+            code="company_not_found",
         )
     return company
 
@@ -261,7 +262,7 @@ def check_credentials(tenant: Tenant, username: str | None, password: str | None
         username == tenant.inventory_username
         and verify_password(tenant.inventory_password_hash, password or "")
     ):
-        raise InventoryRefused(401, "auth_required", "Usuário ou senha do inventário inválidos.")
+        raise DomainError("Usuário ou senha do inventário inválidos.", status=401, code="auth_required")
 
 
 def set_credentials(tenant: Tenant, username: str, password: str) -> None:
@@ -430,9 +431,7 @@ def normalise(message: Message) -> Normalised:
         "network": network,
         "software": _software(content),
     }
-    identifiers = machine_service.device_identifiers(
-        deviceid=message.deviceid, uuid=uuid, serials=[serial], macs=macs
-    )
+    identifiers = device_identifiers(deviceid=message.deviceid, uuid=uuid, serials=[serial], macs=macs)
     hostname = _text(hardware.get("name") or _section(content, "operatingsystem").get("fqdn"), 255)
     return Normalised(
         hostname=hostname or message.deviceid or "sem-nome",
@@ -458,44 +457,25 @@ def ingest(company: Company, message: Message, source: str, now: datetime | None
     """Find or create the device, keep the inventory if it changed, mark it seen. One transaction."""
     now = now or utcnow()
     if not message.content:
-        raise InventoryRefused(422, "content_missing", "O inventário veio sem conteúdo.")
+        raise DomainError("O inventário veio sem conteúdo.", status=422, code="content_missing")
     data = normalise(message)
     if not data.identifiers:
-        raise InventoryRefused(
-            422, "identity_missing", "O inventário não traz DEVICEID, UUID, série nem MAC."
+        raise DomainError(
+            "O inventário não traz DEVICEID, UUID, série nem MAC.", status=422, code="identity_missing"
         )
-    machine = machine_service.find_machine_by_identifiers(company.tenant_id, data.identifiers)
-    created = machine is None
-    if machine is not None and not machine.is_active:
-        raise InventoryRefused(403, "machine_disabled", "Este dispositivo foi desativado pelo administrador.")
-    identity = {
-        "company_id": company.id,
-        "hostname": data.hostname,
-        "os_arch": data.os["arch"][:20],
-        "source": machine_service.with_source(machine.source if machine else None, source),
-    }
-    if created:
-        machine = Machine(
-            tenant_id=company.tenant_id,
-            serial_numbers=data.serials,
-            mac_addresses=data.macs,
-            os_name=data.os["name"][:120],
-            os_version=data.os["version"][:60],
-            os_build=data.os["build"][:60],
-            created_at=now,
-            **identity,
-        )
-        db.session.add(machine)
-        db.session.flush()
-        db.session.add(MachinePresence(machine_id=machine.id, last_seen_at=now))
-    else:
-        if not machine.serial_numbers and data.serials:
-            identity["serial_numbers"] = data.serials
-        if not machine.mac_addresses and data.macs:
-            identity["mac_addresses"] = data.macs
-        apply_changes(machine, identity, commit=False)
-        presence.touch(machine.id, now)
-    machine_service.remember_identifiers(machine, data.identifiers)
-    stored = machine_service.store_inventory(machine, data.inventory, now)
+    machine, created = upsert_device(
+        company,
+        data.identifiers,
+        source=source,
+        now=now,
+        fields={"hostname": data.hostname, "os_arch": data.os["arch"][:20]},
+        fields_if_new={
+            "os_name": data.os["name"][:120],
+            "os_version": data.os["version"][:60],
+            "os_build": data.os["build"][:60],
+        },
+        fill_if_empty={"serial_numbers": data.serials, "mac_addresses": data.macs},
+    )
+    stored = store_inventory(machine, data.inventory, now)
     db.session.commit()
     return IngestResult(machine=machine, created=created, inventory_stored=stored)

@@ -37,13 +37,14 @@ from dataclasses import dataclass
 import orjson
 from simple_websocket import ConnectionClosed
 
-from app.chat_broker import FrameSignal, LocalBroker, machine_channel, tenant_channel, ticket_channel
+from app.chat import access, messages, read_models
+from app.chat.broker import FrameSignal, LocalBroker, machine_channel, tenant_channel, ticket_channel
+from app.devices.serializers import chat_message
+from app.devices.tokens import check_token_still_valid
 from app.extensions import db
-from app.models import STAFF_ROLES, User
-from app.services import chat as chat_service
-from app.services import machines as machine_service
-from app.services.chat import ChatError
+from app.models import User
 from app.services.errors import DomainError
+from app.services.permissions import can
 
 IDLE_SECONDS = 25  # how often an idle connection re-checks its credentials
 SESSIONS_NOTICE_SECONDS = 1.0  # widget refresh notices are coalesced to one per second
@@ -141,12 +142,12 @@ class ChatConnection:
         so a dropped User would be read again at the next `get`); None for a device."""
         if self.who.is_machine:
             try:
-                machine_service.check_token_still_valid(self.who.token_id)
+                check_token_still_valid(self.who.token_id)
             except DomainError as error:
                 raise Closing(error.code, error.message) from None
             return None
         user = db.session.get(User, self.who.user_id)
-        if user is None or not user.is_active or user.role not in STAFF_ROLES:
+        if not can(user, "chat.use"):
             raise Closing("session_expired", "Sessão encerrada: entre novamente.")
         return user
 
@@ -171,7 +172,7 @@ class ChatConnection:
             elif kind == "send":
                 self._send_message(frame, user)
             elif kind == "read":
-                chat_service.mark_read(self._ticket(frame, user), by_device=self.who.is_machine)
+                messages.mark_read(self._ticket(frame, user), by_device=self.who.is_machine)
             elif kind == "watch" and not self.who.is_machine:
                 self.subscription.listen(tenant_channel(self.who.tenant_id))
                 # What changed between the page render and this subscription (a read, a new
@@ -192,13 +193,15 @@ class ChatConnection:
                 }
             )
 
-    def _ticket(self, frame: dict, user: User | None) -> chat_service.ChatTicket:
+    def _ticket(self, frame: dict, user: User | None) -> access.ChatTicket:
         reference = frame.get("ticket")
         if not isinstance(reference, int):
-            raise ChatError(422, "invalid_field", "Informe o número do chamado (ticket).", "ticket")
+            raise DomainError(
+                "Informe o número do chamado (ticket).", status=422, code="invalid_field", field="ticket"
+            )
         if self.who.is_machine:
-            return chat_service.ticket_for_machine(self.who.machine_id, self.who.tenant_id, reference)
-        return chat_service.ticket_for_staff(user, reference)
+            return access.ticket_for_machine(self.who.machine_id, self.who.tenant_id, reference)
+        return access.ticket_for_staff(user, reference)
 
     def _subscribe(self, frame: dict, user: User | None) -> None:
         ticket = self._ticket(frame, user)
@@ -219,8 +222,8 @@ class ChatConnection:
         ticket = self._ticket(frame, user)
         body = frame.get("body")
         if body is not None and not isinstance(body, str):
-            raise ChatError(422, "invalid_field", "O campo body deve ser texto.", "body")
-        message = chat_service.post_message(ticket, author=user, from_device=self.who.is_machine, body=body)
+            raise DomainError("O campo body deve ser texto.", status=422, code="invalid_field", field="body")
+        message = messages.post_message(ticket, author=user, from_device=self.who.is_machine, body=body)
         self.send(
             {
                 "type": "sent",
@@ -271,21 +274,21 @@ class ChatConnection:
 
     def _catch_up(self, ticket_id: int) -> None:
         while True:
-            batch = chat_service.messages_after(ticket_id, self.cursors[ticket_id])
+            batch = messages.messages_after(ticket_id, self.cursors[ticket_id])
             reference = self.references[ticket_id]
             for message in batch:
                 self.send(
                     {
                         "type": "message",
                         "ticket": reference,
-                        "message": chat_service.message_json(message, reference),
+                        "message": chat_message(message, reference),
                     }
                 )
                 self.cursors[ticket_id] = message.seq
-            if len(batch) < chat_service.MAX_PAGE:
+            if len(batch) < messages.MAX_PAGE:
                 return
 
     def _hello_sessions(self) -> list[dict]:
         if self.who.is_machine:
-            return chat_service.machine_sessions(self.who.machine_id)
+            return read_models.machine_sessions(self.who.machine_id)
         return []

@@ -1,4 +1,4 @@
-"""Read models for the Dispositivos pages: the filtered list, the 24-hour chart."""
+"""Read models for the Dispositivos pages: the filtered list, the 24-hour chart, the labels."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
+from app.devices.online import offline_sql, online_sql
 from app.extensions import db
 from app.models import (
     Company,
@@ -19,7 +20,6 @@ from app.models import (
 )
 from app.models.types import utcnow
 from app.services.errors import ValidationError
-from app.services.machines import online_cutoff
 
 PAGE_SIZE = 50
 STATES = {"": "Todos", "online": "Online", "offline": "Offline"}
@@ -58,13 +58,10 @@ def list_devices(tenant_id: int, filters: DeviceFilters, after_id: int | None = 
     )
     if filters.company_id:
         query = query.where(Machine.company_id == filters.company_id)
-    cutoff = online_cutoff()
     if filters.state == "online":
-        query = query.where(MachinePresence.last_seen_at >= cutoff)
+        query = query.where(online_sql())
     elif filters.state == "offline":
-        query = query.where(
-            or_(MachinePresence.last_seen_at.is_(None), MachinePresence.last_seen_at < cutoff)
-        )
+        query = query.where(offline_sql())
     if filters.text:
         pattern = f"%{filters.text.lower()}%"
         people = select(User.id).where(
@@ -82,6 +79,19 @@ def list_devices(tenant_id: int, filters: DeviceFilters, after_id: int | None = 
     rows = db.session.execute(query.order_by(Machine.id).limit(PAGE_SIZE + 1)).unique().all()
     next_after = rows[PAGE_SIZE - 1][0].id if len(rows) > PAGE_SIZE else None
     return rows[:PAGE_SIZE], next_after
+
+
+def format_os_version(name: str | None, version: str | None = None, build: str | None = None) -> str:
+    """ "Windows 11 Pro (26100)", "Debian GNU/Linux 12 (bookworm)": the major never twice."""
+    name = " ".join((name or "").split())
+    version = " ".join((version or "").split())
+    build = " ".join((build or "").split())
+    label = name
+    if version and version.split()[0] not in name.split():
+        label = f"{label} {version}".strip()
+    if build and build not in label:
+        label = f"{label} ({build})"
+    return label or "Sistema desconhecido"
 
 
 def chart_points(machine_id: int, hours: int = 24, width: int = 600, height: int = 120) -> dict:
