@@ -60,8 +60,6 @@ def requires(capability: str, *, side: str = "staff.pages"):
 
 
 staff_required = requires("staff.pages")
-# Transitional, until app/views/devices.py and users.py (being moved) name their capability.
-admin_required = requires("admin.users")
 # The portal is for collaborators (and device sessions); staff go to their own pages.
 portal_required = requires("portal.pages", side="portal.pages")
 
