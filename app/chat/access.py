@@ -77,14 +77,10 @@ def ticket_for_staff(user: User | None, reference: int) -> ChatTicket:
     return ticket
 
 
-def may_read_attachment(
-    attachment: Attachment, *, user: User | None = None, machine_id: int | None = None
-) -> bool:
-    """Chat files go to the chat's participants only: staff who see the ticket, and its device."""
-    ticket = attachment.ticket
-    if machine_id is not None:
-        return ticket.machine_id == machine_id
-    return may_chat(user, ticket)
+def may_read_attachment(attachment: Attachment, *, machine_id: int) -> bool:
+    """A chat file goes to its ticket's device (the agent API). Staff and device sessions in a
+    browser ask permissions' "tickets.download", which has the same rule for the device."""
+    return attachment.ticket.machine_id == machine_id
 
 
 def chat_attachment(ticket: Ticket, attachment_id: int, *, machine_id: int) -> Attachment | None:
