@@ -43,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     _init_extensions(app)
     from app.services import (
         audit,  # noqa: F401  (registers the audit hook on every session flush)
+        tenancy,  # noqa: F401  (scopes every ORM query to the current tenant)
         text_limits,  # noqa: F401  (refuses text longer than its column)
     )
 
@@ -162,7 +163,9 @@ def _register_error_handlers(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
+    from app.services import tenancy
     from app.views import template_helpers, text_input
 
     template_helpers.register(app)
     text_input.register(app)
+    app.before_request(tenancy.enter_request_scope)

@@ -32,13 +32,6 @@ from app.services.errors import Conflict, DomainError, NotFound, ValidationError
 from app.services.users import find_user, normalise_email
 
 
-def get_machine(tenant_id: int, machine_id: int) -> Machine:
-    machine = db.session.get(Machine, machine_id)
-    if machine is None or machine.tenant_id != tenant_id:
-        raise NotFound("Dispositivo não encontrado.")
-    return machine
-
-
 def reset_agent(machine: Machine) -> int:
     """ "Resetar agente": every token stops working at once; the agent must register again."""
     count = revoke_tokens(machine, "reset")

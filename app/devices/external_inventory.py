@@ -35,7 +35,7 @@ from app.devices.inventory import store_inventory
 from app.extensions import db
 from app.models import Company, Machine, Tenant
 from app.models.types import utcnow
-from app.services import api_input, compression
+from app.services import api_input, companies, compression
 from app.services.changes import apply_changes
 from app.services.errors import DomainError
 from app.services.passwords import hash_password, verify_password
@@ -235,8 +235,8 @@ def company_for_code(code: str | None) -> Company:
             status=422,
             code="invalid_field",
         )
-    company = db.session.scalar(select(Company).where(Company.provisioning_code == code)) if code else None
-    if company is None or not company.is_active:
+    company = companies.by_provisioning_code(code)
+    if company is None:
         raise DomainError(
             "Código da empresa não encontrado: confira a URL ou a --tag do agente.",
             status=404,

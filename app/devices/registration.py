@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
 
 from app.devices.identity import (
     device_identifiers,
@@ -20,8 +19,9 @@ from app.devices.identity import (
 from app.devices.people import person_for_device
 from app.devices.tokens import issue_token, revoke_tokens
 from app.extensions import db
-from app.models import Company, Machine, User
+from app.models import Machine, User
 from app.models.types import utcnow
+from app.services import companies
 from app.services.errors import DomainError, ValidationError
 
 SOURCE_CHAMADOS = "agente Chamados"
@@ -56,10 +56,8 @@ def register(
     source: str = SOURCE_CHAMADOS,
 ) -> Registration:
     check_provisioning_secret(secret)
-    company = db.session.scalar(
-        select(Company).where(Company.provisioning_code == (company_code or "").strip().upper())
-    )
-    if company is None or not company.is_active:
+    company = companies.by_provisioning_code(company_code)
+    if company is None:
         raise DomainError(
             "Código da empresa não encontrado.", status=404, code="company_not_found", field="companyCode"
         )

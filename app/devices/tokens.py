@@ -26,6 +26,7 @@ from app.models import (
     UsbPolicy,
 )
 from app.models.types import utcnow
+from app.services import tenancy
 from app.services.errors import DomainError
 
 
@@ -114,6 +115,7 @@ _TOKEN_CONTEXT = (
     .outerjoin(UsbPolicy, UsbPolicy.machine_id == Machine.id)
     .outerjoin(MachinePresence, MachinePresence.machine_id == Machine.id)
     .where(MachineToken.token_hash == bindparam("token_hash"))
+    .execution_options(all_tenants="a device's token names its device, whichever its tenant")
 )
 
 
@@ -137,6 +139,7 @@ def authenticate_token(token: str | None) -> AgentContext:
         raise _token_invalid()
     revoked_at, expires_at, token_id, machine_id, tenant_id, is_active, *rest = row
     _refuse_unusable(revoked_at, expires_at, is_active)
+    tenancy.enter(tenant_id)  # the rest of this request works in the device's tenant
     return AgentContext(token_id, machine_id, tenant_id, *rest)
 
 
@@ -168,6 +171,7 @@ _TOKEN_STILL_VALID = (
     select(MachineToken.revoked_at, MachineToken.expires_at, Machine.is_active)
     .join(Machine, Machine.id == MachineToken.machine_id)
     .where(MachineToken.id == bindparam("token_id"))
+    .execution_options(all_tenants="a device's token names its device, whichever its tenant")
 )
 
 

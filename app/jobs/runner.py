@@ -27,6 +27,7 @@ from app.extensions import db
 from app.jobs.registry import job_spec
 from app.models.types import utcnow
 from app.redis_client import get_redis
+from app.services import tenancy
 from app.services.job_runs import JobOutcome, record_run
 
 log = logging.getLogger("chamados.jobs")
@@ -53,7 +54,8 @@ def run_job(name: str, trigger: str, *, chain: int = 0, attempt: int = 1, **kwar
     started_at = utcnow()
     clock = time.perf_counter()
     try:
-        outcome = spec.run(**kwargs)
+        with tenancy.all_tenants("a scheduled job works through every tenant's rows"):
+            outcome = spec.run(**kwargs)
     except Exception:
         db.session.rollback()
         duration_ms = int((time.perf_counter() - clock) * 1000)

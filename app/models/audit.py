@@ -6,10 +6,11 @@ from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.models.tenancy import TenantOwned
 from app.models.types import JSONType, UTCDateTime, utcnow
 
 
-class AuditLog(db.Model):
+class AuditLog(TenantOwned, db.Model):
     """One admin action or sign-in. Written in the same transaction as the change it describes."""
 
     __tablename__ = "audit_logs"

@@ -1,6 +1,6 @@
 """Live chat between a support agent and a device, attached to a ticket.
 
-Rules (seed 004, liveChat.ts) live in app/services/chat.py. The shapes here
+Rules (seed 004, liveChat.ts) live in app/chat/. The shapes here
 are chosen so that the busy path stays narrow: posting a message is one INSERT
 plus one UPDATE of the session row, and the per-ticket message number is handed
 out by that same UPDATE (row lock), so numbers follow commit order.
@@ -13,6 +13,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+from app.models.tenancy import TenantOwned
 from app.models.types import UTCDateTime, utcnow
 from app.models.user import enum_column
 
@@ -36,7 +37,7 @@ CHAT_END_REASONS = {
 }
 
 
-class LiveChatSession(db.Model):
+class LiveChatSession(TenantOwned, db.Model):
     __tablename__ = "live_chat_sessions"
     __table_args__ = (
         # At most one ACTIVE session per ticket, enforced by the database.
@@ -80,7 +81,7 @@ class LiveChatSession(db.Model):
         return self.status == ChatSessionStatus.ACTIVE
 
 
-class ChatMessage(db.Model):
+class ChatMessage(TenantOwned, db.Model):
     __tablename__ = "chat_messages"
     __table_args__ = (UniqueConstraint("ticket_id", "seq", name="uq_chat_messages_ticket_seq"),)
 
@@ -94,7 +95,7 @@ class ChatMessage(db.Model):
     seq: Mapped[int] = mapped_column()
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     author_name: Mapped[str] = mapped_column(String(120))
-    # Decided when written, by the seed's device-user rule (see services/chat.speaker_id).
+    # Decided when written, by the seed's device-user rule (see app/chat/messages.speaker_id).
     from_machine: Mapped[bool] = mapped_column(default=False)
     body: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,6 +5,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+from app.models.tenancy import TenantOwned
 from app.models.types import UTCDateTime, utcnow
 
 
@@ -14,7 +15,7 @@ def generate_provisioning_code() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(12))
 
 
-class Company(db.Model):
+class Company(TenantOwned, db.Model):
     """A client company whose people and computers the tenant supports."""
 
     __tablename__ = "companies"

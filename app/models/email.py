@@ -7,6 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.models.tenancy import TenantOwned
 from app.models.types import UTCDateTime, utcnow
 from app.models.user import enum_column
 
@@ -21,7 +22,7 @@ class EmailStatus(enum.StrEnum):
         return {"PENDING": "Na fila", "SENT": "Enviado", "FAILED": "Falhou"}[self.value]
 
 
-class EmailMessage(db.Model):
+class EmailMessage(TenantOwned, db.Model):
     """One e-mail to one person. Committed with the ticket change, so a rolled-back change sends
     nothing and a failed send never undoes the change; the sender job retries with backoff."""
 

@@ -14,6 +14,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+from app.models.tenancy import TenantOwned
 from app.models.types import UTCDateTime, utcnow
 from app.models.user import enum_column
 
@@ -63,7 +64,7 @@ class ExportStatus(enum.StrEnum):
         }[self.value]
 
 
-class ReportExport(db.Model):
+class ReportExport(TenantOwned, db.Model):
     """A CSV of the tickets matching a list filter, built by the report_export_runner job."""
 
     __tablename__ = "report_exports"

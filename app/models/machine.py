@@ -13,11 +13,12 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+from app.models.tenancy import TenantOwned
 from app.models.types import JSONType, UTCDateTime, utcnow
 from app.models.user import Persona, enum_column
 
 
-class Machine(db.Model):
+class Machine(TenantOwned, db.Model):
     __tablename__ = "machines"
     __table_args__ = (Index("ix_machines_tenant_fingerprint", "tenant_id", "fingerprint"),)
 
@@ -40,7 +41,7 @@ class Machine(db.Model):
     persona: Mapped[Persona] = mapped_column(enum_column(Persona), default=Persona.COLLABORATOR)
     is_active: Mapped[bool] = mapped_column(default=True)
     inventory_hash: Mapped[str | None] = mapped_column(String(64))
-    # The fingerprint of the agent inventory text behind inventory_hash (services/machines.py,
+    # The fingerprint of the agent inventory text behind inventory_hash (app/devices/inventory.py,
     # SentInventory), or None when the last snapshot came from elsewhere.
     inventory_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -70,13 +71,13 @@ class MachinePresence(db.Model):
     last_sample_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class MachineIdentifier(db.Model):
+class MachineIdentifier(TenantOwned, db.Model):
     """One thing that identifies a device's hardware within a tenant.
 
     Kinds: "deviceid" (FusionInventory / GLPI Agent), "uuid" (SMBIOS), "serial"
     (BIOS), "mac". Every source of inventory records what it saw here, so the
     same computer reporting through our agent and through FusionInventory is
-    found as one device (services.machines.find_machine_by_identifiers).
+    found as one device (app.devices.identity.find_machine_by_identifiers).
     """
 
     __tablename__ = "machine_identifiers"
@@ -155,7 +156,7 @@ class AlertSeverity(enum.StrEnum):
         return {"info": "Informativo", "warning": "Atenção", "critical": "Crítico"}[self.value]
 
 
-class MachineAlert(db.Model):
+class MachineAlert(TenantOwned, db.Model):
     """A posture alert. At most one open alert per kind and device."""
 
     __tablename__ = "machine_alerts"

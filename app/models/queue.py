@@ -4,12 +4,13 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.models.tenancy import TenantOwned
 from app.models.types import UTCDateTime, utcnow
 
 DEFAULT_QUEUE_NAME = "Chamados"
 
 
-class Queue(db.Model):
+class Queue(TenantOwned, db.Model):
     """A ticket queue ("fila"). "Chamados" always exists and is the default."""
 
     __tablename__ = "queues"

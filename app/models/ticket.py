@@ -5,6 +5,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.extensions import db
+from app.models.tenancy import TenantOwned
 from app.models.types import JSONType, UTCDateTime, utcnow
 from app.models.user import enum_column
 from app.services.html import html_to_text, sanitize_html
@@ -74,7 +75,7 @@ class CommentVisibility(enum.StrEnum):
         return "Público" if self is CommentVisibility.PUBLIC else "Interno"
 
 
-class Ticket(db.Model):
+class Ticket(TenantOwned, db.Model):
     __tablename__ = "tickets"
     __table_args__ = (
         UniqueConstraint("tenant_id", "reference"),
@@ -204,7 +205,7 @@ class Comment(db.Model):
         return sanitize_html(value)
 
 
-class Attachment(db.Model):
+class Attachment(TenantOwned, db.Model):
     """Metadata of a stored file; the bytes live under UPLOAD_DIR at `storage_key`."""
 
     __tablename__ = "attachments"

@@ -6,6 +6,7 @@ from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.extensions import db
+from app.models.tenancy import TenantOwned
 from app.models.types import JSONType, UTCDateTime, utcnow
 
 
@@ -55,7 +56,7 @@ def enum_column(enum_class, length: int = 20):
     )
 
 
-class User(UserMixin, db.Model):
+class User(TenantOwned, UserMixin, db.Model):
     """A person: staff (admin, manager, agent) or a collaborator of a client company.
 
     History (tickets, events, comments) references the immutable `id`, so the
@@ -101,7 +102,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.email} {self.role}>"
 
 
-class UserAlias(db.Model):
+class UserAlias(TenantOwned, db.Model):
     """The e-mail of an account merged into another: it still signs in, as the survivor."""
 
     __tablename__ = "user_aliases"

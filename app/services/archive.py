@@ -33,6 +33,7 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
+from app.services import tenancy
 
 FORMAT = "chamados-ticket-archive/1"
 BATCH = 200
@@ -122,6 +123,11 @@ def archive_resolved(
     older_than_days: int, archive_dir: str | None = None, now: datetime | None = None
 ) -> ArchiveResult:
     """Write every resolved, not yet archived ticket resolved more than `older_than_days` ago."""
+    with tenancy.all_tenants("the local archive is one file for the whole install, every tenant"):
+        return _archive_resolved(older_than_days, archive_dir, now)
+
+
+def _archive_resolved(older_than_days: int, archive_dir: str | None, now: datetime | None) -> ArchiveResult:
     if older_than_days < 1:
         raise ValueError("older_than_days must be at least 1")
     now = now or utcnow()

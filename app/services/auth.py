@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import User
 from app.models.types import utcnow
-from app.services import audit
+from app.services import audit, tenancy
 from app.services.passwords import hash_password, needs_rehash, verify_password
 from app.services.users import alias_owners
 
@@ -28,9 +28,10 @@ def authenticate(email: str, password: str) -> LoginResult:
     wins (ordered by id so the answer is stable).
     """
     email = (email or "").strip().lower()
-    candidates = db.session.scalars(select(User).where(User.email == email).order_by(User.id)).all()
-    # The e-mail of an account merged into another signs in to the survivor.
-    candidates += db.session.scalars(alias_owners(email)).all()
+    with tenancy.all_tenants("a login's e-mail names the account, in whichever tenant it is"):
+        candidates = db.session.scalars(select(User).where(User.email == email).order_by(User.id)).all()
+        # The e-mail of an account merged into another signs in to the survivor.
+        candidates += db.session.scalars(alias_owners(email)).all()
     if not candidates:
         verify_password(None, password)  # same cost as a real check
         return _refused(email, None, "e-mail desconhecido", INVALID_CREDENTIALS)

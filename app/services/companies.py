@@ -6,11 +6,26 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Company, generate_provisioning_code
+from app.services import tenancy
 from app.services.changes import apply_changes
-from app.services.errors import NotFound, ValidationError
+from app.services.errors import ValidationError
 
 APELIDO_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,58}[a-z0-9]$|^[a-z0-9]$")
 CNPJ_DIGITS = 14
+
+
+def by_provisioning_code(code: str | None) -> Company | None:
+    """The active company of an installation code, in whichever tenant, and from here on that
+    tenant's scope: a device (or an inventory agent) names its company by code alone."""
+    code = (code or "").strip().upper()
+    if not code:
+        return None
+    with tenancy.all_tenants("a device names its company by code, before any tenant is known"):
+        company = db.session.scalar(select(Company).where(Company.provisioning_code == code))
+    if company is None or not company.is_active:
+        return None
+    tenancy.enter(company.tenant_id)
+    return company
 
 
 def normalise_apelido(value: str) -> str:
@@ -44,13 +59,6 @@ def _cnpj_checksum_ok(digits: str) -> bool:
     first = check(digits[:12], [5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2])
     second = check(digits[:12] + str(first), [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2])
     return digits[12:] == f"{first}{second}"
-
-
-def get_company(tenant_id: int, company_id: int) -> Company:
-    company = db.session.get(Company, company_id)
-    if company is None or company.tenant_id != tenant_id:
-        raise NotFound("Empresa não encontrada.")
-    return company
 
 
 def _check_apelido_free(tenant_id: int, apelido: str, except_id: int | None = None) -> None:
@@ -96,12 +104,6 @@ def update_company(
     if values["apelido"] != company.apelido:
         _check_apelido_free(company.tenant_id, values["apelido"], except_id=company.id)
     return bool(apply_changes(company, values))
-
-
-def set_active(company: Company, active: bool) -> None:
-    if company.is_active != active:
-        company.is_active = active
-        db.session.commit()
 
 
 def rotate_provisioning_code(company: Company) -> str:

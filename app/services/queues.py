@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import DEFAULT_QUEUE_NAME, Queue, Tenant, Ticket
-from app.services.errors import Conflict, NotFound, ValidationError
+from app.services.errors import Conflict, ValidationError
 
 DEMO_QUEUES = (DEFAULT_QUEUE_NAME, "Infraestrutura", "Interno")
 
@@ -61,13 +61,6 @@ def _check_name_free(tenant_id: int, name: str, except_id: int | None = None) ->
         query = query.where(Queue.id != except_id)
     if db.session.scalar(query) is not None:
         raise ValidationError("Já existe uma fila com este nome.", field="name")
-
-
-def get_queue(tenant_id: int, queue_id: int) -> Queue:
-    queue = db.session.get(Queue, queue_id)
-    if queue is None or queue.tenant_id != tenant_id:
-        raise NotFound("Fila não encontrada.")
-    return queue
 
 
 def create_queue(tenant_id: int, name: str) -> Queue:

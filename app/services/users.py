@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Company, Persona, Role, User, UserAlias
 from app.services.changes import apply_changes
-from app.services.errors import NotFound, ValidationError
+from app.services.errors import ValidationError
 from app.services.passwords import MIN_PASSWORD_LENGTH, hash_password
 from app.services.permissions import persona_or_default
 
@@ -117,13 +117,6 @@ def create_user(
 
 PERSON_TYPES = {"todos": "Todos", "pessoas": "Pessoas", "dispositivos": "Dispositivos"}
 USERS_PAGE_LIMIT = 200
-
-
-def get_user(tenant_id: int, user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None or user.tenant_id != tenant_id:
-        raise NotFound("Usuário não encontrado.")
-    return user
 
 
 def list_people(tenant_id: int, search: str = "", limit: int = USERS_PAGE_LIMIT) -> list[User]:

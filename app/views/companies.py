@@ -4,8 +4,10 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.extensions import db
+from app.models import Company
 from app.security import requires
 from app.services import companies as company_service
+from app.services import tenancy
 from app.services.errors import DomainError
 
 bp = Blueprint("companies", __name__)
@@ -47,7 +49,7 @@ def new():
 @bp.route("/empresas/<int:company_id>", methods=["GET", "POST"])
 @requires("admin.companies")
 def edit(company_id: int):
-    company = company_service.get_company(current_user.tenant_id, company_id)
+    company = tenancy.owned(Company, company_id, "Empresa não encontrada.")
     if request.method == "GET":
         values = {
             "name": company.name,
@@ -78,7 +80,7 @@ def edit(company_id: int):
 @bp.post("/empresas/<int:company_id>/codigo")
 @requires("admin.companies")
 def rotate_code(company_id: int):
-    company = company_service.get_company(current_user.tenant_id, company_id)
+    company = tenancy.owned(Company, company_id, "Empresa não encontrada.")
     code = company_service.rotate_provisioning_code(company)
     flash(f"Novo código de provisionamento de “{company.apelido}”: {code}", "success")
     return redirect(url_for("companies.edit", company_id=company.id))

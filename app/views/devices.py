@@ -7,8 +7,9 @@ from app.devices import admin, alerts, online, read_models, usb
 from app.devices import external_inventory as inventory_service
 from app.devices.inventory import diff_inventories, latest_inventory
 from app.extensions import db
-from app.models import Persona, Tenant, UsbPolicy, UsbPolicyMode
+from app.models import Machine, Persona, Tenant, UsbPolicy, UsbPolicyMode
 from app.security import requires, staff_required
+from app.services import tenancy
 from app.services.errors import DomainError
 from app.services.permissions import DEFAULT_PERSONA
 from app.services.ticket_filters import company_choices
@@ -78,7 +79,7 @@ def _render_external_inventory(error: DomainError | None = None, username: str |
 @bp.get("/dispositivos/<int:machine_id>")
 @staff_required
 def show(machine_id: int):
-    machine = admin.get_machine(current_user.tenant_id, machine_id)
+    machine = tenancy.owned(Machine, machine_id, "Dispositivo não encontrado.")
     snapshot = latest_inventory(machine)
     previous = latest_inventory(machine, before=1)
     inventory = snapshot.inventory if snapshot else {}
@@ -112,7 +113,7 @@ def show(machine_id: int):
 
 
 def _act(machine_id: int, action, success: str):
-    machine = admin.get_machine(current_user.tenant_id, machine_id)
+    machine = tenancy.owned(Machine, machine_id, "Dispositivo não encontrado.")
     try:
         action(machine)
     except DomainError as error:

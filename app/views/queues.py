@@ -4,8 +4,10 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.extensions import db
+from app.models import Queue
 from app.security import requires
 from app.services import queues as queue_service
+from app.services import tenancy
 from app.services.errors import DomainError
 
 bp = Blueprint("queues", __name__)
@@ -40,12 +42,12 @@ def create():
 @bp.post("/filas/<int:queue_id>/renomear")
 @requires("admin.queues")
 def rename(queue_id: int):
-    queue = queue_service.get_queue(current_user.tenant_id, queue_id)
+    queue = tenancy.owned(Queue, queue_id, "Fila não encontrada.")
     return _run(lambda: queue_service.rename_queue(queue, request.form.get("name", "")), "Fila renomeada.")
 
 
 @bp.post("/filas/<int:queue_id>/excluir")
 @requires("admin.queues")
 def delete(queue_id: int):
-    queue = queue_service.get_queue(current_user.tenant_id, queue_id)
+    queue = tenancy.owned(Queue, queue_id, "Fila não encontrada.")
     return _run(lambda: queue_service.delete_queue(queue), "Fila excluída.")

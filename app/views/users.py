@@ -7,9 +7,10 @@ from sqlalchemy.orm import joinedload
 
 from app.devices.people import machines_of_user
 from app.extensions import db
-from app.models import Machine, Persona, Role
+from app.models import Machine, Persona, Role, User
 from app.security import requires
 from app.services import merge as merge_service
+from app.services import tenancy
 from app.services import users as user_service
 from app.services.companies import list_companies
 from app.services.errors import DomainError
@@ -89,7 +90,7 @@ def new():
 @bp.route("/usuarios/<int:user_id>", methods=["GET", "POST"])
 @requires("admin.users")
 def edit(user_id: int):
-    person = user_service.get_user(current_user.tenant_id, user_id)
+    person = tenancy.owned(User, user_id, "Usuário não encontrado.")
     if request.method == "GET":
         values = {
             "email": person.email,
@@ -129,7 +130,7 @@ def edit(user_id: int):
 @bp.post("/usuarios/<int:user_id>/senha")
 @requires("admin.users")
 def set_password(user_id: int):
-    person = user_service.get_user(current_user.tenant_id, user_id)
+    person = tenancy.owned(User, user_id, "Usuário não encontrado.")
     try:
         user_service.set_password(person, request.form.get("password", ""))
     except DomainError as error:
@@ -143,7 +144,7 @@ def set_password(user_id: int):
 @requires("admin.users")
 def merge(user_id: int):
     """Pick the account that stays, see what will move, confirm."""
-    duplicate = user_service.get_user(current_user.tenant_id, user_id)
+    duplicate = tenancy.owned(User, user_id, "Usuário não encontrado.")
     email = (request.values.get("destino") or "").strip()
     if not email:
         return render_template("users/merge.html", duplicate=duplicate, email="", preview=None, error=None)

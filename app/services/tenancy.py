@@ -1,0 +1,112 @@
+"""The tenant gate: every ORM query in a request or a job sees only the current tenant's rows.
+
+Models that inherit TenantOwned (app/models/tenancy.py) declare it once. A listener on every
+ORM execution adds `tenant_id = <current tenant>` for each of them in the statement (joins,
+subqueries, UPDATE and DELETE included), so a forgotten filter cannot leak a client's data.
+
+The scope of the work at hand:
+- a request: its signed-in person's tenant (`enter_request_scope`, before every view); a
+  device's tenant once its token is checked (`enter`); an anonymous request may read no
+  tenant's rows at all, and trying is an error (`TenantScopeMissing`), not an empty answer;
+- a job: every tenant, explicitly (`all_tenants`), or one at a time (`scope`);
+- the way out, for the few places that must look across tenants before they know which one
+  (a login by e-mail, a company code): `with all_tenants("why"):`, or, for a statement built
+  once at import (the token check), `.execution_options(all_tenants="why")` — greppable.
+Outside a request or a job (the CLI, the test suite's own set-up) nothing is added.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from flask import g, has_app_context, has_request_context
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.orm import Session, with_loader_criteria
+from sqlalchemy.sql import visitors
+
+from app.extensions import db
+from app.models.tenancy import TenantOwned
+from app.services.errors import NotFound
+
+ALL_TENANTS = "all"  # the explicit way out
+NO_TENANT = "none"  # an anonymous request: reading any tenant's rows is a mistake
+_SCOPE = "tenant_scope"
+
+
+class TenantScopeMissing(RuntimeError):
+    """Code read a tenant's rows where no tenant is known (say which, or use all_tenants)."""
+
+
+def current_scope():
+    """The tenant id, ALL_TENANTS, NO_TENANT, or None outside any request or job."""
+    return g.get(_SCOPE) if has_app_context() else None
+
+
+def enter(tenant_id: int) -> None:
+    """From here to the end of this anonymous request, work in `tenant_id`'s rows (a device's,
+    once its token or company code is checked). Anywhere else it changes nothing: a signed-in
+    person's scope is not swapped, and a job or CLI command keeps the scope it chose."""
+    if has_request_context() and g.get(_SCOPE) == NO_TENANT:
+        setattr(g, _SCOPE, tenant_id)
+
+
+@contextmanager
+def scope(tenant_id):
+    """Work in one tenant's rows for a block (a job going through tenants one by one)."""
+    previous = g.get(_SCOPE)
+    setattr(g, _SCOPE, tenant_id)
+    try:
+        yield
+    finally:
+        setattr(g, _SCOPE, previous)
+
+
+def all_tenants(reason: str):
+    """The way out of the gate, for code that must look across tenants; `reason` says why."""
+    assert reason, "say why the gate is opened"
+    return scope(ALL_TENANTS)
+
+
+def enter_request_scope() -> None:
+    """Before every view: the signed-in person's tenant, or no tenant at all."""
+    setattr(g, _SCOPE, current_user.tenant_id if current_user.is_authenticated else NO_TENANT)
+
+
+def owned(model, record_id: int | None, message: str = "Registro não encontrado."):
+    """The row of `model` with this id in the current tenant, or NotFound (404)."""
+    row = db.session.get(model, record_id) if record_id is not None else None
+    if row is None:
+        raise NotFound(message)
+    return row
+
+
+def _touches_tenant_rows(state) -> bool:
+    """Whether the statement reads a tenant-owned table anywhere (only asked in anonymous
+    requests, so walking the whole statement costs nothing where it matters)."""
+    owned_tables = {
+        mapper.local_table for mapper in db.Model.registry.mappers if issubclass(mapper.class_, TenantOwned)
+    }
+    return any(element in owned_tables for element in visitors.iterate(state.statement))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_to_the_tenant(state) -> None:
+    if state.is_column_load:
+        return  # an expired attribute of a row already read (in scope) is being refreshed
+    if state.execution_options.get("all_tenants"):
+        return  # a statement that looks across tenants by design, and says why
+    current = current_scope()
+    if current is None or current == ALL_TENANTS:
+        return
+    if current == NO_TENANT:
+        if _touches_tenant_rows(state):
+            raise TenantScopeMissing(
+                "A tenant's rows were read in a request with no tenant: enter() the tenant once it "
+                "is known, or use all_tenants('why') where looking across tenants is the point."
+            )
+        return
+    tenant_id = current
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+    )
