@@ -251,6 +251,7 @@ def main() -> None:
     env = {
         **os.environ,
         "APP_ENV": "production",
+        "PUBLIC_BASE_URL": "http://127.0.0.1",  # production refuses to start without one
         "DATABASE_URL": url,
         "REDIS_URL": redis_url,
         "SECRET_KEY": "bench-" + "k" * 40,

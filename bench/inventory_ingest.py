@@ -119,6 +119,7 @@ def main() -> None:
     env = {
         **os.environ,
         "APP_ENV": "production",
+        "PUBLIC_BASE_URL": "http://127.0.0.1",  # production refuses to start without one
         "DATABASE_URL": url,
         "SECRET_KEY": "bench-" + "k" * 40,
         "MACHINE_PROVISIONING_SECRET": "bench-provisioning-secret",

@@ -294,7 +294,7 @@ def test_heartbeat_tells_the_device_about_its_chats(chat_device, agent_user):
 
 
 def test_timeline_describes_chat_events(chat_device, agent_user):
-    from app.services.tickets import describe_event
+    from app.services.timeline import describe_event
 
     setup = chat_device()
     setup.start(agent_user)

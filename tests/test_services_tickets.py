@@ -15,7 +15,7 @@ from app.models import (
     TicketStatus,
 )
 from app.models.types import utcnow
-from app.services import tickets
+from app.services import tickets, timeline
 from app.services.errors import Conflict, ValidationError
 from app.services.tickets import (
     add_comment,
@@ -26,10 +26,9 @@ from app.services.tickets import (
     change_queue,
     change_status,
     create_ticket,
-    describe_event,
-    format_duration,
     open_ticket_for,
 )
+from app.services.timeline import describe_event, format_duration
 from tests.conftest import make_user
 
 
@@ -304,7 +303,7 @@ def test_lunch_auto_pause_pauses_only_the_internal_queue(make_ticket, agent_user
         lunch.status == TicketStatus.PAUSED and lunch.worked_seconds >= 0 and lunch.in_progress_since is None
     )
     assert other.status == TicketStatus.IN_PROGRESS and waiting.status == TicketStatus.PENDING
-    entries = [e for e in tickets.timeline(lunch, include_internal=True) if e.kind == "event"]
+    entries = [e for e in timeline.timeline(lunch, include_internal=True) if e.kind == "event"]
     assert entries[-1].item.payload == {
         "from": "IN_PROGRESS",
         "to": "PAUSED",

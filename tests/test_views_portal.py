@@ -11,6 +11,7 @@ from app.extensions import db
 from app.models import Attachment, Company, Persona, Role, Ticket, TicketStatus
 from app.models.types import utcnow
 from app.services import tickets as ticket_service
+from app.services import timeline
 from tests.conftest import logged_in_client, make_user
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -128,7 +129,7 @@ def test_collaborator_comments_are_public_even_when_asked_otherwise(collaborator
         f"/portal/chamados/{ticket.reference}/comentarios",
         data={"body": "<p>Oi</p>", "visibility": "INTERNAL"},
     )
-    comments = [e.item for e in ticket_service.timeline(ticket, include_internal=True) if e.kind == "comment"]
+    comments = [e.item for e in timeline.timeline(ticket, include_internal=True) if e.kind == "comment"]
     assert [c.visibility.value for c in comments] == ["PUBLIC"]
 
 

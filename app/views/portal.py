@@ -12,6 +12,7 @@ from app.models import TicketStatus
 from app.security import current_device_session, current_persona, current_user_can, portal_required
 from app.services import portal as portal_service
 from app.services import tickets as ticket_service
+from app.services import timeline
 from app.services.errors import DomainError
 from app.services.permissions import reopen_deadline
 from app.services.portal import PortalViewer
@@ -63,8 +64,8 @@ def new():
 def _ticket_context(ticket, **extra) -> dict:
     return {
         "ticket": ticket,
-        "timeline": ticket_service.timeline(ticket, include_internal=False),
-        "describe_event": partial(ticket_service.describe_event, public=True),
+        "timeline": timeline.timeline(ticket, include_internal=False),
+        "describe_event": partial(timeline.describe_event, public=True),
         "ticket_files": ticket_service.ticket_attachments(ticket),
         "can_reopen": current_user_can("tickets.reopen", ticket),
         "reopen_deadline": reopen_deadline(ticket),

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, request
 
 from app.security import current_user_can
-from app.services.tickets import format_duration
+from app.services.timeline import format_duration
 from app.views import security_headers
 
 

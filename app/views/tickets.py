@@ -18,7 +18,7 @@ from app.chat import read_models as chat_service
 from app.extensions import db
 from app.models import Attachment, CommentVisibility, Ticket, TicketPriority
 from app.security import current_user_can, staff_required
-from app.services import saved_views
+from app.services import saved_views, timeline
 from app.services import tickets as ticket_service
 from app.services.errors import DomainError
 from app.services.numbers import record_number
@@ -245,11 +245,11 @@ def ticket_or_404(reference: int) -> Ticket:
 def _ticket_context(ticket: Ticket) -> dict:
     return {
         "ticket": ticket,
-        "timeline": ticket_service.timeline(ticket, include_internal=True),
+        "timeline": timeline.timeline(ticket, include_internal=True),
         "ticket_files": ticket_service.ticket_attachments(ticket),
         "actions": ticket_service.allowed_actions(ticket),
-        "describe_event": ticket_service.describe_event,
-        "format_duration": ticket_service.format_duration,
+        "describe_event": timeline.describe_event,
+        "format_duration": timeline.format_duration,
         **_form_choices(),
     }
 
