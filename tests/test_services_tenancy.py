@@ -100,3 +100,14 @@ def test_requests_are_scoped_to_the_signed_in_person_or_to_nobody(app, tenant, o
     with tenancy.all_tenants("a job"):
         tenancy.enter(tenant.id)  # outside a request: the scope chosen stays
         assert tenancy.current_scope() == tenancy.ALL_TENANTS
+
+
+def test_a_request_without_a_session_cookie_never_asks_who_is_signed_in(app, register_device, monkeypatch):
+    """A heartbeat has no cookie: the scope must not ask Flask-Login, which reads the session
+    (and marks it accessed) on the hottest path of all."""
+    _body, auth = register_device()
+    asked = []
+    load_user = app.login_manager._load_user
+    monkeypatch.setattr(app.login_manager, "_load_user", lambda: (asked.append(1), load_user())[1])
+    response = app.test_client().post("/api/machines/heartbeat", json={}, headers=auth)
+    assert response.status_code == 200 and asked == []

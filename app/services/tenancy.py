@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from flask import g, has_app_context, has_request_context
+from flask import g, has_app_context, has_request_context, session
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.orm import Session, with_loader_criteria
@@ -69,7 +69,13 @@ def all_tenants(reason: str):
 
 
 def enter_request_scope() -> None:
-    """Before every view: the signed-in person's tenant, or no tenant at all."""
+    """Before every view: the signed-in person's tenant, or no tenant at all.
+
+    Without a session cookie nobody is signed in (every device API call): asking Flask-Login
+    would read the session, mark it accessed and cost each heartbeat the cookie work."""
+    if not session:
+        setattr(g, _SCOPE, NO_TENANT)
+        return
     setattr(g, _SCOPE, current_user.tenant_id if current_user.is_authenticated else NO_TENANT)
 
 
