@@ -1,8 +1,8 @@
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Company, Machine, Queue, Role, User
-from tests.conftest import make_user
+from tests.conftest import csrf_token_from, make_user
 
 
 def test_company_create_with_inline_portuguese_errors(admin_client, company):
@@ -68,7 +68,7 @@ def test_user_create_edit_and_password(admin_client, company, collaborator):
     assert response.status_code == 302
 
 
-def test_queues_page(admin_client, tenant):
+def test_queues_page(admin_client, tenant, queue):
     page = admin_client.get("/filas").get_data(as_text=True)
     assert "Chamados" in page and "(padrão)" in page
     admin_client.post("/filas", data={"name": "Infraestrutura"})
@@ -104,3 +104,14 @@ def test_merge_page_previews_then_merges(admin_client, tenant, company, collabor
     assert f"Conta {collaborator.email} mesclada em {survivor.email}." in done.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(User, collaborator.id).is_active is False
+
+
+def test_pages_that_show_queues_write_nothing(admin_client, tenant):
+    """A GET never writes: a tenant without "Chamados" gets it with its first ticket, not by
+    opening Filas or Novo chamado."""
+    assert admin_client.get("/filas").status_code == 200
+    assert admin_client.get("/chamados/novo").status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(Queue)) == 0
+    token = csrf_token_from(admin_client, "/chamados/novo")
+    admin_client.post("/chamados/novo", data={"subject": "Primeiro", "csrf_token": token})
+    assert [q.name for q in db.session.scalars(select(Queue))] == ["Chamados"]

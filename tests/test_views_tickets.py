@@ -137,7 +137,7 @@ def test_bulk_assign_from_the_list(agent_client, make_ticket, agent_user):
 # --- new ticket -------------------------------------------------------------------
 
 
-def test_new_ticket_form_preselects_chamados_and_creates(agent_client, collaborator):
+def test_new_ticket_form_preselects_chamados_and_creates(agent_client, collaborator, queue):
     form = agent_client.get("/chamados/novo").get_data(as_text=True)
     assert re.search(r'<option value="\d+" selected>Chamados</option>', form)
     response = agent_client.post(

@@ -23,6 +23,14 @@ def ensure_queue(tenant_id: int, name: str) -> Queue:
     return queue
 
 
+def existing_default_queue(tenant_id: int) -> Queue | None:
+    """The "Chamados" queue if the tenant has it: what a page shows (a GET never creates it;
+    the first ticket opened creates it, through resolve_queue)."""
+    return db.session.scalar(
+        select(Queue).where(Queue.tenant_id == tenant_id, Queue.name == DEFAULT_QUEUE_NAME)
+    )
+
+
 def default_queue(tenant_id: int) -> Queue:
     """The "Chamados" queue of a tenant, created if it is missing."""
     return ensure_queue(tenant_id, DEFAULT_QUEUE_NAME)

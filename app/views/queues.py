@@ -16,8 +16,6 @@ bp = Blueprint("queues", __name__)
 @bp.get("/filas")
 @requires("admin.queues")
 def index():
-    queue_service.default_queue(current_user.tenant_id)  # "Chamados" always exists
-    db.session.commit()
     return render_template("queues/index.html", queues=queue_service.list_queues(current_user.tenant_id))
 
 

@@ -23,7 +23,7 @@ from app.services import tickets as ticket_service
 from app.services.errors import DomainError
 from app.services.numbers import record_number
 from app.services.permissions import visible_tickets
-from app.services.queues import default_queue, list_queues
+from app.services.queues import existing_default_queue, list_queues
 from app.services.ticket_filters import (
     SORT_LABELS,
     UNASSIGNED,
@@ -205,8 +205,8 @@ def _form_choices() -> dict:
 def new():
     form = request.form
     if request.method == "GET":
-        values = {"queue_id": str(default_queue(current_user.tenant_id).id), "priority": "MEDIUM"}
-        db.session.commit()  # "Chamados" may just have been created
+        chamados = existing_default_queue(current_user.tenant_id)
+        values = {"queue_id": str(chamados.id) if chamados else "", "priority": "MEDIUM"}
         return render_template("tickets/new.html", values=values, errors={}, **_form_choices())
     try:
         ticket = ticket_service.open_ticket_for(
