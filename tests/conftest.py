@@ -188,6 +188,20 @@ def make_app(test_env, tmp_path):
     return build
 
 
+@pytest.fixture
+def dead_redis_client(make_app):
+    """A client of an app whose REDIS_URL points at a port nothing listens on, signed in as `user`."""
+
+    def client_for(user):
+        app = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+        app.test_client_class = IsolatedClient
+        client = app.test_client()
+        assert login(client, user).status_code == 302
+        return client
+
+    return client_for
+
+
 # --- domain objects -------------------------------------------------------
 
 

@@ -175,15 +175,12 @@ def test_an_admin_archives_resolved_tickets_from_saude(admin_client, agent_clien
     assert "nenhum chamado novo para arquivar" in again.get_data(as_text=True)
 
 
-def test_executar_agora_with_redis_down_runs_the_job_here_and_says_so(make_app, admin_user):
+def test_executar_agora_with_redis_down_runs_the_job_here_and_says_so(dead_redis_client, admin_user):
     """With REDIS_URL set but Redis not answering, the click is not a 500 and not lost."""
     from app.models import JobRun
-    from tests.conftest import IsolatedClient, csrf_token_from, free_port, login
+    from tests.conftest import csrf_token_from
 
-    dead_redis = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
-    dead_redis.test_client_class = IsolatedClient
-    client = dead_redis.test_client()
-    login(client, admin_user)
+    client = dead_redis_client(admin_user)
     token = csrf_token_from(client, "/admin/saude/tarefas")
     response = client.post(
         "/admin/saude/tarefas/chat_cleanup/executar", data={"csrf_token": token}, follow_redirects=True

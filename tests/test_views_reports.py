@@ -58,15 +58,13 @@ def test_collaborators_have_no_reports(app, collaborator):
     assert client.get("/relatorios").status_code == 302  # sent to the portal
 
 
-def test_an_export_with_redis_down_is_made_here_and_the_page_says_so(make_app, agent_user, make_ticket):
+def test_an_export_with_redis_down_is_made_here_and_the_page_says_so(
+    dead_redis_client, agent_user, make_ticket
+):
     from app.models import ExportStatus
-    from tests.conftest import IsolatedClient, free_port, login
 
     make_ticket("Impressora")
-    dead_redis = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
-    dead_redis.test_client_class = IsolatedClient
-    client = dead_redis.test_client()
-    login(client, agent_user)
+    client = dead_redis_client(agent_user)
     token = csrf_token_from(client, "/chamados")
     response = client.post(
         "/relatorios/exportar", data={"filtros": "", "csrf_token": token}, follow_redirects=True
