@@ -260,3 +260,16 @@ def test_bad_comment_keeps_the_text(agent_client, make_ticket, agent_user):
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "não corresponde à extensão" in html
     assert 'value="&lt;p&gt;meu texto&lt;/p&gt;"' in html
+
+
+def test_clearing_the_default_works_without_htmx_too(agent_client, make_ticket):
+    """A click before htmx has loaded submits the form as a plain POST: it still clears."""
+    from tests.conftest import csrf_token_from
+
+    token = csrf_token_from(agent_client, "/chamados")
+    agent_client.post("/chamados/padrao", data={"query": "prioridade=URGENT", "csrf_token": token})
+    page = agent_client.get("/chamados", follow_redirects=True).get_data(as_text=True)  # to the default
+    form = re.search(r'<form method="post" action="(/chamados/padrao/limpar)"', page)
+    assert form, "the clear-default form has no plain POST fallback"
+    response = agent_client.post(form.group(1), data={"csrf_token": token}, follow_redirects=True)
+    assert response.status_code == 200 and "Filtro padrão removido." in response.get_data(as_text=True)
