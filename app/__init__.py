@@ -120,7 +120,7 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_error_handlers(app: Flask) -> None:
     from app.services.errors import DomainError
-    from app.views.errors import error_response
+    from app.views.errors import TOO_MANY_REQUESTS, error_response
 
     @app.errorhandler(DomainError)
     def _domain_error(error):
@@ -136,9 +136,7 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(429)
     def _too_many_requests(error):
-        response = app.make_response(
-            error_response(429, "rate_limited", "Muitas tentativas. Aguarde um pouco e tente novamente.")
-        )
+        response = app.make_response(error_response(429, "rate_limited", TOO_MANY_REQUESTS))
         if getattr(error, "retry_after", None):
             response.headers["Retry-After"] = str(error.retry_after)
         return response

@@ -18,6 +18,7 @@ Outside a request or a job (the CLI, the test suite's own set-up) nothing is add
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import cache
 
 from flask import g, has_app_context, has_request_context, session
 from flask_login import current_user
@@ -87,12 +88,17 @@ def owned(model, record_id: int | None, message: str = "Registro não encontrado
     return row
 
 
+@cache
+def _tenant_owned_tables() -> frozenset:
+    return frozenset(
+        mapper.local_table for mapper in db.Model.registry.mappers if issubclass(mapper.class_, TenantOwned)
+    )
+
+
 def _touches_tenant_rows(state) -> bool:
     """Whether the statement reads a tenant-owned table anywhere (only asked in anonymous
     requests, so walking the whole statement costs nothing where it matters)."""
-    owned_tables = {
-        mapper.local_table for mapper in db.Model.registry.mappers if issubclass(mapper.class_, TenantOwned)
-    }
+    owned_tables = _tenant_owned_tables()
     return any(element in owned_tables for element in visitors.iterate(state.statement))
 
 

@@ -10,6 +10,7 @@ from app.security import home_url
 from app.services.auth import authenticate
 from app.services.rate_limits import limited
 from app.views.device_sessions import end_device_session
+from app.views.errors import TOO_MANY_REQUESTS
 
 bp = Blueprint("auth", __name__)
 
@@ -45,7 +46,7 @@ def _too_many_logins(error):
     """Too many attempts: the login page itself says so, keeping the e-mail typed."""
     response = current_app.make_response(
         render_login(
-            "Muitas tentativas. Aguarde um pouco e tente novamente.",
+            TOO_MANY_REQUESTS,
             status=429,
             email=request.form.get("email", "").strip(),
         )

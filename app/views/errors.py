@@ -2,6 +2,8 @@
 
 from flask import jsonify, render_template, request
 
+TOO_MANY_REQUESTS = "Muitas tentativas. Aguarde um pouco e tente novamente."
+
 
 def json_error(status: int, code: str, message: str, **extra):
     body = {"error": {"code": code, "message": message, **extra}}
