@@ -21,11 +21,14 @@ def _errors(*statuses: int) -> dict:
         "past 32 levels (too_deep), or with corrupt gzip/deflate compression (bad_compression)",
         401: "Missing, invalid, expired or revoked token (token_missing, token_invalid, token_expired, "
         "token_revoked) or wrong provisioning secret",
-        403: "Device or person deactivated; or (chat) the ticket is not linked to this device",
+        403: "Device or person deactivated; or (chat) the ticket is not linked to this device; or "
+        "(tickets) no active person is linked to the device (no_linked_person), or a staff member is "
+        "(staff_person)",
         404: "Unknown company code; or (chat) unknown ticket or file, or a number in the path past "
         "2147483647 (no row can have it)",
         409: "Conflict with the current state (chat: no active session)",
-        413: "Body larger than AGENT_MAX_BODY_BYTES, after decompression too (chat files: larger than 10 MB)",
+        413: "Body larger than AGENT_MAX_BODY_BYTES, after decompression too (chat files: larger than "
+        "10 MB; a ticket's screenshot: larger than 768 KB)",
         415: "Content-Encoding other than identity, gzip or deflate",
         422: "Body or query does not match the schema, or holds a NUL character or an integer past "
         "64 bits; `field` names the offending field, whose value is never repeated",
@@ -128,6 +131,18 @@ OPENAPI = {
                 "responses": {
                     "200": {"description": "Recorded", "content": _json("UsbAckResponse")},
                     **_errors(400, 401, 403, 409, 413, 415, 422, 429),
+                },
+            }
+        },
+        "/api/machines/tickets": {
+            "post": {
+                "summary": "Open a ticket from the computer for the device's person (never staff), "
+                "linked to the device, with an optional PNG screenshot",
+                "security": BEARER,
+                "requestBody": {"required": True, "content": _json("DeviceTicketRequest")},
+                "responses": {
+                    "201": {"description": "Opened", "content": _json("DeviceTicketResponse")},
+                    **_errors(400, 401, 403, 413, 415, 422, 429),
                 },
             }
         },

@@ -281,6 +281,38 @@ SCHEMAS = {
         "required": ["ok", "processed"],
         "properties": {"ok": {"type": "boolean"}, "processed": {"type": "integer", "minimum": 0}},
     },
+    "DeviceTicketRequest": {
+        "type": "object",
+        "required": ["subject"],
+        "properties": {
+            "subject": {"type": "string", "minLength": 1, "maxLength": 200},
+            "description": {"type": "string", "maxLength": 20000, "description": "Plain text"},
+            "screenshot": {
+                "type": "object",
+                "required": ["contentBase64"],
+                "description": "Sent only when the person agreed. A PNG (checked by its content) of at "
+                "most 786432 bytes once decoded (413 file_too_large past it; the reference agent scales "
+                "a larger capture down), base64 without line breaks.",
+                "properties": {
+                    "filename": {"type": "string", "maxLength": 120},
+                    "contentBase64": {"type": "string", "minLength": 1},
+                },
+            },
+        },
+    },
+    "DeviceTicketResponse": {
+        "type": "object",
+        "required": ["ticket", "subject", "portalPath", "screenshotAttached"],
+        "properties": {
+            "ticket": {"type": "integer", "description": "Ticket reference (#)"},
+            "subject": {"type": "string"},
+            "portalPath": {
+                "type": "string",
+                "description": "Where the portal shows it (a handshake redirect may point there)",
+            },
+            "screenshotAttached": {"type": "boolean"},
+        },
+    },
     "RemoveResponse": {
         "type": "object",
         "required": ["removed", "personRemoved"],

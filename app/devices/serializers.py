@@ -111,6 +111,16 @@ def device_session_opened(context: dict) -> dict:
     return {**context, "redirect": "/portal"}
 
 
+def device_ticket(ticket, screenshot_attached: bool) -> dict:
+    """POST /api/machines/tickets (DeviceTicketResponse): the number, and where the portal shows it."""
+    return {
+        "ticket": ticket.reference,
+        "subject": ticket.subject,
+        "portalPath": f"/portal/chamados/{ticket.reference}",
+        "screenshotAttached": screenshot_attached,
+    }
+
+
 # --- the live chat ----------------------------------------------------------------
 
 

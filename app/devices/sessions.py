@@ -8,6 +8,7 @@ so "Resetar agente" ends the browser session too.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from app.devices.people import device_person
@@ -16,13 +17,29 @@ from app.devices.tokens import authenticate_token, check_token_still_valid
 from app.extensions import db
 from app.models import Machine, Persona, User
 from app.services.errors import DomainError
+from app.services.numbers import INT32_MAX
 
 # Where a handshake may send the browser: relative paths we know, nothing else.
 HANDSHAKE_REDIRECTS = {
     "/portal": "portal.index",
     "/portal/debug": "portal.debug",
     "/dashboard": "portal.index",  # the desktop app's manager entry: the portal shows the company's tickets
+    "/portal/chamados/novo": "portal.new",  # the agent's "Abrir chamado" when it cannot show its own dialog
 }
+# One of the portal's tickets by number (the agent's "Chamado #N aberto" opens it); the address
+# is built again with url_for, never copied from the query.
+TICKET_REDIRECT = re.compile(r"/portal/chamados/([1-9][0-9]{0,9})")
+
+
+def handshake_destination(redirect: str | None) -> tuple[str, dict] | None:
+    """(endpoint, values) a handshake may send the browser to, or None for any other value."""
+    value = redirect or "/portal"
+    if value in HANDSHAKE_REDIRECTS:
+        return HANDSHAKE_REDIRECTS[value], {}
+    match = TICKET_REDIRECT.fullmatch(value)
+    if match and int(match[1]) <= INT32_MAX:
+        return "portal.show", {"reference": int(match[1])}
+    return None
 
 
 @dataclass
@@ -50,13 +67,19 @@ def open_device_session(token: str | None) -> DeviceSession:
     """Validate a device token and find who the browser session is for."""
     context = authenticate_token(token)
     machine = context.machine
+    return DeviceSession(machine, acting_person(machine), Persona(machine.persona), context.token_id)
+
+
+def acting_person(machine: Machine) -> User:
+    """The person a device acts for (a browser session, a ticket opened from the computer):
+    its active collaborator, never nobody and never staff."""
     person = device_person(machine)
     if person is None or not person.is_active:
         raise DomainError(
             "Nenhuma pessoa ativa está vinculada a este dispositivo.", status=403, code="no_linked_person"
         )
     _refuse_staff(person)
-    return DeviceSession(machine, person, Persona(machine.persona), context.token_id)
+    return person
 
 
 def _refuse_staff(person: User) -> None:

@@ -23,6 +23,7 @@ from app.devices.openapi import OPENAPI
 from app.devices.people import device_person
 from app.devices.registration import register as register_device
 from app.devices.sessions import open_device_session
+from app.devices.tickets import open_ticket_from_device
 from app.devices.tokens import authenticate_token, hash_token
 from app.devices.usb import acknowledge_usb_policy
 from app.extensions import csrf, db
@@ -153,6 +154,16 @@ def usb_policy_ack(context):
     body = read_body("UsbAckRequest")
     policy = acknowledge_usb_policy(machine, body["status"], body.get("message"))
     return jsonify(serializers.usb_acknowledged(policy))
+
+
+@bp.post("/tickets")
+@device_required
+def open_ticket(context):
+    """The desktop agent's "Abrir chamado": the device's person's ticket, the device attached."""
+    body = read_body("DeviceTicketRequest")
+    screenshot = body.get("screenshot")
+    ticket = open_ticket_from_device(context, body["subject"], body.get("description") or "", screenshot)
+    return jsonify(serializers.device_ticket(ticket, screenshot_attached=screenshot is not None)), 201
 
 
 # --- live chat, device side (the seed's JSON fallback; the websocket is /ws/chat) ---------

@@ -41,6 +41,7 @@ REQUEST_SCHEMAS = (
     "UsbAckRequest",
     "DeviceSessionRequest",
     "ChatMessageRequest",
+    "DeviceTicketRequest",
 )
 # jsonschema is the authority and names the field at fault, but checking a heartbeat with
 # it cost ~25 us; the same schema compiled to Python code by fastjsonschema checks a good

@@ -6,8 +6,8 @@ from flask_login import current_user, login_user, logout_user
 from itsdangerous import URLSafeSerializer
 
 from app.devices.sessions import (
-    HANDSHAKE_REDIRECTS,
     DeviceSession,
+    handshake_destination,
     open_device_session,
     resume_device_session,
     session_invalid,
@@ -104,8 +104,8 @@ def _load_device_session():
 @bp.get("/machines/handshake")
 @limited("30 per minute")
 def handshake():
-    endpoint = HANDSHAKE_REDIRECTS.get(request.args.get("redirect") or "/portal")
-    if endpoint is None:
+    destination = handshake_destination(request.args.get("redirect"))
+    if destination is None:
         return render_template(
             "device_sessions/error.html", message="Destino de redirecionamento não permitido."
         ), 400
@@ -114,7 +114,8 @@ def handshake():
     except DomainError as error:
         return render_template("device_sessions/error.html", message=error.message), error.status
     begin_device_session(device)
-    response = redirect(url_for(endpoint))
+    endpoint, values = destination
+    response = redirect(url_for(endpoint, **values))
     set_context_cookie(response, device)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the token is in this URL
