@@ -106,6 +106,7 @@ BLUEPRINT_MODULES = (
     "health",
     "inventory_api",
     "portal",
+    "portal_chat",
     "queues",
     "reports",
     "tickets",

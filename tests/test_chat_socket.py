@@ -285,3 +285,62 @@ def test_a_staff_cookie_without_origin_is_not_a_staff_socket(app, live_server, a
         assert _next(socket, "error")["code"] == "not_authenticated"
     finally:
         socket.close()
+
+
+def _portal_socket(server, client):
+    """A portal tab's socket: the browser's session cookie and our own page as Origin."""
+    cookie = client.get_cookie("session").value
+    return WebSocketClient.connect(_url(server), headers={"Cookie": f"session={cookie}", "Origin": server})
+
+
+def test_the_portal_side_hears_a_chat_start_and_talks(app, live_server, chat_device, agent_user):
+    from app.chat.sessions import start_session
+    from tests.test_views_portal_chat import device_session_client
+
+    setup = chat_device()
+    person = _portal_socket(live_server, device_session_client(app, setup))
+    try:
+        assert _next(person, "hello")["side"] == "person"
+        _send(person, type="watch")
+        _next(person, "sessions")  # the refresh every watch starts with
+        start_session(agent_user, setup.ticket)
+        started = _next(person, "session")
+        assert started == {"type": "session", "event": "started", "ticket": setup.ticket.reference}
+        _send(person, type="subscribe", ticket=setup.ticket.reference, lastId=0)
+        post_message(setup.ticket, author=agent_user, from_device=False, body="Pode reiniciar?")
+        received = _next(person, "message")["message"]
+        assert received["body"] == "Pode reiniciar?" and not received["isFromMachine"]
+        _send(person, type="send", ticket=setup.ticket.reference, body="Reiniciei.", clientId="p1")
+        assert _next(person, "sent")["id"] == 2
+        db.session.expire_all()
+        stored = db.session.query(ChatMessage).filter_by(seq=2).one()
+        assert stored.from_machine and stored.author_id == setup.ticket.requester_id
+        # Heard once: the device's side is told on the channel it watches, not again on the ticket's.
+        assert "session" not in [orjson.loads(raw)["type"] for raw in _drain(person)]
+    finally:
+        person.close()
+
+
+def test_a_portal_socket_never_reaches_another_persons_chat(
+    app, live_server, chat_device, agent_user, collaborator
+):
+    setup = chat_device()
+    setup.start(agent_user)
+    colleague = _portal_socket(live_server, logged_in_client(app, collaborator))
+    try:
+        assert _next(colleague, "hello")["side"] == "person"
+        _send(colleague, type="watch")
+        for kind in ("subscribe", "send", "read"):
+            _send(colleague, type=kind, ticket=setup.ticket.reference, lastId=0, body="oi")
+            assert _next(colleague, "error")["code"] == "ticket_not_found"
+        post_message(setup.ticket, author=agent_user, from_device=False, body="só para a Joana")
+        assert "message" not in [orjson.loads(raw)["type"] for raw in _drain(colleague)]
+    finally:
+        colleague.close()
+
+
+def _drain(ws, quiet=0.5):
+    frames = []
+    while (raw := ws.receive(timeout=quiet)) is not None:
+        frames.append(raw)
+    return frames

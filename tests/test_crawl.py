@@ -17,7 +17,8 @@ MUST_REACH = {
     "admin": ("/chamados", "/empresas", "/usuarios", "/dispositivos", "/filas", "/admin/saude"),
     "agent": ("/chamados", "/dispositivos"),
     "manager": ("/chamados", "/relatorios"),
-    "collaborator": ("/portal", "/portal/chamados/novo"),
+    # The demo has a live chat on one of his tickets: the menu offers "Falar com o suporte".
+    "collaborator": ("/portal", "/portal/chamados/novo", "/portal/chat"),
     "company_manager": ("/portal", "/portal/chamados/novo"),
     "device": ("/portal", "/portal/chamados/novo"),
 }

@@ -91,6 +91,7 @@ WITHOUT_TARGET = {
     "admin.jobs": (Y, N, N, N, N, N),
     "devices.manage": (Y, N, N, N, N, N),
     "chat.use": (Y, Y, Y, N, N, N),
+    "chat.customer": (N, N, N, Y, Y, Y),
     "reports.export": (Y, Y, Y, N, N, N),
     "reports.all_exports": (Y, Y, N, N, N, N),
 }
@@ -103,6 +104,16 @@ WITH_TARGET = [
     ("tickets.reopen", "resolved 30 days ago", lambda: ticket(resolved_days_ago=30), (Y, Y, Y, N, N, N)),
     ("tickets.reopen", "not resolved", ticket, (N, N, N, N, N, N)),
     ("chat.use", "the device's ticket", ticket, (Y, Y, Y, N, N, N)),
+    # The portal's side of a chat: the requester signed in normally, or the ticket's own device.
+    ("chat.customer", "the requester's ticket, from this device", ticket, (N, N, N, Y, N, Y)),
+    (
+        "chat.customer",
+        "the requester's ticket, from another device",
+        lambda: ticket(machine_id=OTHER_DEVICE),
+        (N, N, N, Y, N, N),
+    ),
+    ("chat.customer", "a colleague's ticket", lambda: ticket(requester_id=99), (N, N, N, N, N, N)),
+    ("chat.customer", "another tenant's ticket", lambda: ticket(tenant=OTHER_TENANT), (N, N, N, N, N, N)),
     ("tickets.download", "a file of the ticket itself", attachment, (Y, Y, Y, Y, Y, Y)),
     (
         "tickets.download",
@@ -116,12 +127,12 @@ WITH_TARGET = [
         lambda: attachment(comment=comment(CommentVisibility.INTERNAL)),
         (Y, Y, Y, N, N, N),
     ),
-    ("tickets.download", "a chat file", lambda: attachment(chat=True), (Y, Y, Y, N, N, Y)),
+    ("tickets.download", "a chat file", lambda: attachment(chat=True), (Y, Y, Y, Y, N, Y)),
     (
         "tickets.download",
         "a chat file of another device's ticket",
         lambda: attachment(ticket(machine_id=OTHER_DEVICE), chat=True),
-        (Y, Y, Y, N, N, N),
+        (Y, Y, Y, Y, N, N),
     ),
     (
         "tickets.download",

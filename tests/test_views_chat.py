@@ -103,11 +103,14 @@ def test_chat_files_are_served_only_to_participants(app, agent_client, chat_devi
     )
     attachment_id = message.attachments[0].id
     assert agent_client.get(f"/anexos/{attachment_id}").status_code == 200
-    # The requester, in the portal of another browser (not the device), is not a participant.
+    # The requester, signed in to the portal in another browser, is the chat's other side (#21);
+    # another person of the same company is not.
     setup.ticket.requester.password_hash = hash_password(PASSWORD)
     db.session.commit()
     requester = logged_in_client(app, setup.ticket.requester)
-    assert requester.get(f"/anexos/{attachment_id}").status_code == 404
+    assert requester.get(f"/anexos/{attachment_id}").status_code == 200
+    assert collaborator.id != setup.ticket.requester_id
+    assert logged_in_client(app, collaborator).get(f"/anexos/{attachment_id}").status_code == 404
     device = app.test_client()
     path = f"/api/machines/chat/{setup.ticket.reference}/attachments/{attachment_id}"
     assert device.get(path, headers=setup.auth).data == PNG

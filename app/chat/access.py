@@ -1,5 +1,6 @@
-"""Who may chat on which ticket: staff who see the ticket, and the ticket's own device; and
-who may read a chat's files. Every frame of a socket looks its ticket up (ChatTicket)."""
+"""Who may chat on which ticket: staff who see the ticket, the ticket's own device, and in
+the portal the person on the other side (its device session, or its requester); and who may
+read a chat's files. Every frame of a socket looks its ticket up (ChatTicket)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,20 @@ def ticket_for_staff(user: User | None, reference: int) -> ChatTicket:
         row = db_direct.first_row(_CHAT_TICKET, {"tenant_id": user.tenant_id, "reference": reference})
     ticket = ChatTicket(*row) if row else None
     if ticket is None or not may_chat(user, ticket):
+        raise DomainError("Chamado não encontrado.", status=404, code="ticket_not_found")
+    return ticket
+
+
+def ticket_for_person(
+    user: User | None, reference: int, *, persona=None, machine_id: int | None = None
+) -> ChatTicket:
+    """A ticket whose chat this portal visitor is the other side of (permissions'
+    "chat.customer": the device session's device, or the requester), else 404."""
+    row = None
+    if user is not None and _is_reference(reference):
+        row = db_direct.first_row(_CHAT_TICKET, {"tenant_id": user.tenant_id, "reference": reference})
+    ticket = ChatTicket(*row) if row else None
+    if ticket is None or not can(user, "chat.customer", ticket, persona=persona, machine_id=machine_id):
         raise DomainError("Chamado não encontrado.", status=404, code="ticket_not_found")
     return ticket
 

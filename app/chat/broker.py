@@ -47,6 +47,11 @@ def machine_channel(machine_id: int) -> str:
     return f"machine:{machine_id}"
 
 
+def person_channel(user_id: int) -> str:
+    """A requester's portal tabs: the chats of the tickets they requested start and end here."""
+    return f"person:{user_id}"
+
+
 class Subscription:
     """One connection's inbox: broker events and (put by the socket reader) client frames."""
 

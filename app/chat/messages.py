@@ -13,7 +13,7 @@ from sqlalchemy import Integer, String, Text, bindparam, func, insert, select, t
 
 from app import db_direct
 from app.chat.access import ChatTicket, require_chat_permission
-from app.chat.broker import get_broker, tenant_channel, ticket_channel
+from app.chat.broker import get_broker, machine_channel, person_channel, tenant_channel, ticket_channel
 from app.chat.sessions import active_session
 from app.devices.people import device_person_id
 from app.devices.serializers import chat_message
@@ -167,20 +167,26 @@ def _number_in_session(from_device: bool):
     )
 
 
-def _insert_message(from_device: bool, numbered=None):
+# Who writes a message: the device (its person, by the device-user rule), the person in the
+# portal (a device session or the requester: the signed-in author), or staff.
+DEVICE, PERSON, STAFF = "device", "person", "staff"
+
+
+def _insert_message(side: str, numbered=None):
     """INSERT the message from its session's number (`numbered`: the UPDATE above as a CTE,
-    or None for bind parameters), with the author the device-user rule decides."""
+    or None for bind parameters), with the author the device-user rule decides for a device
+    and the signed-in author otherwise."""
     speaker = (
         select(User.id, User.name)
         .where(User.id == speaker_id(bindparam("m_machine"), bindparam("m_requester")))
         .subquery("speaker")
     )
-    if from_device:
+    if side == DEVICE:
         author_id, author_name, from_machine = speaker.c.id, func.substr(speaker.c.name, 1, 120), true()
     else:
         author_id = bindparam("m_author", type_=Integer)
         author_name = bindparam("m_author_name", type_=String)
-        from_machine = speaker.c.id == author_id
+        from_machine = true() if side == PERSON else speaker.c.id == author_id
     session_id, seq = (
         (numbered.c.session_id, numbered.c.seq)
         if numbered is not None
@@ -197,9 +203,10 @@ def _insert_message(from_device: bool, numbered=None):
         bindparam("m_body", type_=Text),
         bindparam("m_at", type_=UTCDateTime),
     )
-    row = (
-        row.select_from(numbered).join(speaker, true()) if numbered is not None else row.select_from(speaker)
-    )
+    if numbered is not None:
+        row = row.select_from(numbered)
+    if side != PERSON:
+        row = row.join(speaker, true()) if numbered is not None else row.select_from(speaker)
     return (
         insert(_messages)
         .from_select(_MESSAGE_COLUMNS, row)
@@ -213,35 +220,41 @@ def _insert_message(from_device: bool, numbered=None):
     )
 
 
+def _from_customer(side: str) -> bool:
+    """A device's or a portal person's message counts as unread for staff."""
+    return side != STAFF
+
+
 # Built once each (db_direct caches the compiled SQL). PostgreSQL stores a text message with
 # one statement in autocommit: number, count and insert, all or nothing, one round trip.
-_NUMBER = {side: _number_in_session(side) for side in (True, False)}
+_NUMBER = {side: _number_in_session(_from_customer(side)) for side in (DEVICE, PERSON, STAFF)}
 
 
-_INSERT = {side: _insert_message(side) for side in (True, False)}
+_INSERT = {side: _insert_message(side) for side in (DEVICE, PERSON, STAFF)}
 
 
 _NUMBER_AND_INSERT = {
-    side: _insert_message(side, _number_in_session(side).cte("numbered")) for side in (True, False)
+    side: _insert_message(side, _number_in_session(_from_customer(side)).cte("numbered"))
+    for side in (DEVICE, PERSON, STAFF)
 }
 
 
-def _store(ticket, params: dict, from_device: bool, files: list[IncomingFile]) -> tuple[tuple, list]:
+def _store(ticket, params: dict, side: str, files: list[IncomingFile]) -> tuple[tuple, list]:
     """(id, seq, author_id, author_name, from_machine) of the stored message, and its attachments."""
     if not files and db.engine.dialect.name == "postgresql":
-        row = db_direct.first_row(_NUMBER_AND_INSERT[from_device], params, commit=True)
+        row = db_direct.first_row(_NUMBER_AND_INSERT[side], params, commit=True)
         if row is None:
             raise _no_active_session()
         return tuple(row), []
     # SQLite (no UPDATE inside a WITH), or files to save with the message: one transaction.
     connection = db.session.connection()
-    numbered = connection.execute(_NUMBER[from_device], params).first()
+    numbered = connection.execute(_NUMBER[side], params).first()
     if numbered is None:
         db.session.rollback()
         raise _no_active_session()
     row = tuple(
         connection.execute(
-            _INSERT[from_device], {**params, "m_session": numbered.session_id, "m_seq": numbered.seq}
+            _INSERT[side], {**params, "m_session": numbered.session_id, "m_seq": numbered.seq}
         ).one()
     )
     saved = [
@@ -275,8 +288,12 @@ def post_message(
     body: str | None,
     files: list[IncomingFile] = (),
 ) -> PostedMessage:
-    """Store a message, bump the session (activity, unread of the other side, number), commit, broadcast."""
-    if not from_device:
+    """Store a message, bump the session (activity, unread of the other side, number), commit, broadcast.
+
+    `from_device`: the customer's side wrote it; with an `author`, the person in the portal
+    (whose access the caller checked, chat.access.ticket_for_person), without one, the device."""
+    side = (PERSON if author is not None else DEVICE) if from_device else STAFF
+    if side == STAFF:
         require_chat_permission(author, ticket)
     files = list(files)
     body = _clean_body(body, bool(files))
@@ -289,19 +306,31 @@ def post_message(
         "m_requester": ticket.requester_id,
         "m_body": body,
         "m_at": utcnow(),
-        **({} if from_device else {"m_author": author.id, "m_author_name": author.name[:120]}),
+        **({} if side == DEVICE else {"m_author": author.id, "m_author_name": author.name[:120]}),
     }
-    ticket_id, reference, tenant_id = ticket.id, ticket.reference, ticket.tenant_id  # a commit expires them
-    row, saved = _store(ticket, params, from_device, files)
+    # A commit expires the ticket: what the broadcast needs is read first.
+    ticket_id, reference, tenant_id = ticket.id, ticket.reference, ticket.tenant_id
+    machine_id, requester_id = ticket.machine_id, ticket.requester_id
+    row, saved = _store(ticket, params, side, files)
     message = PostedMessage(*row, body=body, created_at=params["m_at"], attachments=saved)
     message.published = chat_message(message, reference, saved)
-    events = [
-        (ticket_channel(ticket_id), {"kind": "message", "ticket": reference, "message": message.published})
-    ]
-    if from_device:
-        events.append((tenant_channel(tenant_id), {"kind": "sessions"}))
-    get_broker(current_app).publish_all(events)
+    get_broker(current_app).publish_all(
+        _message_events(message.published, ticket_id, reference, tenant_id, side, machine_id, requester_id)
+    )
     return message
+
+
+def _message_events(published, ticket_id, reference, tenant_id, side, machine_id, requester_id) -> list:
+    """The message to whoever follows the ticket; a "sessions" notice (unread counts changed)
+    to the other side's lists: staff's widget, or the portal's "Falar com o suporte" entry."""
+    events = [(ticket_channel(ticket_id), {"kind": "message", "ticket": reference, "message": published})]
+    if side == STAFF:
+        events.append((person_channel(requester_id), {"kind": "sessions"}))
+        if machine_id:
+            events.append((machine_channel(machine_id), {"kind": "sessions"}))
+    else:
+        events.append((tenant_channel(tenant_id), {"kind": "sessions"}))
+    return events
 
 
 def list_messages(ticket: Ticket, since: int | None = None, limit: int | None = None) -> list[ChatMessage]:

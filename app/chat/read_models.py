@@ -72,6 +72,36 @@ def agent_sessions(actor: User) -> list[AgentSession]:
 
 
 @dataclass
+class PersonSession:
+    """An active chat in the portal's "Falar com o suporte" list."""
+
+    ticket_reference: int
+    ticket_subject: str
+    agent_name: str
+    unread: int
+
+
+def person_sessions(user: User, *, persona=None, machine_id: int | None = None) -> list[PersonSession]:
+    """The active chats the portal visitor is the other side of (permissions'
+    "chat.customer"): the device's, in a device session; else the tickets they requested."""
+    if not can(user, "portal.pages"):
+        return []
+    mine = Ticket.machine_id == machine_id if machine_id is not None else Ticket.requester_id == user.id
+    rows = db.session.execute(
+        select(LiveChatSession, Ticket)
+        .join(Ticket, Ticket.id == LiveChatSession.ticket_id)
+        .where(LiveChatSession.status == ChatSessionStatus.ACTIVE, mine)
+        .order_by(LiveChatSession.last_activity_at.desc())
+        .limit(MAX_MACHINE_SESSIONS)
+    ).all()
+    return [
+        PersonSession(ticket.reference, ticket.subject, session.agent_name, session.unread_by_machine)
+        for session, ticket in rows
+        if can(user, "chat.customer", ticket, persona=persona, machine_id=machine_id)
+    ]
+
+
+@dataclass
 class TicketChat:
     """getTicketSession: the active session (if any) and whether the device is online."""
 

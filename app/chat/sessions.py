@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.chat.access import require_chat_permission
-from app.chat.broker import get_broker, machine_channel, tenant_channel, ticket_channel
+from app.chat.broker import get_broker, machine_channel, person_channel, tenant_channel, ticket_channel
 from app.devices.online import is_online, machine_last_seen, offline_sql
 from app.extensions import db
 from app.models import ChatMessage, ChatSessionStatus, LiveChatSession, MachinePresence, Ticket, User
@@ -138,7 +138,7 @@ def _publish_session_change(session: LiveChatSession, ticket: Ticket, event: str
         "ticketId": ticket.id,
         "firstSeq": session.last_seq,
     }
-    events = [(ticket_channel(ticket.id), payload)]
+    events = [(ticket_channel(ticket.id), payload), (person_channel(ticket.requester_id), payload)]
     if session.machine_id:
         events.append((machine_channel(session.machine_id), payload))
     events.append((tenant_channel(session.tenant_id), {"kind": "sessions"}))

@@ -7,14 +7,14 @@ client → server
   {"type": "subscribe", "ticket": 123, "lastId": 41}    messages after 41, then live ones
   {"type": "send", "ticket": 123, "body": "...", "clientId": "x"}
   {"type": "read", "ticket": 123}                       reset this side's unread counter
-  {"type": "watch"}                                     staff: "sessions changed" notices
+  {"type": "watch"}                                     staff and portal: "sessions changed" notices
   {"type": "ping"}
 server → client
-  {"type": "hello", "side": "agent"|"machine", "sessions": [...]}
+  {"type": "hello", "side": "agent"|"machine"|"person", "sessions": [...]}
   {"type": "message", "ticket": 123, "message": {"id": 42, ...}}
   {"type": "sent", "clientId": "x", "ticket": 123, "id": 42}
   {"type": "session", "event": "started"|"ended", "ticket": 123}
-  {"type": "sessions"}                                  staff widget: refresh (also once on "watch")
+  {"type": "sessions"}                                  widget, portal entry: refresh (once on "watch" too)
   {"type": "error", "code": "...", "message": "..."}
 
 Delivery: per ticket the connection remembers the last message number sent.
@@ -38,7 +38,14 @@ import orjson
 from simple_websocket import ConnectionClosed
 
 from app.chat import access, messages, read_models
-from app.chat.broker import FrameSignal, LocalBroker, machine_channel, tenant_channel, ticket_channel
+from app.chat.broker import (
+    FrameSignal,
+    LocalBroker,
+    machine_channel,
+    person_channel,
+    tenant_channel,
+    ticket_channel,
+)
 from app.devices.serializers import chat_message
 from app.devices.tokens import check_token_still_valid
 from app.extensions import db
@@ -52,15 +59,29 @@ SESSIONS_NOTICE_SECONDS = 1.0  # widget refresh notices are coalesced to one per
 
 @dataclass
 class Participant:
-    side: str  # "agent" or "machine"
+    """Who is connected: staff ("agent"), a device with its token ("machine"), or the person
+    on the device's side in the portal ("person": a device session, with its device and token,
+    or the ticket's requester signed in normally)."""
+
+    side: str
     tenant_id: int
     user_id: int | None = None
     machine_id: int | None = None
     token_id: int | None = None
+    persona: str | None = None
 
     @property
     def is_machine(self) -> bool:
         return self.side == "machine"
+
+    @property
+    def is_person(self) -> bool:
+        return self.side == "person"
+
+    @property
+    def is_customer(self) -> bool:
+        """The device's side of the chat (its messages are "from the machine")."""
+        return self.side != "agent"
 
 
 class Closing(Exception):
@@ -140,14 +161,16 @@ class ChatConnection:
         """A reset device token or a deactivated account stops the socket at once. Returns
         the staff member, for the frame to use (held: the session's identity map is weak,
         so a dropped User would be read again at the next `get`); None for a device."""
-        if self.who.is_machine:
+        if self.who.token_id is not None:  # a device, or a device session in the portal
             try:
                 check_token_still_valid(self.who.token_id)
             except DomainError as error:
                 raise Closing(error.code, error.message) from None
+        if self.who.is_machine:
             return None
         user = db.session.get(User, self.who.user_id)
-        if not can(user, "chat.use"):
+        allowed = can(user, "portal.pages") if self.who.is_person else can(user, "chat.use")
+        if not allowed or not user.is_active:
             raise Closing("session_expired", "Sessão encerrada: entre novamente.")
         return user
 
@@ -172,9 +195,10 @@ class ChatConnection:
             elif kind == "send":
                 self._send_message(frame, user)
             elif kind == "read":
-                messages.mark_read(self._ticket(frame, user), by_device=self.who.is_machine)
+                messages.mark_read(self._ticket(frame, user), by_device=self.who.is_customer)
             elif kind == "watch" and not self.who.is_machine:
-                self.subscription.listen(tenant_channel(self.who.tenant_id))
+                for channel in self._watched_channels():
+                    self.subscription.listen(channel)
                 # What changed between the page render and this subscription (a read, a new
                 # chat) published no notice we could hear: refresh once, as a reconnect does.
                 self.send({"type": "sessions"})
@@ -201,7 +225,20 @@ class ChatConnection:
             )
         if self.who.is_machine:
             return access.ticket_for_machine(self.who.machine_id, self.who.tenant_id, reference)
+        if self.who.is_person:
+            return access.ticket_for_person(
+                user, reference, persona=self.who.persona, machine_id=self.who.machine_id
+            )
         return access.ticket_for_staff(user, reference)
+
+    def _watched_channels(self) -> list[str]:
+        """Staff hear of every chat of the tenant; a portal person of the device's chats (in
+        a device session) or of the tickets they requested."""
+        if not self.who.is_person:
+            return [tenant_channel(self.who.tenant_id)]
+        if self.who.machine_id is not None:
+            return [machine_channel(self.who.machine_id)]
+        return [person_channel(self.who.user_id)]
 
     def _subscribe(self, frame: dict, user: User | None) -> None:
         ticket = self._ticket(frame, user)
@@ -223,7 +260,7 @@ class ChatConnection:
         body = frame.get("body")
         if body is not None and not isinstance(body, str):
             raise DomainError("O campo body deve ser texto.", status=422, code="invalid_field", field="body")
-        message = messages.post_message(ticket, author=user, from_device=self.who.is_machine, body=body)
+        message = messages.post_message(ticket, author=user, from_device=self.who.is_customer, body=body)
         self.send(
             {
                 "type": "sent",
@@ -252,16 +289,20 @@ class ChatConnection:
                 self._catch_up(ticket_id)  # a gap: an earlier message's event is late or lost
         elif kind == "session":
             ticket_id = event["ticketId"]
+            # Staff hear it on the ticket's channel; the device's side on the channel it
+            # watches (machine:, person:), which is heard once even when it follows the ticket.
+            from_watch = not channel.startswith("ticket:")
             if (
-                channel.startswith("machine:")
+                self.who.is_machine
+                and from_watch
                 and event["event"] == "started"
                 and ticket_id not in self.cursors
             ):
                 # A device follows every chat opened with it, from the first message of the session.
                 self._follow(ticket_id, event["ticket"], event.get("firstSeq", 0))
-            if channel.startswith("machine:") or not self.who.is_machine:
+            if from_watch == self.who.is_customer:
                 self.send({"type": "session", "event": event["event"], "ticket": event["ticket"]})
-        elif kind == "sessions" and self.sessions_notice_due is None:
+        elif kind == "sessions" and self.sessions_notice_due is None and not self.who.is_machine:
             self.sessions_notice_due = max(
                 time.monotonic(), self.last_sessions_notice + SESSIONS_NOTICE_SECONDS
             )

@@ -25,6 +25,7 @@ HANDSHAKE_REDIRECTS = {
     "/portal/debug": "portal.debug",
     "/dashboard": "portal.index",  # the desktop app's manager entry: the portal shows the company's tickets
     "/portal/chamados/novo": "portal.new",  # the agent's "Abrir chamado" when it cannot show its own dialog
+    "/portal/chat": "portal_chat.index",  # the agent's "Falar com o suporte" and its chat window
 }
 # One of the portal's tickets by number (the agent's "Chamado #N aberto" opens it); the address
 # is built again with url_for, never copied from the query.

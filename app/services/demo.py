@@ -9,6 +9,8 @@ import orjson
 from flask import current_app
 from sqlalchemy import delete, func, select
 
+from app.chat.messages import post_message
+from app.chat.sessions import start_session
 from app.devices.heartbeats import record_heartbeat
 from app.devices.inventory import SentInventory
 from app.devices.registration import register
@@ -29,6 +31,7 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
+from app.services.portal import PortalViewer, open_ticket
 from app.services.queues import DEMO_QUEUES, ensure_queue
 from app.services.tickets import add_comment, assign, change_status, create_ticket
 from app.services.users import create_user, find_user
@@ -170,7 +173,38 @@ def seed_demo(admin_email: str, admin_password: str, admin_name: str) -> DemoSum
         _seed_tickets(tenant, queues, [*staff[1:], admin], collaborators)
         summary.created.append(f"{DEMO_TICKET_COUNT} chamados")
     summary.created.extend(_seed_devices(tenant))
+    summary.created.extend(_seed_chat(staff[1]))
     return summary
+
+
+DEMO_CHAT_SUBJECT = "Computador do caixa reinicia sozinho"
+
+
+def _seed_chat(agent) -> list[str]:
+    """A ticket opened from the first demo computer (as its person does in the device-session
+    portal) with a live chat, so the portal shows "Falar com o suporte". The computer stops
+    reporting, so the workers' chat_cleanup ends it after 5 minutes, as it would any chat."""
+    hostname = DEMO_DEVICES[0][2]
+    machine = db.session.scalar(select(Machine).where(Machine.hostname == hostname))
+    if machine is None or machine.assigned_user is None:
+        return []
+    if db.session.scalar(select(Ticket.id).where(Ticket.machine_id == machine.id).limit(1)):
+        return []  # seeded already
+    person = machine.assigned_user
+    viewer = PortalViewer(person, Persona(machine.persona), machine)
+    ticket = open_ticket(viewer, DEMO_CHAT_SUBJECT, f"<p>{DEMO_CHAT_SUBJECT} desde ontem.</p>")
+    start_session(agent, ticket)
+    post_message(ticket, author=agent, from_device=False, body=DEMO_CHAT_QUESTION)
+    post_message(ticket, author=None, from_device=True, body=DEMO_CHAT_ANSWER)
+    db.session.execute(delete(EmailMessage).where(EmailMessage.ticket_id == ticket.id))  # made-up people
+    db.session.commit()
+    return [f"chat ao vivo no chamado #{ticket.reference} ({hostname})"]
+
+
+DEMO_CHAT_QUESTION = (
+    "Olá! Vi seu chamado. O computador reinicia mesmo parado ou só quando abre o sistema do caixa?"
+)
+DEMO_CHAT_ANSWER = "Só quando abro o sistema do caixa. Acabou de acontecer de novo."
 
 
 # One computer per demo company, registered and reporting like a real agent.

@@ -127,9 +127,25 @@ def _chats(visitor: Visitor, ticket=None) -> bool:
     return user.is_active and user.is_staff and (ticket is None or _sees_ticket(visitor, ticket))
 
 
+def _chats_as_customer(visitor: Visitor, ticket=None) -> bool:
+    """The person on the other side of a ticket's chat: in a device session, on the device's
+    own tickets; signed in to the portal normally, on the tickets they requested. Never staff,
+    another device or another company (they must also see the ticket)."""
+    user = visitor.user
+    if not user.is_active or user.is_staff:
+        return False
+    if ticket is None:
+        return True
+    if not _sees_ticket(visitor, ticket):
+        return False
+    if visitor.machine_id is not None:
+        return ticket.machine_id == visitor.machine_id
+    return ticket.requester_id == user.id
+
+
 def _downloads(visitor: Visitor, attachment: Attachment) -> bool:
     """Who sees the ticket; a file of an internal comment, staff only; a chat file, the
-    chat's participants: the ticket's device (in its device session) and staff who may chat."""
+    chat's participants: staff who may chat and the person on the other side."""
     ticket = attachment.ticket
     if not _sees_ticket(visitor, ticket):
         return False
@@ -137,9 +153,7 @@ def _downloads(visitor: Visitor, attachment: Attachment) -> bool:
     if comment is not None and comment.visibility != CommentVisibility.PUBLIC and not visitor.user.is_staff:
         return False
     if attachment.chat_message_id is not None:
-        if visitor.machine_id is not None and not visitor.user.is_staff:
-            return ticket.machine_id == visitor.machine_id
-        return _chats(visitor, ticket)
+        return _chats(visitor, ticket) or _chats_as_customer(visitor, ticket)
     return True
 
 
@@ -166,6 +180,7 @@ RULES: dict[str, Rule] = {
     "tickets.download": _downloads,  # target: the attachment
     # Live chat (target: the ticket, optional).
     "chat.use": _chats,
+    "chat.customer": _chats_as_customer,  # the portal's side of a chat (target: the ticket, optional)
     # Reports.
     "reports.export": _staff,
     "reports.all_exports": _admin_or_manager,  # agents see their own exports only

@@ -1,6 +1,9 @@
-// Chamados live chat (staff): one websocket per tab to /ws/chat.
+// Chamados live chat: one websocket per tab to /ws/chat, for staff and for the portal.
 // - the ticket page's chat panel (#chat) follows its ticket from the last message it shows;
-// - the floating widget (#chat-widget) is re-fetched with htmx when the server says sessions changed.
+//   in the portal the panel says data-side="customer" (the person at the computer);
+// - the staff widget (#chat-widget) and the portal's "Falar com o suporte" entry are re-fetched
+//   with htmx ("chat:sessions") when the server says chats changed;
+// - in the message box Enter sends and Shift+Enter breaks the line.
 // The socket reconnects with backoff and resumes from the last message id, so nothing is missed.
 (function () {
   "use strict";
@@ -33,13 +36,21 @@
   function markRead(panel) {
     if (document.visibilityState !== "visible") return;
     panel.dataset.unread = "0";
-    fetch(panel.dataset.readUrl, { method: "POST", headers: { "X-CSRFToken": csrfToken() }, credentials: "same-origin" });
+    fetch(panel.dataset.readUrl, { method: "POST", headers: { "X-CSRFToken": csrfToken() }, credentials: "same-origin" })
+      .then(function () { htmx.trigger(document.body, "chat:sessions"); });
   }
 
+  // A message from the other side: staff read the machine's, the portal reads support's.
+  function fromOtherSide(panel, message) {
+    return panel.dataset.side === "customer" ? !message.isFromMachine : message.isFromMachine;
+  }
+
+  // In the install's time zone, as the server renders the others (not the browser's).
   function formatTime(iso) {
     var date = new Date(iso);
-    return date.toLocaleDateString("pt-BR", { day: "2-digit", month: "2-digit" }) + " " +
-      date.toLocaleTimeString("pt-BR", { hour: "2-digit", minute: "2-digit" });
+    var zone = document.body.dataset.timezone || undefined;
+    return date.toLocaleDateString("pt-BR", { day: "2-digit", month: "2-digit", timeZone: zone }) + " " +
+      date.toLocaleTimeString("pt-BR", { hour: "2-digit", minute: "2-digit", timeZone: zone });
   }
 
   function append(panel, message) {
@@ -81,7 +92,7 @@
     if (frame.type === "message") {
       if (panel && Number(panel.dataset.ticket) === frame.ticket) {
         append(panel, frame.message);
-        if (frame.message.isFromMachine) markRead(panel);
+        if (fromOtherSide(panel, frame.message)) markRead(panel);
       }
     } else if (frame.type === "sessions") {
       htmx.trigger(document.body, "chat:sessions");
@@ -109,9 +120,31 @@
     };
   }
 
-  // The panel is replaced by htmx (start, send, end): follow the new one.
+  // The panel is replaced by htmx (start, send, end): follow the new one, and keep typing
+  // where one was typing. (A history restore has no target: nothing to follow then.)
+  var typing = false;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    typing = document.activeElement && document.activeElement.id === "chat-body";
+  });
   document.addEventListener("htmx:afterSettle", function (event) {
-    if (event.detail.elt && (event.detail.elt.id === "chat" || event.detail.target.id === "chat")) follow();
+    var detail = event.detail || {};
+    var isPanel = function (node) { return node && node.id === "chat"; };
+    if (!isPanel(detail.elt) && !isPanel(detail.target)) return;
+    follow();
+    var box = document.getElementById("chat-body");
+    if (typing && box) box.focus();
+    typing = false;
+  });
+
+  // Enter sends, Shift+Enter breaks the line (not while an input method is composing).
+  document.addEventListener("keydown", function (event) {
+    var box = event.target;
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing || box.id !== "chat-body") return;
+    event.preventDefault();
+    var form = box.form;
+    var files = form.querySelector('input[type="file"]');
+    if (!box.value.trim() && !(files && files.files.length)) return; // nothing to send
+    form.requestSubmit();
   });
   document.addEventListener("visibilitychange", function () {
     var panel = activePanel();

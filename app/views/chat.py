@@ -15,7 +15,14 @@ from app.chat.socket import ChatConnection, Participant
 from app.devices.tokens import authenticate_token
 from app.extensions import db, sock
 from app.models import Ticket
-from app.security import bearer_token, current_user_can, origin_is_ours, staff_required
+from app.security import (
+    bearer_token,
+    current_device_session,
+    current_persona,
+    current_user_can,
+    origin_is_ours,
+    staff_required,
+)
 from app.services.errors import DomainError
 from app.views.forms import uploaded_files_with_types
 from app.views.template_helpers import is_fragment_request
@@ -129,10 +136,26 @@ def _participant(ws) -> Participant:
     from_our_page = bool(request.headers.get("Origin"))  # checked by _refuse_foreign_websockets
     if not token and from_our_page and current_user_can("chat.use"):
         return Participant("agent", current_user.tenant_id, user_id=current_user.id)
+    if not token and from_our_page and current_user_can("portal.pages"):
+        return _portal_person()
     if not token:
         token = _token_from_first_frame(ws)
     context = authenticate_token(token)
     return Participant("machine", context.tenant_id, machine_id=context.machine_id, token_id=context.token_id)
+
+
+def _portal_person() -> Participant:
+    """The portal's side of a chat: a device session (its device; its token is re-checked
+    while connected) or a person signed in normally (the tickets they requested)."""
+    device = current_device_session()
+    return Participant(
+        "person",
+        current_user.tenant_id,
+        user_id=current_user.id,
+        machine_id=device.machine.id if device else None,
+        token_id=device.token_id if device else None,
+        persona=current_persona().value,
+    )
 
 
 def _token_from_first_frame(ws) -> str:

@@ -7,6 +7,7 @@ from functools import partial
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.chat import read_models as chat_reads
 from app.extensions import db
 from app.models import TicketStatus
 from app.security import current_device_session, current_persona, current_user_can, portal_required
@@ -61,6 +62,11 @@ def new():
     )
 
 
+def portal_ticket(reference: int):
+    """A ticket the portal visitor may see (else 404)."""
+    return portal_service.get_ticket(_viewer(), reference)
+
+
 def _ticket_context(ticket, **extra) -> dict:
     return {
         "ticket": ticket,
@@ -76,8 +82,11 @@ def _ticket_context(ticket, **extra) -> dict:
 @bp.get("/chamados/<int:reference>")
 @portal_required
 def show(reference: int):
-    ticket = portal_service.get_ticket(_viewer(), reference)
-    return render_template("portal/show.html", **_ticket_context(ticket))
+    ticket = portal_ticket(reference)
+    chat = {}
+    if current_user_can("chat.customer", ticket):
+        chat = chat_reads.panel(ticket)
+    return render_template("portal/show.html", **_ticket_context(ticket, **chat))
 
 
 @bp.post("/chamados/<int:reference>/comentarios")
