@@ -90,6 +90,7 @@ WITHOUT_TARGET = {
     "admin.audit": (Y, N, N, N, N, N),
     "admin.jobs": (Y, N, N, N, N, N),
     "devices.manage": (Y, N, N, N, N, N),
+    "devices.describe": (Y, Y, Y, N, N, N),
     "chat.use": (Y, Y, Y, N, N, N),
     "chat.customer": (N, N, N, Y, Y, Y),
     "reports.export": (Y, Y, Y, N, N, N),

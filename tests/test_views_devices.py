@@ -144,3 +144,68 @@ def test_device_list_pages_keep_the_filters(agent_client, tenant, company):
     assert f"empresa={company.id}" in next_url and "apos=" in next_url
     second = agent_client.get(next_url).get_data(as_text=True)
     assert len(_ids(second)) == 5 and not set(_ids(first)) & set(_ids(second))
+
+
+def test_staff_name_and_describe_a_device_without_touching_its_hostname(
+    agent_client, agent_user, app, register_device, collaborator, make_ticket
+):
+    from app.models import AuditLog
+    from tests.conftest import logged_in_client
+
+    body, _auth = register_device(hostname="DESKTOP-7QK2L9")
+    machine_id = body["machineId"]
+    saved = agent_client.post(
+        f"/dispositivos/{machine_id}/descricao",
+        data={"display_name": "  Caixa   da loja 2 ", "notes": "Entregue à Joana em 02/12.\nMonitor novo."},
+    )
+    assert saved.status_code == 302
+    page = agent_client.get(f"/dispositivos/{machine_id}").get_data(as_text=True)
+    assert "<title>Caixa da loja 2 · Chamados</title>" in page
+    assert (
+        'id="device-hostname">DESKTOP-7QK2L9<' in page and "Entregue à Joana em 02/12.\nMonitor novo." in page
+    )
+    # Lists and search know it by its new name, and still by its hostname.
+    for search in ("loja 2", "desktop-7qk"):
+        listed = agent_client.get(f"/dispositivos?q={search}").get_data(as_text=True)
+        assert _ids(listed) == [str(machine_id)], search
+        assert "Caixa da loja 2</a>" in listed
+    # The chat on its tickets says it too.
+    ticket = make_ticket("Sem rede", machine_id=machine_id)
+    ticket_page = agent_client.get(f"/chamados/{ticket.reference}").get_data(as_text=True)
+    assert re.search(r'id="chat-device-state">\s*Caixa da loja 2 · online', ticket_page)
+    # Audited: who changed what.
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.target_id == machine_id)).all()[-1]
+    assert entry.actor_id == agent_user.id and entry.target_label == "Caixa da loja 2"
+    assert entry.changes["display_name"] == [None, "Caixa da loja 2"]
+    # The agent registering again reports its hostname; the staff's name and notes stay.
+    register_device(hostname="DESKTOP-RENAMED")
+    db.session.expire_all()
+    machine = db.session.get(Machine, machine_id)
+    assert (machine.hostname, machine.display_name) == ("DESKTOP-RENAMED", "Caixa da loja 2")
+    assert machine.notes.startswith("Entregue à Joana")
+    # Saving the same again writes nothing.
+    rows = db.session.query(AuditLog).count()
+    agent_client.post(
+        f"/dispositivos/{machine_id}/descricao",
+        data={"display_name": "Caixa da loja 2", "notes": "Entregue à Joana em 02/12.\nMonitor novo."},
+    )
+    assert db.session.query(AuditLog).count() == rows
+    # A collaborator cannot.
+    refused = logged_in_client(app, collaborator).post(
+        f"/dispositivos/{machine_id}/descricao", data={"display_name": "meu"}
+    )
+    assert refused.status_code in (302, 403, 404)
+    db.session.expire_all()
+    assert db.session.get(Machine, machine_id).display_name == "Caixa da loja 2"
+
+
+def test_a_too_long_device_name_comes_back_with_what_was_typed(agent_client, register_device):
+    body, _auth = register_device()
+    typed = "N" * 121
+    answer = agent_client.post(
+        f"/dispositivos/{body['machineId']}/descricao", data={"display_name": typed, "notes": "anotado"}
+    )
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "Nome de exibição: até 120 caracteres." in html
+    assert f'value="{typed}"' in html and "anotado</textarea>" in html
+    assert db.session.get(Machine, body["machineId"]).display_name is None

@@ -1,5 +1,5 @@
-"""What the Dispositivos pages do to a device: reset its agent, adjust who uses it, link and
-unlink people; and the removal of a throwaway device (`flask smoke`)."""
+"""What the Dispositivos pages do to a device: name and describe it, reset its agent, adjust
+who uses it, link and unlink people; and the removal of a throwaway device (`flask smoke`)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,22 @@ def reset_agent(machine: Machine) -> int:
     )
     db.session.commit()
     return count
+
+
+DISPLAY_NAME_MAX = 120
+NOTES_MAX = 4000
+
+
+def describe_device(machine: Machine, display_name: str | None, notes: str | None) -> dict:
+    """Staff's name and notes for a device ("Caixa da loja 2", who it was handed to). The
+    hostname stays the agent's. Audited like any change of a device row; returns what changed."""
+    name = " ".join((display_name or "").split()) or None
+    notes = (notes or "").strip() or None
+    if name and len(name) > DISPLAY_NAME_MAX:
+        raise ValidationError(f"Nome de exibição: até {DISPLAY_NAME_MAX} caracteres.", field="display_name")
+    if notes and len(notes) > NOTES_MAX:
+        raise ValidationError(f"Observações: até {NOTES_MAX} caracteres.", field="notes")
+    return apply_changes(machine, {"display_name": name, "notes": notes})
 
 
 def adjust_access(machine: Machine, email: str, persona: str) -> User:

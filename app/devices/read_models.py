@@ -70,6 +70,7 @@ def list_devices(tenant_id: int, filters: DeviceFilters, after_id: int | None = 
         query = query.where(
             or_(
                 func.lower(Machine.hostname).like(pattern),
+                func.lower(Machine.display_name).like(pattern),
                 func.lower(func.cast(Machine.serial_numbers, db.String)).like(pattern),
                 Machine.assigned_user_id.in_(people),
             )

@@ -9,7 +9,8 @@ snapshot only when its canonical hash changes.
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -25,7 +26,10 @@ class Machine(TenantOwned, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
-    hostname: Mapped[str] = mapped_column(String(255))
+    hostname: Mapped[str] = mapped_column(String(255))  # as the agent reports it; staff never edit it
+    # What staff call it ("Caixa da loja 2") and what they know of it; shown instead of the hostname.
+    display_name: Mapped[str | None] = mapped_column(String(120))
+    notes: Mapped[str | None] = mapped_column(Text)
     # Hardware identity: re-registering the same hardware finds this record again.
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     serial_numbers: Mapped[list] = mapped_column(JSONType, default=list)
@@ -51,6 +55,17 @@ class Machine(TenantOwned, db.Model):
     assigned_user = relationship("User", foreign_keys=[assigned_user_id])
     presence = relationship("MachinePresence", uselist=False, viewonly=True)
     linked_users = relationship("User", secondary="machine_links", viewonly=True, order_by="User.name")
+
+    @hybrid_property
+    def label(self) -> str:
+        """The name people see: the display name staff gave it, else the hostname (in Python
+        and, for queries that list or search devices, the same rule in SQL)."""
+        return self.display_name or self.hostname
+
+    @label.inplace.expression
+    @classmethod
+    def _label_sql(cls):
+        return func.coalesce(cls.display_name, cls.hostname)
 
     def __repr__(self) -> str:
         return f"<Machine {self.hostname}>"

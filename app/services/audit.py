@@ -44,7 +44,7 @@ AUDITED = {
     Company: ("empresa", lambda o: o.apelido),
     User: ("usuário", lambda o: o.email),
     Queue: ("fila", lambda o: o.name),
-    Machine: ("dispositivo", lambda o: o.hostname),
+    Machine: ("dispositivo", lambda o: o.label),
     MachineLink: ("vínculo", lambda o: f"dispositivo {o.machine_id} ↔ usuário {o.user_id}"),
     UsbPolicy: ("política USB", lambda o: f"dispositivo {o.machine_id}"),
     Tenant: ("configurações", lambda o: o.name),

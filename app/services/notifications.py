@@ -274,14 +274,14 @@ class Digest:
 
 def build_digest(tenant_id: int, now: datetime, limit: int = 50) -> Digest:
     alerts = db.session.execute(
-        select(MachineAlert, Machine.hostname)
+        select(MachineAlert, Machine.label)
         .join(Machine, Machine.id == MachineAlert.machine_id)
         .where(MachineAlert.tenant_id == tenant_id, MachineAlert.resolved_at.is_(None))
         .order_by(MachineAlert.opened_at)
         .limit(limit)
     ).all()
     offline = db.session.execute(
-        select(Machine.hostname, MachinePresence.last_seen_at)
+        select(Machine.label, MachinePresence.last_seen_at)
         .join(MachinePresence, MachinePresence.machine_id == Machine.id)
         .where(
             Machine.tenant_id == tenant_id,

@@ -172,6 +172,7 @@ RULES: dict[str, Rule] = {
     "admin.audit": _admin,
     "admin.jobs": _admin,  # Saúde: "Executar agora", the local archive
     "devices.manage": _admin,  # reset agent, access, links, USB policy, activation, external inventory
+    "devices.describe": _staff,  # a device's display name and notes
     # Tickets (target: the ticket, one the visitor found through visible_tickets).
     "tickets.view": _sees_ticket,
     "tickets.change_status": _staff,  # every transition but reopening

@@ -80,6 +80,29 @@ def _render_external_inventory(error: DomainError | None = None, username: str |
 @staff_required
 def show(machine_id: int):
     machine = tenancy.owned(Machine, machine_id, "Dispositivo não encontrado.")
+    context = _page_context(machine)
+    if is_fragment_request() and request.headers.get("HX-Target") == "software-table":
+        return render_template("devices/_software.html", **context)
+    return render_template("devices/show.html", **context)
+
+
+@bp.post("/dispositivos/<int:machine_id>/descricao")
+@requires("devices.describe")
+def describe(machine_id: int):
+    machine = tenancy.owned(Machine, machine_id, "Dispositivo não encontrado.")
+    typed = {key: request.form.get(key, "") for key in ("display_name", "notes")}
+    try:
+        changed = admin.describe_device(machine, typed["display_name"], typed["notes"])
+    except DomainError as error:
+        db.session.rollback()
+        # The page again, with the message beside the field and what was typed.
+        context = _page_context(machine, describe_error=error, describe_values=typed)
+        return render_template("devices/show.html", **context), error.status
+    flash("Nome e observações salvos." if changed else "Nada mudou.", "success" if changed else "info")
+    return redirect(url_for("devices.show", machine_id=machine_id))
+
+
+def _page_context(machine: Machine, **extra) -> dict:
     snapshot = latest_inventory(machine)
     previous = latest_inventory(machine, before=1)
     inventory = snapshot.inventory if snapshot else {}
@@ -106,10 +129,9 @@ def show(machine_id: int):
         "personas": list(Persona),
         "alert_labels": alerts.ALERT_LABELS,
         **read_models.device_detail(machine),
+        **extra,
     }
-    if is_fragment_request() and request.headers.get("HX-Target") == "software-table":
-        return render_template("devices/_software.html", **context)
-    return render_template("devices/show.html", **context)
+    return context
 
 
 def _act(machine_id: int, action, success: str):

@@ -33,7 +33,7 @@ def index():
     if kind != "pessoas":
         query = select(Machine).where(Machine.tenant_id == current_user.tenant_id)
         if search:
-            query = query.where(db.func.lower(Machine.hostname).like(f"%{search.lower()}%"))
+            query = query.where(db.func.lower(Machine.label).like(f"%{search.lower()}%"))
         query = query.options(joinedload(Machine.assigned_user))
         devices = list(db.session.scalars(query.order_by(Machine.hostname).limit(MAX_DEVICES)))
     return render_template(
