@@ -5,9 +5,12 @@ import os
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Threads serve slow clients and, later, websockets without blocking the worker.
-worker_class = "gthread"
+# Threads serve pages and API calls; a websocket holds two of them (its loop and simple-websocket's
+# reader). The pool that holds the devices' and browsers' sockets at fleet size runs gevent instead
+# (GUNICORN_WORKER_CLASS=gevent: two greenlets per socket, thousands per process; README, "Sizing").
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "10000"))
 # On SIGTERM gunicorn stops accepting, lets requests in flight finish for up to
 # graceful_timeout seconds, then exits: deploys do not cut requests short.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))

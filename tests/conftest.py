@@ -59,7 +59,7 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
 # Fixtures that start other processes: the tests using them are marked `process`.
-PROCESS_FIXTURES = frozenset({"two_servers", "fusion_agent"})
+PROCESS_FIXTURES = frozenset({"two_servers", "sockets_pool", "fusion_agent"})
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

@@ -244,6 +244,42 @@ def test_staff_and_device_on_two_processes_talk_through_redis(app, two_servers, 
         staff.close()
 
 
+@pytest.fixture
+def sockets_pool(app, test_env, workdir):
+    """The pool that holds the sockets at fleet size: one gunicorn process on gevent."""
+    process, port = spawn_gunicorn(test_env, workdir, GUNICORN_WORKER_CLASS="gevent")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url + "/health/live", process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="the sockets pool hears the web pool through Redis")
+def test_the_gevent_sockets_pool_tells_a_device_its_chat_started(app, sockets_pool, chat_device, agent_user):
+    setup = chat_device()
+    device = _device_socket(sockets_pool, setup)
+    staff = _staff_socket(sockets_pool, app, agent_user)
+    try:
+        assert _next(device, "hello")["sessions"] == []
+        _next(staff, "hello")
+        started_at = time.monotonic()
+        setup.start(agent_user)  # "Iniciar chat", in another process (here: the test's)
+        notice = _next(device, "session", timeout=2)
+        assert notice == {"type": "session", "event": "started", "ticket": setup.ticket.reference}
+        assert time.monotonic() - started_at < 2
+        _send(staff, type="subscribe", ticket=setup.ticket.reference, lastId=0)
+        _send(staff, type="ping")
+        _next(staff, "pong")
+        _send(device, type="send", ticket=setup.ticket.reference, body="Oi, suporte", clientId="d")
+        assert _next(staff, "message")["message"]["body"] == "Oi, suporte"
+    finally:
+        device.close()
+        staff.close()
+
+
 def test_watching_refreshes_the_widget_once_for_what_changed_before(
     app, live_server, chat_device, agent_user
 ):

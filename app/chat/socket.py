@@ -31,6 +31,7 @@ blocking wait covers both directions without a third thread per connection.
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 
@@ -53,7 +54,8 @@ from app.models import User
 from app.services.errors import DomainError
 from app.services.permissions import can
 
-IDLE_SECONDS = 25  # how often an idle connection re-checks its credentials
+IDLE_SECONDS = 25  # how often, on average, an idle connection re-checks its credentials
+IDLE_JITTER = 0.2  # ± this share, so thousands of sockets connected together do not check together
 SESSIONS_NOTICE_SECONDS = 1.0  # widget refresh notices are coalesced to one per second
 
 
@@ -151,7 +153,7 @@ class ChatConnection:
 
     def _wait_seconds(self) -> float:
         if self.sessions_notice_due is None:
-            return IDLE_SECONDS
+            return IDLE_SECONDS * random.uniform(1 - IDLE_JITTER, 1 + IDLE_JITTER)
         return max(0.0, self.sessions_notice_due - time.monotonic())
 
     def _idle(self) -> None:
