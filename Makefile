@@ -22,13 +22,15 @@ $(BIN)/.installed: requirements.txt
 install: $(BIN)/.installed
 
 # Debian packages the tests drive for real: Chromium for the Playwright browser tests
-# (Playwright's own browser download cannot be used here) and fusioninventory-agent for
-# the inventory tests. Needs root or sudo; without them those tests skip with a note.
-TEST_PACKAGES := chromium fusioninventory-agent
+# (Playwright's own browser download cannot be used here), fusioninventory-agent for
+# the inventory tests and Xvfb, the virtual screen of the desktop agent's tests
+# (tests/desktop/). Needs root or sudo; without them those tests skip with a note.
+TEST_PACKAGES := chromium fusioninventory-agent xvfb
 test-deps:
 	@missing=""; \
 	[ -x "$(CHROMIUM)" ] || missing="$$missing chromium"; \
 	command -v fusioninventory-agent >/dev/null || missing="$$missing fusioninventory-agent"; \
+	command -v Xvfb >/dev/null || missing="$$missing xvfb"; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		echo "Installing$$missing (Debian packages) for the tests..."; \

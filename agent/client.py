@@ -20,7 +20,7 @@ class ServerError(Exception):
 
     def __init__(self, status: int, code: str, message: str):
         super().__init__(f"{status} {code}: {message}")
-        self.status, self.code = status, code
+        self.status, self.code, self.message = status, code, message
 
 
 def request(

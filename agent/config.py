@@ -4,6 +4,8 @@ import json
 import os
 from pathlib import Path
 
+from agent import logs
+
 
 def config_path() -> Path:
     override = os.environ.get("CHAMADOS_AGENT_CONFIG")
@@ -17,7 +19,9 @@ def load() -> dict:
     path = config_path()
     if not path.exists():
         raise SystemExit(f"Agente não registrado: rode `python -m agent register` ({path} não existe).")
-    return json.loads(path.read_text())
+    settings = json.loads(path.read_text())
+    logs.hide(settings.get("token"))
+    return settings
 
 
 def save(data: dict) -> Path:
@@ -29,4 +33,5 @@ def save(data: dict) -> Path:
     with os.fdopen(fd, "w") as handle:
         json.dump(data, handle, indent=2)
     temporary.replace(path)
+    logs.hide(data.get("token"))
     return path
