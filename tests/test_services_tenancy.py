@@ -1,13 +1,23 @@
 """The tenant gate: inside a tenant's scope every ORM query sees only that tenant's rows,
-without a filter written anywhere; an anonymous request may read no tenant's rows at all."""
+without a filter written anywhere; an anonymous request, a job or a CLI command that has not
+said which tenant it works on may read no tenant's rows at all."""
+
+import csv
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import Company, Queue, Ticket, User
-from app.services import tenancy
+from app.jobs import registry
+from app.jobs.runner import run_job
+from app.models import Company, EmailMessage, JobRun, JobRunStatus, Queue, Role, Ticket, User
+from app.models.types import utcnow
+from app.services import notifications, reports, tenancy
 from app.services.errors import NotFound
+from app.services.job_runs import JobOutcome
+from app.services.ticket_filters import TicketFilters
+from app.services.tickets import create_ticket
 from tests.conftest import make_user
 
 
@@ -111,3 +121,83 @@ def test_a_request_without_a_session_cookie_never_asks_who_is_signed_in(app, reg
     monkeypatch.setattr(app.login_manager, "_load_user", lambda: (asked.append(1), load_user())[1])
     response = app.test_client().post("/api/machines/heartbeat", json={}, headers=auth)
     assert response.status_code == 200 and asked == []
+
+
+# --- jobs ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def probe_job(monkeypatch):
+    """A job of the test's own, run by the real runner: `probe_job(body)` gives its name."""
+
+    def register(body):
+        spec = registry.JobSpec("tenancy_probe", "Sonda", "", "* * * * *", timeout=10, run=body)
+        monkeypatch.setitem(registry.JOBS, spec.name, spec)
+        return spec.name
+
+    return register
+
+
+def open_old_ticket(tenant, subject: str):
+    """A ticket of `tenant` waiting for its first response for three days."""
+    requester = make_user(tenant, Role.AGENT)
+    with tenancy.scope(tenant.id):
+        ticket = create_ticket(tenant_id=tenant.id, requester=requester, subject=subject)
+        ticket.created_at = utcnow() - timedelta(days=3)
+        db.session.commit()
+    return ticket
+
+
+def test_a_job_starts_in_no_tenant_reading_a_tenants_rows_unsaid_is_an_error(probe_job, queue):
+    name = probe_job(lambda: JobOutcome(changed=len(db.session.scalars(select(Queue)).all())))
+    with pytest.raises(tenancy.TenantScopeMissing):
+        run_job(name, "test")
+    assert db.session.scalar(select(JobRun.status).where(JobRun.job == name)) == JobRunStatus.FAILED
+
+
+def test_a_job_goes_tenant_by_tenant_each_in_its_own_scope(probe_job, two_tenants):
+    seen = []
+
+    def body():
+        seen.extend(
+            tenancy.for_each_tenant(lambda t: (t.key, db.session.scalars(select(Company.apelido)).all()))
+        )
+        with tenancy.all_tenants("the test's own reason"):
+            seen.append(sorted(db.session.scalars(select(Company.apelido))))
+        return JobOutcome()
+
+    run_job(probe_job(body), "test")
+    assert seen == [("acme", ["nossa"]), ("outra", ["deles"]), ["deles", "nossa"]]
+    assert tenancy.current_scope() is None  # the test's own set-up code: unscoped again
+
+
+def test_the_daily_digest_tells_each_tenants_admins_of_their_own_tenant_only(app, tenant, other_tenant):
+    for each, subject in ((tenant, "Impressora parada"), (other_tenant, "Scanner sumiu")):
+        each.timezone = "UTC"
+        make_user(each, Role.ADMIN, email=f"admin@{each.key}.test")
+        open_old_ticket(each, subject)
+    at_hour = utcnow().replace(hour=app.config["ALERTS_LOCAL_HOUR"], minute=5, second=0, microsecond=0)
+    with tenancy.scope(tenancy.NO_TENANT):  # where run_job starts every job
+        assert notifications.queue_daily_digests(at_hour).changed == 2
+    digests = {
+        message.to_address: message.body_text
+        for message in db.session.scalars(select(EmailMessage).where(EmailMessage.kind == "daily_digest"))
+    }
+    assert "Impressora parada" in digests["admin@acme.test"] and "Scanner" not in digests["admin@acme.test"]
+    assert "Scanner sumiu" in digests["admin@outra.test"] and "Impressora" not in digests["admin@outra.test"]
+
+
+def test_the_export_job_builds_each_export_in_its_own_tenants_scope(tenant, other_tenant):
+    exports = []
+    for each in (tenant, other_tenant):
+        open_old_ticket(each, f"Chamado de {each.key}")
+        admin = make_user(each, Role.ADMIN)
+        with tenancy.scope(each.id):
+            exports.append((each.key, reports.request_export(admin, TicketFilters())))
+    with tenancy.scope(tenancy.NO_TENANT):  # where run_job starts every job
+        assert reports.run_pending_exports().changed == 2
+    for key, export in exports:
+        db.session.refresh(export)
+        with open(reports.export_path(export), encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.reader(handle, delimiter=";"))
+        assert [row[1] for row in rows[1:]] == [f"Chamado de {key}"]

@@ -17,22 +17,26 @@ Outside a request or a job (the CLI, the test suite's own set-up) nothing is add
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from functools import cache
+from typing import TypeVar
 
 from flask import g, has_app_context, has_request_context, session
 from flask_login import current_user
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, with_loader_criteria
 from sqlalchemy.sql import visitors
 
 from app.extensions import db
 from app.models.tenancy import TenantOwned
+from app.models.tenant import Tenant
 from app.services.errors import NotFound
 
 ALL_TENANTS = "all"  # the explicit way out
-NO_TENANT = "none"  # an anonymous request: reading any tenant's rows is a mistake
+NO_TENANT = "none"  # no tenant known yet (an anonymous request, a job, a CLI command)
 _SCOPE = "tenant_scope"
+T = TypeVar("T")
 
 
 class TenantScopeMissing(RuntimeError):
@@ -54,7 +58,7 @@ def enter(tenant_id: int) -> None:
 
 @contextmanager
 def scope(tenant_id):
-    """Work in one tenant's rows for a block (a job going through tenants one by one)."""
+    """Work in one tenant's rows for a block (a job or a CLI command that knows its tenant)."""
     previous = g.get(_SCOPE)
     setattr(g, _SCOPE, tenant_id)
     try:
@@ -67,6 +71,16 @@ def all_tenants(reason: str):
     """The way out of the gate, for code that must look across tenants; `reason` says why."""
     assert reason, "say why the gate is opened"
     return scope(ALL_TENANTS)
+
+
+def for_each_tenant(work: Callable[[Tenant], T]) -> list[T]:
+    """`work(tenant)` for every tenant in turn, each inside that tenant's scope: how a job or a
+    CLI command does per-tenant work. Returns what each call returned, in tenant id order."""
+    results = []
+    for tenant in db.session.scalars(select(Tenant).order_by(Tenant.id)).all():
+        with scope(tenant.id):
+            results.append(work(tenant))
+    return results
 
 
 def enter_request_scope() -> None:
@@ -114,8 +128,9 @@ def _scope_to_the_tenant(state) -> None:
     if current == NO_TENANT:
         if _touches_tenant_rows(state):
             raise TenantScopeMissing(
-                "A tenant's rows were read in a request with no tenant: enter() the tenant once it "
-                "is known, or use all_tenants('why') where looking across tenants is the point."
+                "A tenant's rows were read where no tenant is known (an anonymous request, a job, a "
+                "CLI command): enter() or scope() the tenant once it is known, for_each_tenant() for "
+                "per-tenant work, or all_tenants('why') where looking across tenants is the point."
             )
         return
     tenant_id = current

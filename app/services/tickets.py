@@ -251,7 +251,8 @@ AUTO_PAUSE_BATCH = 500
 def auto_pause_queue(
     queue_name: str, now: datetime | None = None, batch: int = AUTO_PAUSE_BATCH
 ) -> tuple[int, bool]:
-    """Pause every ticket Em andamento in the named queue (each tenant's queue of that name).
+    """Pause every ticket Em andamento in the current tenant's queue of that name (the lunch
+    job goes tenant by tenant).
 
     Resumes nothing: people start their tickets again after lunch. Returns
     (paused, more remain). A ticket someone moved meanwhile is skipped, not an error.
