@@ -5,13 +5,27 @@ said which tenant it works on may read no tenant's rows at all."""
 import csv
 from datetime import timedelta
 
+import click
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
+from app.cli import ScopedCommand
 from app.extensions import db
 from app.jobs import registry
 from app.jobs.runner import run_job
-from app.models import Company, EmailMessage, JobRun, JobRunStatus, Queue, Role, Ticket, User
+from app.models import (
+    Comment,
+    Company,
+    EmailMessage,
+    JobRun,
+    JobRunStatus,
+    Queue,
+    Role,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    User,
+)
 from app.models.types import utcnow
 from app.services import notifications, reports, tenancy
 from app.services.errors import NotFound
@@ -201,3 +215,82 @@ def test_the_export_job_builds_each_export_in_its_own_tenants_scope(tenant, othe
         with open(reports.export_path(export), encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.reader(handle, delimiter=";"))
         assert [row[1] for row in rows[1:]] == [f"Chamado de {key}"]
+
+
+# --- CLI commands ---------------------------------------------------------------------------
+
+
+def test_every_cli_command_starts_in_no_tenant(app):
+    def leaves(command):
+        if isinstance(command, click.Group):
+            for sub in command.commands.values():
+                yield from leaves(sub)
+        else:
+            yield command
+
+    # `flask db` is Flask-Migrate's: Alembic runs the migrations on its own connection, no ORM session.
+    ours = [top for name, top in app.cli.commands.items() if name != "db"]
+    commands = [command for top in ours for command in leaves(top)]
+    assert len(commands) >= 10
+    assert [c.name for c in commands if not isinstance(c, ScopedCommand)] == []
+
+
+def test_a_cli_command_reading_a_tenants_rows_before_saying_whose_is_an_error(app, queue):
+    @click.command("probe", cls=ScopedCommand)
+    def probe():
+        click.echo(len(db.session.scalars(select(Queue)).all()))
+
+    result = app.test_cli_runner().invoke(probe)
+    assert isinstance(result.exception, tenancy.TenantScopeMissing)
+    assert tenancy.current_scope() is None  # the test's own set-up code: unscoped again
+
+
+def test_users_create_finds_the_company_among_its_own_tenants_rows(app, two_tenants, other_tenant):
+    namesake = Company(tenant_id=other_tenant.id, name="Homônima", apelido="nossa")
+    db.session.add(namesake)
+    db.session.commit()
+    args = ["users", "create", "--email", "n@outra.test", "--name", "N", "--role", "collaborator"]
+    args += ["--company", "nossa", "--tenant", "outra", "--password", "uma-senha-boa"]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    person = db.session.scalar(select(User).where(User.email == "n@outra.test"))
+    assert (person.tenant_id, person.company_id) == (other_tenant.id, namesake.id)
+
+
+def test_maintenance_prints_each_tenants_own_figures(app, tenant, other_tenant):
+    for each, subjects in ((tenant, ["Um"]), (other_tenant, ["Dois", "Três"])):
+        for subject in subjects:
+            open_old_ticket(each, subject)
+    result = app.test_cli_runner().invoke(args=["maintenance", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    sections = {section.split(" (")[0]: section for section in result.output.split("== ")[1:]}
+    assert "Chamados: PENDING=1," in sections["Suporte Acme"] and "staff=1," in sections["Suporte Acme"]
+    assert "Chamados: PENDING=2," in sections["Outra Empresa de Suporte"]
+    assert "staff=2," in sections["Outra Empresa de Suporte"]
+
+
+def test_tickets_restore_puts_each_ticket_back_among_its_own_tenants_rows(
+    app, tenant, other_tenant, tmp_path
+):
+    for each in (tenant, other_tenant):
+        requester = make_user(each, Role.AGENT, email="mesma@example.com")  # one e-mail, two tenants
+        with tenancy.scope(each.id):
+            ticket = create_ticket(tenant_id=each.id, requester=requester, subject=f"De {each.key}")
+            ticket.status, ticket.resolved_at = TicketStatus.RESOLVED, utcnow() - timedelta(days=400)
+            db.session.commit()
+    runner = app.test_cli_runner()
+    archived = runner.invoke(args=["tickets", "archive", "--older-than", "365", "--dir", str(tmp_path)])
+    assert "2 chamados" in archived.output, archived.output
+    for model in (Comment, TicketEvent, Ticket):
+        db.session.execute(delete(model))
+    db.session.commit()
+    [path] = tmp_path.glob("tickets-*.jsonl")
+    restored = runner.invoke(args=["tickets", "restore", str(path)])
+    assert "restaurados 2 chamados" in restored.output, restored.output
+    rows = db.session.execute(
+        select(Ticket.subject, Ticket.tenant_id, Queue.tenant_id, User.tenant_id)
+        .join(Queue, Queue.id == Ticket.queue_id)
+        .join(User, User.id == Ticket.requester_id)
+        .order_by(Ticket.subject)
+    ).all()
+    assert rows == [("De acme", *[tenant.id] * 3), ("De outra", *[other_tenant.id] * 3)]

@@ -4,7 +4,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import DEFAULT_QUEUE_NAME, Queue, Tenant, Ticket
+from app.models import DEFAULT_QUEUE_NAME, Queue, Ticket
+from app.services import tenancy
 from app.services.errors import Conflict, ValidationError
 
 DEMO_QUEUES = (DEFAULT_QUEUE_NAME, "Infraestrutura", "Interno")
@@ -47,7 +48,7 @@ def resolve_queue(tenant_id: int, queue_id: int | None) -> Queue:
 
 def ensure_default_queues() -> list[Queue]:
     """Make sure every tenant has "Chamados"; used by `flask queues ensure`."""
-    return [default_queue(tenant.id) for tenant in db.session.scalars(select(Tenant))]
+    return tenancy.for_each_tenant(lambda tenant: default_queue(tenant.id))
 
 
 def list_queues(tenant_id: int) -> list[Queue]:
