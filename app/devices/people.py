@@ -46,7 +46,7 @@ def device_person_id(machine_id, *otherwise):
 def person_for_device(company: Company, email: str) -> User:
     """The person an e-mail names for a device of this company; created if new."""
     email = normalise_email(email)
-    user = find_person(company.tenant_id, email)
+    user = find_person(email)
     if user is None:
         user = User(
             tenant_id=company.tenant_id,

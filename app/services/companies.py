@@ -61,8 +61,8 @@ def _cnpj_checksum_ok(digits: str) -> bool:
     return digits[12:] == f"{first}{second}"
 
 
-def _check_apelido_free(tenant_id: int, apelido: str, except_id: int | None = None) -> None:
-    query = select(Company.id).where(Company.tenant_id == tenant_id, Company.apelido == apelido)
+def _check_apelido_free(apelido: str, except_id: int | None = None) -> None:
+    query = select(Company.id).where(Company.apelido == apelido)
     if except_id:
         query = query.where(Company.id != except_id)
     if db.session.scalar(query) is not None:
@@ -85,7 +85,7 @@ def create_company(tenant_id: int, *, name: str, apelido: str, cnpj: str = "") -
         apelido=normalise_apelido(apelido),
         cnpj=normalise_cnpj(cnpj),
     )
-    _check_apelido_free(tenant_id, company.apelido)
+    _check_apelido_free(company.apelido)
     db.session.add(company)
     db.session.commit()
     return company
@@ -102,7 +102,7 @@ def update_company(
         "is_active": bool(is_active),
     }
     if values["apelido"] != company.apelido:
-        _check_apelido_free(company.tenant_id, values["apelido"], except_id=company.id)
+        _check_apelido_free(values["apelido"], except_id=company.id)
     return bool(apply_changes(company, values))
 
 
@@ -113,8 +113,8 @@ def rotate_provisioning_code(company: Company) -> str:
     return company.provisioning_code
 
 
-def list_companies(tenant_id: int, search: str = "", limit: int = 200) -> list[Company]:
-    query = select(Company).where(Company.tenant_id == tenant_id).order_by(Company.apelido).limit(limit)
+def list_companies(search: str = "", limit: int = 200) -> list[Company]:
+    query = select(Company).order_by(Company.apelido).limit(limit)
     if search:
         pattern = f"%{search.lower()}%"
         query = query.where((Company.apelido.like(pattern)) | (db.func.lower(Company.name).like(pattern)))

@@ -105,7 +105,7 @@ def _ensure_tenant() -> Tenant:
 
 
 def _ensure_user(tenant, summary, email, name, role, password, company_id=None, persona=None) -> User:
-    user = find_user(tenant.id, email)
+    user = find_user(email)
     if user is None:
         user = create_user(
             tenant_id=tenant.id,

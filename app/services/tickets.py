@@ -441,7 +441,7 @@ def open_ticket_for(
     """Staff open a ticket for themselves or on behalf of someone of the tenant."""
     requester = actor
     if requester_email.strip():
-        requester = find_user(actor.tenant_id, requester_email)
+        requester = find_user(requester_email)
         if requester is None:
             raise ValidationError(
                 "Solicitante não encontrado: use o e-mail de um usuário cadastrado.", field="requester_email"
