@@ -219,7 +219,7 @@ def maintenance_command(dry_run):
 def _echo_tenant_overview(tenant: Tenant) -> None:
     from app.services.health import tenant_overview
 
-    overview = tenant_overview(tenant.id)
+    overview = tenant_overview()
     click.echo(f"== {tenant.name} ({tenant.key})")
     click.echo("Chamados: " + ", ".join(f"{k}={v}" for k, v in overview["tickets"].items()))
     click.echo("Cadastros: " + ", ".join(f"{k}={v}" for k, v in overview["registrations"].items()))

@@ -31,7 +31,7 @@ def index():
         "next_after": next_after,
         "filters": filters,
         "states": read_models.STATES,
-        "companies": company_choices(tenant_id),
+        "companies": company_choices(),
         "is_online": online.is_online,
         "format_os": read_models.format_os_version,
     }

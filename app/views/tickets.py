@@ -47,14 +47,13 @@ def _timezone() -> str:
 
 
 def _list_context(filters, page=None, error=None) -> dict:
-    tenant_id = current_user.tenant_id
     return {
         "filters": filters,
         "page": page,
         "error": error,
         "queues": list_queues(),
-        "companies": company_choices(tenant_id),
-        "assignees": assignee_choices(tenant_id),
+        "companies": company_choices(),
+        "assignees": assignee_choices(),
         "sort_labels": SORT_LABELS,
         "unassigned": UNASSIGNED,
         "priorities": list(TicketPriority),
@@ -191,11 +190,10 @@ def bulk():
 
 
 def _form_choices() -> dict:
-    tenant_id = current_user.tenant_id
     return {
         "queues": list_queues(),
-        "companies": company_choices(tenant_id),
-        "assignees": assignee_choices(tenant_id),
+        "companies": company_choices(),
+        "assignees": assignee_choices(),
         "priorities": list(TicketPriority),
     }
 
