@@ -126,6 +126,25 @@ def test_requests_are_scoped_to_the_signed_in_person_or_to_nobody(app, tenant, o
         assert tenancy.current_scope() == tenancy.ALL_TENANTS
 
 
+def test_a_company_code_names_no_company_in_a_request_signed_in_to_another_tenant(
+    app, two_tenants, other_tenant
+):
+    from flask_login import login_user
+
+    from app.services import companies
+
+    ours_id, code = two_tenants[0].id, two_tenants[0].provisioning_code
+    theirs = make_user(other_tenant, email="deles@example.com")
+    with app.test_request_context("/"):
+        tenancy.enter_request_scope()  # a device's call: nobody signed in
+        assert companies.by_provisioning_code(code).id == ours_id
+    with app.test_request_context("/"):
+        login_user(theirs)
+        tenancy.enter_request_scope()
+        assert companies.by_provisioning_code(code) is None  # its scope stays the other tenant's
+        assert not tenancy.sees(two_tenants[0].tenant_id) and tenancy.sees(other_tenant.id)
+
+
 def test_a_request_without_a_session_cookie_never_asks_who_is_signed_in(app, register_device, monkeypatch):
     """A heartbeat has no cookie: the scope must not ask Flask-Login, which reads the session
     (and marks it accessed) on the hottest path of all."""

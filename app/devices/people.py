@@ -75,10 +75,7 @@ def machines_of_user(user: User) -> list[Machine]:
     return list(
         db.session.scalars(
             select(Machine)
-            .where(
-                Machine.tenant_id == user.tenant_id,
-                (Machine.assigned_user_id == user.id) | Machine.id.in_(linked),
-            )
+            .where((Machine.assigned_user_id == user.id) | Machine.id.in_(linked))
             .order_by(Machine.hostname)
         )
     )

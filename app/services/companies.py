@@ -16,7 +16,8 @@ CNPJ_DIGITS = 14
 
 def by_provisioning_code(code: str | None) -> Company | None:
     """The active company of an installation code, in whichever tenant, and from here on that
-    tenant's scope: a device (or an inventory agent) names its company by code alone."""
+    tenant's scope: a device (or an inventory agent) names its company by code alone. A request
+    signed in to another tenant finds no such company (its scope is never swapped)."""
     code = (code or "").strip().upper()
     if not code:
         return None
@@ -25,7 +26,7 @@ def by_provisioning_code(code: str | None) -> Company | None:
     if company is None or not company.is_active:
         return None
     tenancy.enter(company.tenant_id)
-    return company
+    return company if tenancy.sees(company.tenant_id) else None
 
 
 def normalise_apelido(value: str) -> str:

@@ -83,6 +83,12 @@ def for_each_tenant(work: Callable[[Tenant], T]) -> list[T]:
     return results
 
 
+def sees(tenant_id: int) -> bool:
+    """Whether the current scope takes in `tenant_id`'s rows (its own scope, every tenant's, or
+    the test suite's unscoped set-up)."""
+    return current_scope() in (tenant_id, ALL_TENANTS, None)
+
+
 def enter_request_scope() -> None:
     """Before every view: the signed-in person's tenant, or no tenant at all.
 

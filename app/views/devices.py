@@ -25,7 +25,7 @@ def index():
     tenant_id = current_user.tenant_id
     after = query_number("apos")
     filters = read_models.parse_device_filters(request.args, tenant_id)
-    rows, next_after = read_models.list_devices(tenant_id, filters, after)
+    rows, next_after = read_models.list_devices(filters, after)
     context = {
         "rows": rows,
         "next_after": next_after,
@@ -70,7 +70,7 @@ def _render_external_inventory(error: DomainError | None = None, username: str |
     return render_template(
         "devices/external_inventory.html",
         tenant=tenant,
-        companies=inventory_service.companies_with_codes(tenant.id),
+        companies=inventory_service.companies_with_codes(),
         error=error,
         username=tenant.inventory_username if username is None else username,
     )

@@ -31,7 +31,7 @@ def index():
     people = user_service.list_people(search) if kind != "dispositivos" else []
     devices = []
     if kind != "pessoas":
-        query = select(Machine).where(Machine.tenant_id == current_user.tenant_id)
+        query = select(Machine)
         if search:
             query = query.where(db.func.lower(Machine.hostname).like(f"%{search.lower()}%"))
         query = query.options(joinedload(Machine.assigned_user))
