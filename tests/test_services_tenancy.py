@@ -2,12 +2,14 @@
 without a filter written anywhere; an anonymous request, a job or a CLI command that has not
 said which tenant it works on may read no tenant's rows at all."""
 
+import ast
 import csv
 from datetime import timedelta
+from pathlib import Path
 
 import click
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, event, func, select, update
 
 from app.cli import ScopedCommand
 from app.extensions import db
@@ -26,6 +28,7 @@ from app.models import (
     TicketStatus,
     User,
 )
+from app.models.tenancy import TenantOwned
 from app.models.types import utcnow
 from app.services import notifications, reports, tenancy
 from app.services.errors import NotFound
@@ -68,6 +71,36 @@ def test_a_fresh_session_cannot_get_another_tenants_row_by_id(app, tenant, two_t
         with pytest.raises(NotFound):
             tenancy.owned(Company, theirs_id)
         assert tenancy.owned(Company, ours_id).apelido == "nossa"
+
+
+TENANT_OWNED = sorted(
+    (mapper.class_ for mapper in db.Model.registry.mappers if issubclass(mapper.class_, TenantOwned)),
+    key=lambda model: model.__name__,
+)
+
+
+def test_every_table_with_a_tenant_id_is_tenant_owned():
+    tables = {table.name for table in db.metadata.sorted_tables if "tenant_id" in table.c}
+    assert tables == {model.__table__.name for model in TENANT_OWNED}
+
+
+@pytest.mark.parametrize("model", TENANT_OWNED, ids=lambda model: model.__name__)
+def test_every_tenant_owned_table_is_read_with_the_criterion(tenant, model):
+    tenant_id, sent = tenant.id, []
+
+    def capture(_connection, _cursor, statement, *_rest):
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        with tenancy.scope(tenant_id):
+            db.session.scalars(select(model).limit(1)).all()
+            db.session.scalar(select(func.count()).select_from(model))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    assert len(sent) == 2 and all(f"{model.__table__.name}.tenant_id = " in sql for sql in sent), sent
+    with tenancy.scope(tenancy.NO_TENANT), pytest.raises(tenancy.TenantScopeMissing):
+        db.session.scalars(select(model)).all()
 
 
 def test_joins_and_subqueries_are_scoped_too(tenant, other_tenant, two_tenants):
@@ -313,3 +346,69 @@ def test_tickets_restore_puts_each_ticket_back_among_its_own_tenants_rows(
         .order_by(Ticket.subject)
     ).all()
     assert rows == [("De acme", *[tenant.id] * 3), ("De outra", *[other_tenant.id] * 3)]
+
+
+# --- no hand-written tenant filter ---------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+# file -> why it writes the tenant criterion itself. Keep it short: anything else relies on the gate.
+HAND_WRITTEN_FILTERS_ALLOWED = {
+    "app/services/tenancy.py": "the gate's own criterion (with_loader_criteria)",
+    "app/chat/access.py": "a statement run by db_direct, outside the ORM session and its gate",
+}
+
+
+def _names_tenant_id(node) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "tenant_id"
+
+
+def _is_model_column(node) -> bool:
+    """`Ticket.tenant_id`: a model's column, which only a query compares."""
+    return _names_tenant_id(node) and isinstance(node.value, ast.Name) and node.value.id[:1].isupper()
+
+
+def hand_written_tenant_filters(tree) -> list[int]:
+    """Lines comparing tenant_id inside a call (`.where(X.tenant_id == ...)`, a lambda given to an
+    option) or comparing a model's tenant_id column anywhere, and `filter_by(tenant_id=...)`. A
+    check on a row (`if queue.tenant_id == tenant_id`) is not a filter."""
+    lines = set()
+    for call in (node for node in ast.walk(tree) if isinstance(node, ast.Call)):
+        if isinstance(call.func, ast.Attribute) and call.func.attr == "filter_by":
+            lines.update(call.lineno for keyword in call.keywords if keyword.arg == "tenant_id")
+        for argument in [*call.args, *(keyword.value for keyword in call.keywords)]:
+            lines.update(
+                node.lineno
+                for node in ast.walk(argument)
+                if isinstance(node, ast.Compare)
+                and any(map(_names_tenant_id, [node.left, *node.comparators]))
+            )
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and any(map(_is_model_column, [node.left, *node.comparators])):
+            lines.add(node.lineno)
+    return sorted(lines)
+
+
+def test_the_scan_finds_a_hand_written_filter_and_not_a_check_on_a_row():
+    source = """
+query = select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.id == 1)
+rows = session.query(Queue).filter_by(tenant_id=tenant_id)
+people = select(User.id).where(or_(asker.tenant_id != user.tenant_id, User.id > 0))
+condition = Company.tenant_id == 3
+if queue is not None and queue.tenant_id == tenant_id:
+    pass
+"""
+    assert hand_written_tenant_filters(ast.parse(source)) == [2, 3, 4, 5]
+
+
+def test_no_hand_written_tenant_filter_outside_the_allowlist():
+    """The gate adds the tenant criterion to every ORM statement: a filter written by hand is
+    dead weight at best, and a sign the code does not trust (or is not in) its scope."""
+    found = {}
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        name = path.relative_to(ROOT).as_posix()
+        lines = hand_written_tenant_filters(ast.parse(path.read_text(), name))
+        if lines and name not in HAND_WRITTEN_FILTERS_ALLOWED:
+            found[name] = lines
+    assert found == {}, "rely on the gate (app/services/tenancy.py), or add the file and why to the allowlist"
+    for name in HAND_WRITTEN_FILTERS_ALLOWED:  # an allowance nobody needs any more goes
+        assert hand_written_tenant_filters(ast.parse((ROOT / name).read_text())), name

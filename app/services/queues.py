@@ -40,6 +40,7 @@ def resolve_queue(tenant_id: int, queue_id: int | None) -> Queue:
     """The queue asked for if it belongs to the tenant, otherwise "Chamados"."""
     if queue_id:
         queue = db.session.get(Queue, queue_id)
+        # A check on the row, not a filter: get() may answer from the identity map, past the gate.
         if queue is not None and queue.tenant_id == tenant_id:
             return queue
     return default_queue(tenant_id)

@@ -140,6 +140,7 @@ def _scope_to_the_tenant(state) -> None:
             )
         return
     tenant_id = current
+    # The one criterion written by hand: the gate's own, for every TenantOwned model at once.
     state.statement = state.statement.options(
         with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
     )
