@@ -1,4 +1,5 @@
-"""The tenant gate: every ORM query in a request or a job sees only the current tenant's rows.
+"""The tenant gate: every ORM query in a request, a job or a CLI command sees only the current
+tenant's rows, and no query writes that filter itself (tests/test_services_tenancy.py fails on one).
 
 Models that inherit TenantOwned (app/models/tenancy.py) declare it once. A listener on every
 ORM execution adds `tenant_id = <current tenant>` for each of them in the statement (joins,
@@ -8,11 +9,14 @@ The scope of the work at hand:
 - a request: its signed-in person's tenant (`enter_request_scope`, before every view); a
   device's tenant once its token is checked (`enter`); an anonymous request may read no
   tenant's rows at all, and trying is an error (`TenantScopeMissing`), not an empty answer;
-- a job: every tenant, explicitly (`all_tenants`), or one at a time (`scope`);
-- the way out, for the few places that must look across tenants before they know which one
-  (a login by e-mail, a company code): `with all_tenants("why"):`, or, for a statement built
-  once at import (the token check), `.execution_options(all_tenants="why")` — greppable.
-Outside a request or a job (the CLI, the test suite's own set-up) nothing is added.
+- a job (jobs/runner.run_job) and a CLI command (app/cli.ScopedCommand): they start in no
+  tenant, like an anonymous request, and then go tenant by tenant (`for_each_tenant`), work
+  in the one tenant they know (`scope(tenant_id)`), or look across tenants and say why;
+- the way out, for the few places that must look across tenants (a login by e-mail, a company
+  code, the outbox, retention): `with all_tenants("why"):`, or, for a statement built once at
+  import (the token check), `.execution_options(all_tenants="why")` — greppable.
+Statements that do not go through the ORM session (app/db_direct.py) write their own criterion.
+Only the test suite's own set-up code, `flask shell` and `flask db` run unscoped: nothing is added.
 """
 
 from __future__ import annotations
