@@ -175,7 +175,8 @@ def test_a_company_code_names_no_company_in_a_request_signed_in_to_another_tenan
         login_user(theirs)
         tenancy.enter_request_scope()
         assert companies.by_provisioning_code(code) is None  # its scope stays the other tenant's
-        assert not tenancy.sees(two_tenants[0].tenant_id) and tenancy.sees(other_tenant.id)
+        assert tenancy.in_another_tenant(two_tenants[0].tenant_id)
+        assert not tenancy.in_another_tenant(other_tenant.id)
 
 
 def test_a_request_without_a_session_cookie_never_asks_who_is_signed_in(app, register_device, monkeypatch):

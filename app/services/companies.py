@@ -26,7 +26,7 @@ def by_provisioning_code(code: str | None) -> Company | None:
     if company is None or not company.is_active:
         return None
     tenancy.enter(company.tenant_id)
-    return company if tenancy.sees(company.tenant_id) else None
+    return None if tenancy.in_another_tenant(company.tenant_id) else company
 
 
 def normalise_apelido(value: str) -> str:

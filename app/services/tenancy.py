@@ -87,10 +87,10 @@ def for_each_tenant(work: Callable[[Tenant], T]) -> list[T]:
     return results
 
 
-def sees(tenant_id: int) -> bool:
-    """Whether the current scope takes in `tenant_id`'s rows (its own scope, every tenant's, or
-    the test suite's unscoped set-up)."""
-    return current_scope() in (tenant_id, ALL_TENANTS, None)
+def in_another_tenant(tenant_id: int) -> bool:
+    """Whether the work at hand is scoped to one tenant other than `tenant_id` (a request signed in
+    to another tenant, whose scope `enter` never swaps)."""
+    return current_scope() not in (tenant_id, ALL_TENANTS, NO_TENANT, None)
 
 
 def enter_request_scope() -> None:
