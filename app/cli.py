@@ -1,5 +1,9 @@
 """Command-line tools: `flask seed-demo`, `flask queues ensure`, `flask users create`,
-`flask jobs list|run`, `flask maintenance`, `flask tickets archive|restore`."""
+`flask jobs list|run`, `flask maintenance`, `flask tickets archive|restore`.
+
+Every command starts in no tenant's scope (`ScopedCommand`), as an anonymous request does:
+one that works on a tenant enters its scope (`tenancy.scope`, `tenancy.for_each_tenant`),
+one that looks across tenants says why (`tenancy.all_tenants`)."""
 
 import click
 from flask import Flask, current_app
@@ -7,11 +11,28 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Company, Role, Tenant
+from app.services import tenancy
 from app.services.demo import seed_demo
 from app.services.errors import DomainError
 from app.services.queues import ensure_default_queues
 from app.services.tenants import create_tenant
 from app.services.users import create_user
+
+
+class ScopedCommand(click.Command):
+    """A command that runs in no tenant's scope until it says which tenant it works on: reading a
+    tenant's rows before that is an error (tenancy.TenantScopeMissing), not every tenant's rows."""
+
+    def invoke(self, ctx):
+        with tenancy.scope(tenancy.NO_TENANT):
+            return super().invoke(ctx)
+
+
+class ScopedGroup(click.Group):
+    """A group whose commands are ScopedCommands."""
+
+    command_class = ScopedCommand
+    group_class = type  # a group inside it is a ScopedGroup too
 
 
 def register_cli(app: Flask) -> None:
@@ -25,7 +46,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(smoke_command)
 
 
-@click.command("seed-demo")
+@click.command("seed-demo", cls=ScopedCommand)
 def seed_demo_command():
     """Load demo data (idempotent; existing passwords are kept)."""
     config = current_app.config
@@ -44,7 +65,7 @@ def seed_demo_command():
             click.echo(f"  código da empresa {apelido}: {code}")
 
 
-@click.group("queues")
+@click.group("queues", cls=ScopedGroup)
 def queues_group():
     """Ticket queues."""
 
@@ -57,7 +78,7 @@ def queues_ensure():
     click.echo(f"Fila padrão garantida em {len(queues)} tenant(s).")
 
 
-@click.group("tenants")
+@click.group("tenants", cls=ScopedGroup)
 def tenants_group():
     """Support organisations (one per installation is typical)."""
 
@@ -74,7 +95,7 @@ def tenants_create(key, name):
     click.echo(f"Tenant criado: {tenant.key} ({tenant.name}) com a fila Chamados.")
 
 
-@click.group("users")
+@click.group("users", cls=ScopedGroup)
 def users_group():
     """People."""
 
@@ -101,32 +122,36 @@ def _tenant(key: str | None) -> Tenant:
 def users_create(email, name, role, apelido, tenant_key, password):
     """Create a user who can log in."""
     tenant = _tenant(tenant_key)
-    company_id = None
-    if apelido:
-        company = db.session.scalar(
-            select(Company).where(Company.tenant_id == tenant.id, Company.apelido == apelido)
-        )
-        if company is None:
-            raise click.ClickException(f"Empresa com apelido {apelido!r} não encontrada.")
-        company_id = company.id
-    try:
-        user = create_user(
-            tenant_id=tenant.id,
-            email=email,
-            name=name,
-            role=role,
-            password=password,
-            company_id=company_id,
-        )
-    except DomainError as error:
-        raise click.ClickException(error.message) from None
-    click.echo(f"Usuário criado: {user.email} ({user.role_label})")
+    with tenancy.scope(tenant.id):
+        company_id = _company_id(apelido)
+        try:
+            user = create_user(
+                tenant_id=tenant.id,
+                email=email,
+                name=name,
+                role=role,
+                password=password,
+                company_id=company_id,
+            )
+        except DomainError as error:
+            raise click.ClickException(error.message) from None
+        click.echo(f"Usuário criado: {user.email} ({user.role_label})")
+
+
+def _company_id(apelido: str | None) -> int | None:
+    """The id of the current tenant's company with this apelido (None without one)."""
+    if not apelido:
+        return None
+    company = db.session.scalar(select(Company).where(Company.apelido == apelido))
+    if company is None:
+        raise click.ClickException(f"Empresa com apelido {apelido!r} não encontrada.")
+    return company.id
 
 
 # --- background jobs, maintenance, archive ------------------------------------------
 
 
-@click.group("jobs")
+@click.group("jobs", cls=ScopedGroup)
 def jobs_group():
     """Background jobs (workers/jobs.py)."""
 
@@ -163,22 +188,18 @@ def jobs_run(name, dry_run):
     click.echo(f"{name}: {outcome.summary}" + (" (há mais a fazer)" if outcome.has_more else ""))
 
 
-@click.command("maintenance")
+@click.command("maintenance", cls=ScopedCommand)
 @click.option("--dry-run", is_flag=True, help="Só mostra o resumo e o que a retenção removeria.")
 def maintenance_command(dry_run):
     """Print the health summary (what Saúde shows); without --dry-run, run the retention sweep."""
     from app.jobs.runner import run_job
-    from app.services.health import check_queue, health_snapshot, system_overview, tenant_overview
+    from app.services.health import check_queue, health_snapshot, system_overview
 
     queue = check_queue()
     snapshot, _ = health_snapshot(current_app.config["VERSION"], queue)
-    for tenant in db.session.scalars(select(Tenant).order_by(Tenant.id)):
-        overview = tenant_overview(tenant.id)
-        click.echo(f"== {tenant.name} ({tenant.key})")
-        click.echo("Chamados: " + ", ".join(f"{k}={v}" for k, v in overview["tickets"].items()))
-        click.echo("Cadastros: " + ", ".join(f"{k}={v}" for k, v in overview["registrations"].items()))
-        click.echo("Heartbeats: " + ", ".join(f"{k}={v}" for k, v in overview["heartbeats"].items()))
-    system = system_overview(queue)
+    tenancy.for_each_tenant(_echo_tenant_overview)
+    with tenancy.all_tenants("the retention figures are the whole install's"):
+        system = system_overview(queue)
     size = system["database_size_bytes"]
     size_text = f", {size / 1048576:.1f} MB" if size else ""
     click.echo(f"Banco: {snapshot['database']['status']} ({snapshot['database']['backend']}){size_text}")
@@ -195,7 +216,17 @@ def maintenance_command(dry_run):
     click.echo(f"retention_sweep: {outcome.summary}")
 
 
-@click.group("tickets")
+def _echo_tenant_overview(tenant: Tenant) -> None:
+    from app.services.health import tenant_overview
+
+    overview = tenant_overview()
+    click.echo(f"== {tenant.name} ({tenant.key})")
+    click.echo("Chamados: " + ", ".join(f"{k}={v}" for k, v in overview["tickets"].items()))
+    click.echo("Cadastros: " + ", ".join(f"{k}={v}" for k, v in overview["registrations"].items()))
+    click.echo("Heartbeats: " + ", ".join(f"{k}={v}" for k, v in overview["heartbeats"].items()))
+
+
+@click.group("tickets", cls=ScopedGroup)
 def tickets_group():
     """Tickets: local JSONL archive."""
 
@@ -223,7 +254,7 @@ def tickets_restore(path):
     click.echo(f"Restauração: {result.summary()}")
 
 
-@click.command("smoke")
+@click.command("smoke", cls=ScopedCommand)
 @click.option(
     "--url", required=True, help="Endereço do Chamados implantado, ex.: https://chamados.exemplo.com"
 )

@@ -48,7 +48,7 @@ def test_user_email_change_keeps_the_same_id(tenant, admin_user, company):
         actor=admin_user,
     )
     db.session.expire_all()
-    assert users.find_user(tenant.id, "novo@x.test").id == person.id
+    assert users.find_user("novo@x.test").id == person.id
 
 
 def test_user_rules(tenant, admin_user, company, agent_user):
@@ -105,4 +105,4 @@ def test_queue_life_cycle(tenant, make_ticket):
         queues.delete_queue(infra)
     empty = queues.create_queue(tenant.id, "Vazia")
     queues.delete_queue(empty)
-    assert [q.name for q in queues.list_queues(tenant.id)] == ["Infra"]
+    assert [q.name for q in queues.list_queues()] == ["Infra"]

@@ -156,13 +156,13 @@ def test_filters_and_keyset_pages(app, tenant, admin_user, agent_user, monkeypat
     db.session.commit()
 
     filters, errors = audit.parse_filters({"ator": str(admin_user.id)})
-    first, after = audit.list_entries(tenant.id, filters)
-    second, end = audit.list_entries(tenant.id, filters, after)
+    first, after = audit.list_entries(filters)
+    second, end = audit.list_entries(filters, after)
     assert errors == [] and [e.target_label for e in first + second] == ["a4", "a3", "a2", "a1", "a0"]
     assert end is None
-    failures, _ = audit.list_entries(tenant.id, audit.parse_filters({"acao": "login.falha"})[0])
+    failures, _ = audit.list_entries(audit.parse_filters({"acao": "login.falha"})[0])
     assert [e.target_label for e in failures] == ["agente"]
-    by_target, _ = audit.list_entries(tenant.id, audit.parse_filters({"alvo": "agen"})[0])
+    by_target, _ = audit.list_entries(audit.parse_filters({"alvo": "agen"})[0])
     assert [e.target_label for e in by_target] == ["agente"]
     _, bad = audit.parse_filters({"de": "ontem"})
     assert bad == ["Data inicial inválida (use AAAA-MM-DD)."]
@@ -182,5 +182,5 @@ def test_the_period_filter_uses_local_days(app, tenant, admin_user, days_ago, ke
     filters, _ = audit.parse_filters(
         {"de": (today - timedelta(days=1)).isoformat(), "ate": today.isoformat()}
     )
-    rows, _ = audit.list_entries(tenant.id, filters)
+    rows, _ = audit.list_entries(filters)
     assert bool(rows) is kept

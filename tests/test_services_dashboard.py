@@ -21,10 +21,10 @@ def test_latest_puts_unassigned_first_oldest_to_newest_then_the_rest_newest_firs
     assigned_old = _at(make_ticket("A-antiga", assignee_id=agent_user.id), base)
     assigned_new = _at(make_ticket("A-nova", assignee_id=agent_user.id), base + timedelta(hours=5))
     _at(make_ticket("Resolvida", status=TicketStatus.RESOLVED), base + timedelta(hours=6))
-    order = [t.subject for t in latest_tickets(tenant.id)]
+    order = [t.subject for t in latest_tickets()]
     assert order == ["U-antiga", "U-nova", "A-nova", "A-antiga"]
     assert unassigned_new and unassigned_old and assigned_old and assigned_new
-    assert [t.subject for t in latest_tickets(tenant.id, limit=3)] == ["U-antiga", "U-nova", "A-nova"]
+    assert [t.subject for t in latest_tickets(limit=3)] == ["U-antiga", "U-nova", "A-nova"]
 
 
 def test_counters(tenant, make_ticket, agent_user):
@@ -41,7 +41,7 @@ def test_counters(tenant, make_ticket, agent_user):
     make_ticket("Pausado", status=TicketStatus.PAUSED, assignee_id=agent_user.id)
     make_ticket("Resolvido hoje", status=TicketStatus.RESOLVED, resolved_at=now)
     make_ticket("Resolvido antes", status=TicketStatus.RESOLVED, resolved_at=now - timedelta(days=3))
-    figures = counters(tenant.id, "America/Sao_Paulo")
+    figures = counters("America/Sao_Paulo")
     assert figures.by_status == {TicketStatus.PENDING: 2, TicketStatus.IN_PROGRESS: 1, TicketStatus.PAUSED: 1}
     assert figures.unassigned == 2
     assert figures.resolved_today == 1

@@ -15,7 +15,7 @@ from app.models import (
     TicketStatus,
 )
 from app.models.types import utcnow
-from app.services import tickets, timeline
+from app.services import tenancy, tickets, timeline
 from app.services.errors import Conflict, ValidationError
 from app.services.tickets import (
     add_comment,
@@ -45,7 +45,8 @@ def test_references_are_sequential_per_tenant(tenant, other_tenant, collaborator
     outsider = make_user(other_tenant, Role.AGENT)
     first = create_ticket(tenant_id=tenant.id, requester=collaborator, subject="Um")
     second = create_ticket(tenant_id=tenant.id, requester=collaborator, subject="Dois")
-    elsewhere = create_ticket(tenant_id=other_tenant.id, requester=outsider, subject="Outro")
+    with tenancy.scope(other_tenant.id):  # the other tenant's work, in its own rows
+        elsewhere = create_ticket(tenant_id=other_tenant.id, requester=outsider, subject="Outro")
     assert (first.reference, second.reference, elsewhere.reference) == (1, 2, 1)
 
 
@@ -241,8 +242,10 @@ def test_queue_and_priority_changes(make_ticket, tenant, agent_user):
 def test_bulk_update_changes_only_visible_tickets(make_ticket, agent_user, other_tenant):
     mine = [make_ticket(f"T{i}") for i in range(3)]
     outsider = make_user(other_tenant, Role.AGENT)
-    theirs = create_ticket(tenant_id=other_tenant.id, requester=outsider, subject="Deles")
-    changed = bulk_update(agent_user, [t.id for t in mine] + [theirs.id], "prioridade", "HIGH")
+    with tenancy.scope(other_tenant.id):
+        theirs = create_ticket(tenant_id=other_tenant.id, requester=outsider, subject="Deles")
+    with tenancy.scope(agent_user.tenant_id):  # as in the agent's request
+        changed = bulk_update(agent_user, [t.id for t in mine] + [theirs.id], "prioridade", "HIGH")
     assert changed == 3
     assert theirs.priority is TicketPriority.MEDIUM
     assert bulk_update(agent_user, [t.id for t in mine], "atribuir", str(agent_user.id)) == 3

@@ -122,7 +122,7 @@ def test_user_editor_lists_linked_devices(admin_client, register_device, tenant)
     from app.services.users import find_user
 
     register_device(email="joana@paoquente.test", hostname="joana-pc")
-    person = find_user(tenant.id, "joana@paoquente.test")
+    person = find_user("joana@paoquente.test")
     html = admin_client.get(f"/usuarios/{person.id}").get_data(as_text=True)
     assert "Dispositivos vinculados" in html and "joana-pc" in html
     devices = admin_client.get("/usuarios?tipo=dispositivos").get_data(as_text=True)

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Attachment, Company, Persona, Role, Ticket, TicketStatus
 from app.models.types import utcnow
+from app.services import tenancy, timeline
 from app.services import tickets as ticket_service
-from app.services import timeline
 from tests.conftest import logged_in_client, make_user
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -179,7 +179,8 @@ def test_tickets_of_others_are_404_on_every_portal_url(
     ticket_service.add_comment(theirs, colleague, "<p>anexo</p>", "PUBLIC", [("a.png", PNG)])
     from app.services.tickets import create_ticket
 
-    elsewhere = create_ticket(tenant_id=other_tenant.id, requester=foreign, subject="Outro tenant")
+    with tenancy.scope(other_tenant.id):  # the other tenant's ticket, among its own rows
+        elsewhere = create_ticket(tenant_id=other_tenant.id, requester=foreign, subject="Outro tenant")
     attachment = db.session.scalar(select(Attachment))
     for ticket in (theirs, elsewhere):
         base = f"/portal/chamados/{ticket.reference}"

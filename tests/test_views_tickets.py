@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Comment, Role, Ticket, TicketStatus
-from app.services import saved_views
+from app.services import saved_views, tenancy
 from app.services.tickets import create_ticket
 from tests.conftest import make_user
 
@@ -82,7 +82,8 @@ def test_page_size_is_clamped_and_next_page_link_works(agent_client, tenant, col
 
 def test_other_tenants_tickets_never_show(agent_client, other_tenant):
     outsider = make_user(other_tenant, Role.AGENT)
-    ticket = create_ticket(tenant_id=other_tenant.id, requester=outsider, subject="Segredo")
+    with tenancy.scope(other_tenant.id):  # the other tenant's ticket, among its own rows
+        ticket = create_ticket(tenant_id=other_tenant.id, requester=outsider, subject="Segredo")
     assert agent_client.get(f"/chamados/{ticket.reference}").status_code == 404
     assert "Segredo" not in agent_client.get("/chamados?f=1").get_data(as_text=True)
 

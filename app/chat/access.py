@@ -41,6 +41,7 @@ class ChatTicket:
     company_id: int | None
 
 
+# Run by db_direct, outside the ORM session and so outside the gate: the tenant criterion is written here.
 _CHAT_TICKET = select(
     Ticket.id, Ticket.tenant_id, Ticket.reference, Ticket.machine_id, Ticket.requester_id, Ticket.company_id
 ).where(Ticket.tenant_id == bindparam("tenant_id"), Ticket.reference == bindparam("reference"))

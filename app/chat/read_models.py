@@ -65,9 +65,7 @@ def agent_sessions(actor: User) -> list[AgentSession]:
         return []
     return [
         AgentSession(ref, subject, s.agent_name, s.unread_by_agent, s.last_activity_at)
-        for s, ref, subject in _session_rows(
-            LiveChatSession.tenant_id == actor.tenant_id, limit=MAX_AGENT_SESSIONS
-        )
+        for s, ref, subject in _session_rows(limit=MAX_AGENT_SESSIONS)
     ]
 
 

@@ -83,7 +83,7 @@ def adjust_access(machine: Machine, email: str, persona: str) -> User:
 
 
 def link_user(machine: Machine, email: str) -> User:
-    user = find_user(machine.tenant_id, normalise_email(email))
+    user = find_user(normalise_email(email))
     if user is None:
         raise ValidationError("Nenhum usuário com este e-mail.", field="email")
     exists = db.session.get(MachineLink, (machine.id, user.id))

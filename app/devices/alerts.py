@@ -80,7 +80,7 @@ def sync_alerts(machine: Machine, reported: list[dict], now: datetime) -> tuple[
 def alert_requester(tenant_id: int) -> User:
     """The account alert tickets are opened by (created, unable to log in, if missing)."""
     email = current_app.config["MACHINE_ALERTS_TICKET_REQUESTER_EMAIL"]
-    user = find_user(tenant_id, email)
+    user = find_user(email)
     if user is None:
         user = User(
             tenant_id=tenant_id, email=email, name="Alertas de dispositivos", role=Role.AGENT, is_active=False

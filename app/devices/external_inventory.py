@@ -245,11 +245,11 @@ def company_for_code(code: str | None) -> Company:
     return company
 
 
-def companies_with_codes(tenant_id: int) -> list:
+def companies_with_codes() -> list:
     """Active companies and the code their inventories are sent with (the admin page)."""
     return db.session.execute(
         select(Company.id, Company.apelido, Company.name, Company.provisioning_code)
-        .where(Company.tenant_id == tenant_id, Company.is_active.is_(True))
+        .where(Company.is_active.is_(True))
         .order_by(Company.apelido)
     ).all()
 

@@ -81,8 +81,8 @@ def hardware_fingerprint(serials: list[str], macs: list[str]) -> str | None:
     return hashlib.sha256("|".join(basis).encode()).hexdigest()
 
 
-def find_machine_by_identifiers(tenant_id: int, identifiers: dict[str, list[str]]) -> Machine | None:
-    """The tenant's device any identifier names, trying the strongest kind first."""
+def find_machine_by_identifiers(identifiers: dict[str, list[str]]) -> Machine | None:
+    """The current tenant's device any identifier names, trying the strongest kind first."""
     for kind in IDENTIFIER_KINDS:
         values = identifiers.get(kind)
         if not values:
@@ -90,11 +90,7 @@ def find_machine_by_identifiers(tenant_id: int, identifiers: dict[str, list[str]
         machine = db.session.scalar(
             select(Machine)
             .join(MachineIdentifier, MachineIdentifier.machine_id == Machine.id)
-            .where(
-                MachineIdentifier.tenant_id == tenant_id,
-                MachineIdentifier.kind == kind,
-                MachineIdentifier.value.in_(values),
-            )
+            .where(MachineIdentifier.kind == kind, MachineIdentifier.value.in_(values))
             .order_by(Machine.id)
             .limit(1)
         )
@@ -103,20 +99,17 @@ def find_machine_by_identifiers(tenant_id: int, identifiers: dict[str, list[str]
     return None
 
 
-def find_machine(
-    tenant_id: int, identifiers: dict[str, list[str]], fingerprint: str | None = None
-) -> Machine | None:
-    """The matching rules: the fingerprint (when the source has one), then the identifiers."""
+def find_machine(identifiers: dict[str, list[str]], fingerprint: str | None = None) -> Machine | None:
+    """The matching rules, among the current tenant's devices: the fingerprint (when the source
+    has one), then the identifiers."""
     machine = None
     if fingerprint:
         machine = db.session.scalar(
-            select(Machine)
-            .where(Machine.tenant_id == tenant_id, Machine.fingerprint == fingerprint)
-            .order_by(Machine.id)
+            select(Machine).where(Machine.fingerprint == fingerprint).order_by(Machine.id)
         )
     if machine is None:
         # Known by another source (FusionInventory, GLPI Agent) or by part of its hardware.
-        machine = find_machine_by_identifiers(tenant_id, identifiers)
+        machine = find_machine_by_identifiers(identifiers)
     return machine
 
 
@@ -129,8 +122,7 @@ def remember_identifiers(machine: Machine, identifiers: dict[str, list[str]]) ->
     known = set(
         db.session.execute(
             select(MachineIdentifier.kind, MachineIdentifier.value).where(
-                MachineIdentifier.tenant_id == machine.tenant_id,
-                MachineIdentifier.value.in_({value for _, value in wanted}),
+                MachineIdentifier.value.in_({value for _, value in wanted})
             )
         ).all()
     )
@@ -165,7 +157,7 @@ def upsert_device(
     `fields` are written either way (only what changed: apply_changes), `fields_if_new` only
     on a new device, `fill_if_empty` on a new device, or where a known one has nothing yet.
     A deactivated device is refused (403 machine_disabled)."""
-    machine = find_machine(company.tenant_id, identifiers, fingerprint)
+    machine = find_machine(identifiers, fingerprint)
     if machine is not None and not machine.is_active:
         raise device_disabled()
     values = {

@@ -46,7 +46,7 @@ def device_person_id(machine_id, *otherwise):
 def person_for_device(company: Company, email: str) -> User:
     """The person an e-mail names for a device of this company; created if new."""
     email = normalise_email(email)
-    user = find_person(company.tenant_id, email)
+    user = find_person(email)
     if user is None:
         user = User(
             tenant_id=company.tenant_id,
@@ -75,10 +75,7 @@ def machines_of_user(user: User) -> list[Machine]:
     return list(
         db.session.scalars(
             select(Machine)
-            .where(
-                Machine.tenant_id == user.tenant_id,
-                (Machine.assigned_user_id == user.id) | Machine.id.in_(linked),
-            )
+            .where((Machine.assigned_user_id == user.id) | Machine.id.in_(linked))
             .order_by(Machine.hostname)
         )
     )

@@ -5,6 +5,10 @@ idempotent (running it twice changes nothing more) and bounded (a batch per
 run; a job that leaves work behind says so with `has_more`). Schedules are cron
 expressions in DEFAULT_TIMEZONE; the RQ cron scheduler (`python -m workers cron`),
 the in-process scheduler of `make run` and `POST /api/cron/<job>` all read them here.
+
+A job starts in no tenant's scope (jobs/runner.py): its body goes tenant by tenant
+(`tenancy.for_each_tenant`, or `tenancy.scope` per row), says why it works across
+tenants (`tenancy.all_tenants("why")`), or reads no tenant's rows at all.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from flask import current_app
 
 from app.chat.sessions import auto_end_inactive_sessions
 from app.devices.usb import expire_stale_usb_policies
-from app.services import notifications, reports, retention, tickets
+from app.services import notifications, reports, retention, tenancy, tickets
 from app.services.job_runs import JobOutcome
 
 
@@ -40,34 +44,39 @@ class JobSpec:
 
 
 def chat_cleanup() -> JobOutcome:
-    result = auto_end_inactive_sessions()
+    with tenancy.all_tenants("one inactivity rule ends the chats of every tenant"):
+        result = auto_end_inactive_sessions()
     return JobOutcome(changed=result.ended, summary=result.summary(), has_more=result.has_more)
 
 
 def usb_policy_cleanup() -> JobOutcome:
     batch = 500
-    expired = expire_stale_usb_policies(batch=batch)
+    expired = expire_stale_usb_policies(batch=batch)  # USB policies are no tenant's rows
     return JobOutcome(
         changed=expired, summary=f"políticas USB expiradas: {expired}", has_more=expired == batch
     )
 
 
 def report_export_runner() -> JobOutcome:
-    return reports.run_pending_exports()
+    return reports.run_pending_exports()  # each export is built in its own tenant's scope
 
 
 def auto_pause_internal_lunch() -> JobOutcome:
     queue_name = current_app.config["AUTO_PAUSE_LUNCH_QUEUE"]
-    paused, more = tickets.auto_pause_queue(queue_name)
+    per_tenant = tenancy.for_each_tenant(lambda _tenant: tickets.auto_pause_queue(queue_name))
+    paused = sum(count for count, _more in per_tenant)
+    more = any(more for _count, more in per_tenant)
     return JobOutcome(changed=paused, summary=f"fila {queue_name}: {paused} chamados pausados", has_more=more)
 
 
 def retention_sweep(dry_run: bool = False) -> JobOutcome:
-    return retention.sweep(dry_run=dry_run).outcome()
+    with tenancy.all_tenants("retention goes by age, the same for every tenant"):
+        return retention.sweep(dry_run=dry_run).outcome()
 
 
 def email_sender() -> JobOutcome:
-    result = notifications.send_due()
+    with tenancy.all_tenants("the outbox is one queue for the whole install"):
+        result = notifications.send_due()
     if result.deferred or result.failed:
         # Every message's state is saved; failing the run is what makes it visible on Tarefas.
         raise notifications.EmailDeliveryError(
@@ -77,7 +86,7 @@ def email_sender() -> JobOutcome:
 
 
 def daily_digest() -> JobOutcome:
-    return notifications.queue_daily_digests()
+    return notifications.queue_daily_digests()  # tenant by tenant, each at its own local hour
 
 
 def _lunch_cron(config: dict) -> str:

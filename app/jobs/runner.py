@@ -1,7 +1,9 @@
 """How a job runs, and how it is queued.
 
-`run_job` is the one place that runs a job: it records the run (Tarefas), logs its summary
-line and queues a follow-up run while work remains. The in-process scheduler, the cron HTTP
+`run_job` is the one place that runs a job: it starts the job in no tenant's scope (the job
+goes tenant by tenant with tenancy.for_each_tenant or scope, or says why it looks across
+tenants with all_tenants), records the run (Tarefas), logs its summary line and queues a
+follow-up run while work remains. The in-process scheduler, the cron HTTP
 endpoint, the CLI and RQ's workers (workers/runner.py `execute`) all call it.
 
 `submit`/`enqueue` put a run on RQ when REDIS_URL is set, with the job's timeout and
@@ -54,7 +56,7 @@ def run_job(name: str, trigger: str, *, chain: int = 0, attempt: int = 1, **kwar
     started_at = utcnow()
     clock = time.perf_counter()
     try:
-        with tenancy.all_tenants("a scheduled job works through every tenant's rows"):
+        with tenancy.scope(tenancy.NO_TENANT):  # each job says whose rows it works on (registry)
             outcome = spec.run(**kwargs)
     except Exception:
         db.session.rollback()

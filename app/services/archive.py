@@ -7,6 +7,7 @@ was not archived yet (a reopened ticket loses its stamp and is archived again wh
 it is resolved). References travel by natural key (tenant key, queue name, e-mail,
 company apelido), so a file can be restored into a rebuilt database; a ticket that
 already exists (same tenant and number) is skipped, which makes restore idempotent.
+Archiving reads every tenant (all_tenants); each ticket is restored in its own tenant's scope.
 """
 
 from __future__ import annotations
@@ -234,6 +235,7 @@ class _Lookup:
         self.cache: dict = {}
 
     def get(self, kind: str, tenant_id: int | None, key: str | None) -> int | None:
+        """`tenant_id`: the tenant whose scope the lookup runs in (None for the tenant itself)."""
         if not key:
             return None
         cache_key = (kind, tenant_id, key)
@@ -241,13 +243,11 @@ class _Lookup:
             if kind == "tenant":
                 query = select(Tenant.id).where(Tenant.key == key)
             elif kind == "queue":
-                query = select(Queue.id).where(Queue.tenant_id == tenant_id, Queue.name == key)
+                query = select(Queue.id).where(Queue.name == key)
             elif kind == "company":
-                query = select(Company.id).where(Company.tenant_id == tenant_id, Company.apelido == key)
+                query = select(Company.id).where(Company.apelido == key)
             else:
-                query = select(User.id).where(
-                    User.tenant_id == tenant_id, func.lower(User.email) == key.lower()
-                )
+                query = select(User.id).where(func.lower(User.email) == key.lower())
             self.cache[cache_key] = db.session.scalar(query)
         return self.cache[cache_key]
 
@@ -278,9 +278,13 @@ def _restore_one(record: dict, lookup: _Lookup, result: RestoreResult) -> None:
     if tenant_id is None:
         result.skip("tenant_inexistente")
         return
-    exists = db.session.scalar(
-        select(Ticket.id).where(Ticket.tenant_id == tenant_id, Ticket.reference == data["reference"])
-    )
+    with tenancy.scope(tenant_id):  # the ticket goes back among its own tenant's rows
+        _restore_ticket(record, tenant_id, lookup, result)
+
+
+def _restore_ticket(record: dict, tenant_id: int, lookup: _Lookup, result: RestoreResult) -> None:
+    data = record["ticket"]
+    exists = db.session.scalar(select(Ticket.id).where(Ticket.reference == data["reference"]))
     if exists:
         result.already_present += 1
         return

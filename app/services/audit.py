@@ -240,8 +240,8 @@ def parse_filters(args) -> tuple[AuditFilters, list[str]]:
     return filters, errors
 
 
-def _filtered(tenant_id: int, filters: AuditFilters):
-    query = select(AuditLog).where(AuditLog.tenant_id == tenant_id)
+def _filtered(filters: AuditFilters):
+    query = select(AuditLog)
     if filters.actor_id:
         query = query.where(AuditLog.actor_id == filters.actor_id)
     if filters.action:
@@ -258,9 +258,9 @@ def _filtered(tenant_id: int, filters: AuditFilters):
     return query
 
 
-def list_entries(tenant_id: int, filters: AuditFilters, before_id: int | None = None):
+def list_entries(filters: AuditFilters, before_id: int | None = None):
     """A page (newest first, keyset by id) and the id to continue from, or None."""
-    query = _filtered(tenant_id, filters)
+    query = _filtered(filters)
     if before_id:
         query = query.where(AuditLog.id < before_id)
     rows = db.session.scalars(query.order_by(AuditLog.id.desc()).limit(PAGE_SIZE + 1)).all()
@@ -269,18 +269,14 @@ def list_entries(tenant_id: int, filters: AuditFilters, before_id: int | None = 
     return rows, (rows[-1].id if more and rows else None)
 
 
-def actor_choices(tenant_id: int) -> list:
+def actor_choices() -> list:
     return db.session.execute(
-        select(User.id, User.name, User.email)
-        .where(User.tenant_id == tenant_id, User.role.in_(STAFF_ROLES))
-        .order_by(User.name)
+        select(User.id, User.name, User.email).where(User.role.in_(STAFF_ROLES)).order_by(User.name)
     ).all()
 
 
-def action_choices(tenant_id: int) -> list[str]:
-    used = db.session.scalars(
-        select(AuditLog.action).where(AuditLog.tenant_id == tenant_id).distinct().order_by(AuditLog.action)
-    ).all()
+def action_choices() -> list[str]:
+    used = db.session.scalars(select(AuditLog.action).distinct().order_by(AuditLog.action)).all()
     return sorted(set(used) | {"login.sucesso", "login.falha"})
 
 
@@ -291,7 +287,7 @@ def format_changes(changes: dict) -> str:
 CSV_HEADER = ["Data/hora", "Responsável", "Ação", "Alvo", "Identificador", "Alterações", "IP"]
 
 
-def csv_lines(tenant_id: int, filters: AuditFilters):
+def csv_lines(filters: AuditFilters):
     """The filtered log as CSV (`;`, UTF-8 with BOM for Excel), streamed a batch at a time."""
     zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
     buffer = io.StringIO()
@@ -305,7 +301,7 @@ def csv_lines(tenant_id: int, filters: AuditFilters):
 
     writer.writerow(CSV_HEADER)
     yield "\ufeff" + flush()
-    query = _filtered(tenant_id, filters).order_by(AuditLog.id.desc()).limit(CSV_MAX_ROWS)
+    query = _filtered(filters).order_by(AuditLog.id.desc()).limit(CSV_MAX_ROWS)
     for count, entry in enumerate(db.session.scalars(query.execution_options(yield_per=1000)), 1):
         writer.writerow(
             [

@@ -16,7 +16,8 @@ CNPJ_DIGITS = 14
 
 def by_provisioning_code(code: str | None) -> Company | None:
     """The active company of an installation code, in whichever tenant, and from here on that
-    tenant's scope: a device (or an inventory agent) names its company by code alone."""
+    tenant's scope: a device (or an inventory agent) names its company by code alone. A request
+    signed in to another tenant finds no such company (its scope is never swapped)."""
     code = (code or "").strip().upper()
     if not code:
         return None
@@ -25,7 +26,7 @@ def by_provisioning_code(code: str | None) -> Company | None:
     if company is None or not company.is_active:
         return None
     tenancy.enter(company.tenant_id)
-    return company
+    return None if tenancy.in_another_tenant(company.tenant_id) else company
 
 
 def normalise_apelido(value: str) -> str:
@@ -61,8 +62,8 @@ def _cnpj_checksum_ok(digits: str) -> bool:
     return digits[12:] == f"{first}{second}"
 
 
-def _check_apelido_free(tenant_id: int, apelido: str, except_id: int | None = None) -> None:
-    query = select(Company.id).where(Company.tenant_id == tenant_id, Company.apelido == apelido)
+def _check_apelido_free(apelido: str, except_id: int | None = None) -> None:
+    query = select(Company.id).where(Company.apelido == apelido)
     if except_id:
         query = query.where(Company.id != except_id)
     if db.session.scalar(query) is not None:
@@ -85,7 +86,7 @@ def create_company(tenant_id: int, *, name: str, apelido: str, cnpj: str = "") -
         apelido=normalise_apelido(apelido),
         cnpj=normalise_cnpj(cnpj),
     )
-    _check_apelido_free(tenant_id, company.apelido)
+    _check_apelido_free(company.apelido)
     db.session.add(company)
     db.session.commit()
     return company
@@ -102,7 +103,7 @@ def update_company(
         "is_active": bool(is_active),
     }
     if values["apelido"] != company.apelido:
-        _check_apelido_free(company.tenant_id, values["apelido"], except_id=company.id)
+        _check_apelido_free(values["apelido"], except_id=company.id)
     return bool(apply_changes(company, values))
 
 
@@ -113,8 +114,8 @@ def rotate_provisioning_code(company: Company) -> str:
     return company.provisioning_code
 
 
-def list_companies(tenant_id: int, search: str = "", limit: int = 200) -> list[Company]:
-    query = select(Company).where(Company.tenant_id == tenant_id).order_by(Company.apelido).limit(limit)
+def list_companies(search: str = "", limit: int = 200) -> list[Company]:
+    query = select(Company).order_by(Company.apelido).limit(limit)
     if search:
         pattern = f"%{search.lower()}%"
         query = query.where((Company.apelido.like(pattern)) | (db.func.lower(Company.name).like(pattern)))

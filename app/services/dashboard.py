@@ -1,4 +1,4 @@
-"""Figures and lists for the Painel."""
+"""Figures and lists for the Painel: the current tenant's (the tenant gate)."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -22,37 +22,29 @@ class DashboardCounters:
     waiting_first_response: int
 
 
-def status_counts(tenant_id: int) -> dict[TicketStatus, int]:
+def status_counts() -> dict[TicketStatus, int]:
     """Open tickets per status (resolved ones are counted by day, not in total)."""
     rows = db.session.execute(
-        select(Ticket.status, func.count())
-        .where(Ticket.tenant_id == tenant_id, Ticket.status.in_(OPEN_STATUSES))
-        .group_by(Ticket.status)
+        select(Ticket.status, func.count()).where(Ticket.status.in_(OPEN_STATUSES)).group_by(Ticket.status)
     ).all()
     counts = {status: 0 for status in OPEN_STATUSES}
     counts.update({TicketStatus(status): count for status, count in rows})
     return counts
 
 
-def counters(tenant_id: int, timezone: str) -> DashboardCounters:
+def counters(timezone: str) -> DashboardCounters:
     now = utcnow()
     start_of_day = datetime.combine(now.astimezone(ZoneInfo(timezone)).date(), time.min, ZoneInfo(timezone))
-    open_tickets = (
-        select(func.count()).select_from(Ticket).where(Ticket.tenant_id == tenant_id, text(OPEN_TICKET_SQL))
-    )
+    open_tickets = select(func.count()).select_from(Ticket).where(text(OPEN_TICKET_SQL))
     return DashboardCounters(
-        by_status=status_counts(tenant_id),
+        by_status=status_counts(),
         unassigned=db.session.scalar(
-            select(func.count())
-            .select_from(Ticket)
-            .where(Ticket.tenant_id == tenant_id, text(OPEN_UNASSIGNED_SQL))
+            select(func.count()).select_from(Ticket).where(text(OPEN_UNASSIGNED_SQL))
         ),
         resolved_today=db.session.scalar(
-            select(func.count()).where(
-                Ticket.tenant_id == tenant_id,
-                Ticket.status == TicketStatus.RESOLVED,
-                Ticket.resolved_at >= start_of_day.astimezone(UTC),
-            )
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.status == TicketStatus.RESOLVED, Ticket.resolved_at >= start_of_day.astimezone(UTC))
         ),
         waiting_first_response=db.session.scalar(
             open_tickets.where(
@@ -62,12 +54,11 @@ def counters(tenant_id: int, timezone: str) -> DashboardCounters:
     )
 
 
-def latest_tickets(tenant_id: int, limit: int = LATEST_LIMIT) -> list[Ticket]:
+def latest_tickets(limit: int = LATEST_LIMIT) -> list[Ticket]:
     """ "Últimos chamados": unassigned first, oldest to newest; then the other open
     tickets, newest first (the seed's rule: nobody's ticket waits at the bottom)."""
     base = (
         select(Ticket)
-        .where(Ticket.tenant_id == tenant_id)
         .options(joinedload(Ticket.company), joinedload(Ticket.assignee), joinedload(Ticket.requester))
         .limit(limit)
     )

@@ -1,5 +1,5 @@
 """Demo data for `flask seed-demo`. Idempotent: it only adds what is missing
-and never resets a password."""
+and never resets a password. Everything after the demo tenant itself is done in its scope."""
 
 import random
 from dataclasses import dataclass, field
@@ -31,6 +31,7 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
+from app.services import tenancy
 from app.services.portal import PortalViewer, open_ticket
 from app.services.queues import DEMO_QUEUES, ensure_queue
 from app.services.tickets import add_comment, assign, change_status, create_ticket
@@ -107,7 +108,7 @@ def _ensure_tenant() -> Tenant:
 
 
 def _ensure_user(tenant, summary, email, name, role, password, company_id=None, persona=None) -> User:
-    user = find_user(tenant.id, email)
+    user = find_user(email)
     if user is None:
         user = create_user(
             tenant_id=tenant.id,
@@ -125,9 +126,7 @@ def _ensure_user(tenant, summary, email, name, role, password, company_id=None, 
 
 
 def _ensure_company(tenant, summary, apelido, name, cnpj) -> Company:
-    company = db.session.scalar(
-        select(Company).where(Company.tenant_id == tenant.id, Company.apelido == apelido)
-    )
+    company = db.session.scalar(select(Company).where(Company.apelido == apelido))
     if company is None:
         company = Company(tenant_id=tenant.id, apelido=apelido, name=name, cnpj=cnpj)
         db.session.add(company)
@@ -137,8 +136,13 @@ def _ensure_company(tenant, summary, apelido, name, cnpj) -> Company:
 
 
 def seed_demo(admin_email: str, admin_password: str, admin_name: str) -> DemoSummary:
-    summary = DemoSummary()
     tenant = _ensure_tenant()
+    with tenancy.scope(tenant.id):
+        return _seed_demo_tenant(tenant, admin_email, admin_password, admin_name)
+
+
+def _seed_demo_tenant(tenant: Tenant, admin_email: str, admin_password: str, admin_name: str) -> DemoSummary:
+    summary = DemoSummary()
     queues = [ensure_queue(tenant.id, name) for name in DEMO_QUEUES]
 
     admin = _ensure_user(tenant, summary, admin_email, admin_name, Role.ADMIN, admin_password)
@@ -166,9 +170,7 @@ def seed_demo(admin_email: str, admin_password: str, admin_name: str) -> DemoSum
     )
     db.session.commit()
 
-    existing = db.session.scalar(
-        select(func.count()).select_from(Ticket).where(Ticket.tenant_id == tenant.id)
-    )
+    existing = db.session.scalar(select(func.count()).select_from(Ticket))
     if not existing:
         _seed_tickets(tenant, queues, [*staff[1:], admin], collaborators)
         summary.created.append(f"{DEMO_TICKET_COUNT} chamados")
@@ -223,13 +225,9 @@ def _seed_devices(tenant) -> list[str]:
         return []
     created = []
     for apelido, email, hostname, serial, mac in DEMO_DEVICES:
-        company = db.session.scalar(
-            select(Company).where(Company.tenant_id == tenant.id, Company.apelido == apelido)
-        )
+        company = db.session.scalar(select(Company).where(Company.apelido == apelido))
         known = db.session.scalar(
-            select(func.count())
-            .select_from(Machine)
-            .where(Machine.tenant_id == tenant.id, Machine.hostname == hostname)
+            select(func.count()).select_from(Machine).where(Machine.hostname == hostname)
         )
         if company is None or known:
             continue
@@ -310,11 +308,7 @@ def _seed_tickets(tenant, queues, agents, collaborators) -> None:
         _backdate(ticket, created, now)
         db.session.commit()
     # The demo's people are made up: nothing it did is e-mailed to them.
-    db.session.execute(
-        delete(EmailMessage).where(
-            EmailMessage.tenant_id == tenant.id, EmailMessage.created_at >= seeding_started
-        )
-    )
+    db.session.execute(delete(EmailMessage).where(EmailMessage.created_at >= seeding_started))
     db.session.commit()
 
 

@@ -137,13 +137,9 @@ def database_size_bytes() -> int | None:
         return None
 
 
-def tenant_overview(tenant_id: int) -> dict:
-    """A tenant's tickets by status, registrations and device heartbeat state."""
-    by_status = dict(
-        db.session.execute(
-            select(Ticket.status, func.count()).where(Ticket.tenant_id == tenant_id).group_by(Ticket.status)
-        ).all()
-    )
+def tenant_overview() -> dict:
+    """The current tenant's tickets by status, registrations and device heartbeat state."""
+    by_status = dict(db.session.execute(select(Ticket.status, func.count()).group_by(Ticket.status)).all())
     total_devices, online, ever_seen = db.session.execute(
         select(
             func.count(Machine.id),
@@ -152,22 +148,18 @@ def tenant_overview(tenant_id: int) -> dict:
         )
         .select_from(Machine)
         .outerjoin(MachinePresence, MachinePresence.machine_id == Machine.id)
-        .where(Machine.tenant_id == tenant_id, Machine.is_active.is_(True))
+        .where(Machine.is_active.is_(True))
     ).one()
     users = dict(
         db.session.execute(
-            select(User.role, func.count())
-            .where(User.tenant_id == tenant_id, User.is_active.is_(True))
-            .group_by(User.role)
+            select(User.role, func.count()).where(User.is_active.is_(True)).group_by(User.role)
         ).all()
     )
     staff = sum(count for role, count in users.items() if Role(role).is_staff)
     return {
         "tickets": {status.value: by_status.get(status, 0) for status in TicketStatus},
         "registrations": {
-            "companies": db.session.scalar(
-                select(func.count()).select_from(Company).where(Company.tenant_id == tenant_id)
-            ),
+            "companies": db.session.scalar(select(func.count()).select_from(Company)),
             "staff": staff,
             "collaborators": sum(users.values()) - staff,
             "devices": total_devices,

@@ -33,7 +33,7 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
-from app.services import mailer
+from app.services import mailer, tenancy
 from app.services.html import html_to_text
 from app.services.job_runs import JobOutcome
 from app.services.permissions import is_admin
@@ -143,7 +143,7 @@ def notify_ticket_opened(ticket: Ticket) -> None:
 
 def notify_alert_ticket(ticket: Ticket, machine: Machine) -> None:
     """A posture alert opened a ticket: its assignee, else the tenant's admins."""
-    recipients = [ticket.assignee] if ticket.assignee_id else _admins(ticket.tenant_id)
+    recipients = [ticket.assignee] if ticket.assignee_id else _admins()
     for user in recipients:
         _queue("alert_ticket", user, None, ticket, machine=machine)
 
@@ -178,12 +178,9 @@ def notify_assigned(ticket: Ticket, assignee: User | None, actor: User | None) -
         _queue("ticket_assigned", assignee, actor, ticket, assigned_by=actor)
 
 
-def _admins(tenant_id: int) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User).where(User.tenant_id == tenant_id, User.role == Role.ADMIN, User.is_active.is_(True))
-        )
-    )
+def _admins() -> list[User]:
+    """The current tenant's active admins."""
+    return list(db.session.scalars(select(User).where(User.role == Role.ADMIN, User.is_active.is_(True))))
 
 
 # --- delivering --------------------------------------------------------------------------
@@ -272,29 +269,26 @@ class Digest:
         return not (self.alerts or self.offline or self.waiting)
 
 
-def build_digest(tenant_id: int, now: datetime, limit: int = 50) -> Digest:
+def build_digest(now: datetime, limit: int = 50) -> Digest:
+    """The current tenant's open alerts, devices offline for a day and tickets waiting for a
+    first response for 24 h."""
     alerts = db.session.execute(
         select(MachineAlert, Machine.label)
         .join(Machine, Machine.id == MachineAlert.machine_id)
-        .where(MachineAlert.tenant_id == tenant_id, MachineAlert.resolved_at.is_(None))
+        .where(MachineAlert.resolved_at.is_(None))
         .order_by(MachineAlert.opened_at)
         .limit(limit)
     ).all()
     offline = db.session.execute(
         select(Machine.label, MachinePresence.last_seen_at)
         .join(MachinePresence, MachinePresence.machine_id == Machine.id)
-        .where(
-            Machine.tenant_id == tenant_id,
-            Machine.is_active.is_(True),
-            MachinePresence.last_seen_at < now - timedelta(days=1),
-        )
+        .where(Machine.is_active.is_(True), MachinePresence.last_seen_at < now - timedelta(days=1))
         .order_by(MachinePresence.last_seen_at)
         .limit(limit)
     ).all()
     waiting = db.session.scalars(
         select(Ticket)
         .where(
-            Ticket.tenant_id == tenant_id,
             Ticket.first_response_at.is_(None),
             Ticket.status != TicketStatus.RESOLVED,
             Ticket.created_at < now - timedelta(hours=24),
@@ -308,31 +302,27 @@ def build_digest(tenant_id: int, now: datetime, limit: int = 50) -> Digest:
 def queue_daily_digests(now: datetime | None = None) -> JobOutcome:
     """Run hourly: a tenant whose local hour is ALERTS_LOCAL_HOUR gets its digest, once a day."""
     now = now or utcnow()
-    hour = current_app.config["ALERTS_LOCAL_HOUR"]
-    queued = 0
-    for tenant in db.session.scalars(select(Tenant)):
-        zone = ZoneInfo(tenant.timezone or current_app.config["DEFAULT_TIMEZONE"])
-        local = now.astimezone(zone)
-        if local.hour != hour:
-            continue
-        day_start = datetime.combine(local.date(), time.min, zone)
-        already = db.session.scalar(
-            select(func.count())
-            .select_from(EmailMessage)
-            .where(
-                EmailMessage.tenant_id == tenant.id,
-                EmailMessage.kind == "daily_digest",
-                EmailMessage.created_at >= day_start,
-            )
-        )
-        if already:
-            continue
-        digest = build_digest(tenant.id, now)
-        if digest.empty:
-            continue
-        for admin in _admins(tenant.id):
-            queued += _queue(
-                "daily_digest", admin, None, None, queued_at=now, digest=digest, day=local.date(), zone=zone
-            )
+    queued = sum(tenancy.for_each_tenant(lambda tenant: _queue_digest(tenant, now)))
     db.session.commit()
     return JobOutcome(changed=queued, summary=f"resumos diários na fila: {queued}")
+
+
+def _queue_digest(tenant: Tenant, now: datetime) -> int:
+    """The digest for the admins of `tenant` (the current scope), if it is due and says something."""
+    zone = ZoneInfo(tenant.timezone or current_app.config["DEFAULT_TIMEZONE"])
+    local = now.astimezone(zone)
+    if local.hour != current_app.config["ALERTS_LOCAL_HOUR"]:
+        return 0
+    day_start = datetime.combine(local.date(), time.min, zone)
+    already = db.session.scalar(
+        select(func.count())
+        .select_from(EmailMessage)
+        .where(EmailMessage.kind == "daily_digest", EmailMessage.created_at >= day_start)
+    )
+    digest = None if already else build_digest(now)
+    if digest is None or digest.empty:
+        return 0
+    return sum(
+        _queue("daily_digest", admin, None, None, queued_at=now, digest=digest, day=local.date(), zone=zone)
+        for admin in _admins()
+    )

@@ -52,9 +52,9 @@ def sees_company(user: User, persona: Persona | str | None = None) -> bool:
 
 
 def visible_tickets(user: User, persona: Persona | str | None = None) -> Select:
-    """Tickets a user may see: staff their tenant's; a collaborator their own, or their
-    company's when acting as its manager."""
-    query = select(Ticket).where(Ticket.tenant_id == user.tenant_id)
+    """Tickets a user may see: staff their tenant's (the gate's part); a collaborator their own,
+    or their company's when acting as its manager."""
+    query = select(Ticket)
     if user.is_staff:
         return query
     if sees_company(user, persona):

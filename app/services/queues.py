@@ -1,17 +1,19 @@
-"""Queues ("filas"). "Chamados" always exists: every path that needs a queue falls back to it."""
+"""Queues ("filas"). "Chamados" always exists: every path that needs a queue falls back to it.
+Every lookup is the current tenant's (the tenant gate); `tenant_id` is for the rows created."""
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import DEFAULT_QUEUE_NAME, Queue, Tenant, Ticket
+from app.models import DEFAULT_QUEUE_NAME, Queue, Ticket
+from app.services import tenancy
 from app.services.errors import Conflict, ValidationError
 
 DEMO_QUEUES = (DEFAULT_QUEUE_NAME, "Infraestrutura", "Interno")
 
 
 def ensure_queue(tenant_id: int, name: str) -> Queue:
-    queue = db.session.scalar(select(Queue).where(Queue.tenant_id == tenant_id, Queue.name == name))
+    queue = db.session.scalar(select(Queue).where(Queue.name == name))
     if queue is not None:
         return queue
     queue = Queue(tenant_id=tenant_id, name=name)
@@ -19,16 +21,14 @@ def ensure_queue(tenant_id: int, name: str) -> Queue:
         with db.session.begin_nested():
             db.session.add(queue)
     except IntegrityError:  # another request created it at the same moment
-        queue = db.session.scalar(select(Queue).where(Queue.tenant_id == tenant_id, Queue.name == name))
+        queue = db.session.scalar(select(Queue).where(Queue.name == name))
     return queue
 
 
-def existing_default_queue(tenant_id: int) -> Queue | None:
+def existing_default_queue() -> Queue | None:
     """The "Chamados" queue if the tenant has it: what a page shows (a GET never creates it;
     the first ticket opened creates it, through resolve_queue)."""
-    return db.session.scalar(
-        select(Queue).where(Queue.tenant_id == tenant_id, Queue.name == DEFAULT_QUEUE_NAME)
-    )
+    return db.session.scalar(select(Queue).where(Queue.name == DEFAULT_QUEUE_NAME))
 
 
 def default_queue(tenant_id: int) -> Queue:
@@ -40,6 +40,7 @@ def resolve_queue(tenant_id: int, queue_id: int | None) -> Queue:
     """The queue asked for if it belongs to the tenant, otherwise "Chamados"."""
     if queue_id:
         queue = db.session.get(Queue, queue_id)
+        # A check on the row, not a filter: get() may answer from the identity map, past the gate.
         if queue is not None and queue.tenant_id == tenant_id:
             return queue
     return default_queue(tenant_id)
@@ -47,11 +48,11 @@ def resolve_queue(tenant_id: int, queue_id: int | None) -> Queue:
 
 def ensure_default_queues() -> list[Queue]:
     """Make sure every tenant has "Chamados"; used by `flask queues ensure`."""
-    return [default_queue(tenant.id) for tenant in db.session.scalars(select(Tenant))]
+    return tenancy.for_each_tenant(lambda tenant: default_queue(tenant.id))
 
 
-def list_queues(tenant_id: int) -> list[Queue]:
-    return list(db.session.scalars(select(Queue).where(Queue.tenant_id == tenant_id).order_by(Queue.name)))
+def list_queues() -> list[Queue]:
+    return list(db.session.scalars(select(Queue).order_by(Queue.name)))
 
 
 def _clean_queue_name(name: str) -> str:
@@ -63,8 +64,8 @@ def _clean_queue_name(name: str) -> str:
     return name
 
 
-def _check_name_free(tenant_id: int, name: str, except_id: int | None = None) -> None:
-    query = select(Queue.id).where(Queue.tenant_id == tenant_id, Queue.name == name)
+def _check_name_free(name: str, except_id: int | None = None) -> None:
+    query = select(Queue.id).where(Queue.name == name)
     if except_id:
         query = query.where(Queue.id != except_id)
     if db.session.scalar(query) is not None:
@@ -73,7 +74,7 @@ def _check_name_free(tenant_id: int, name: str, except_id: int | None = None) ->
 
 def create_queue(tenant_id: int, name: str) -> Queue:
     name = _clean_queue_name(name)
-    _check_name_free(tenant_id, name)
+    _check_name_free(name)
     queue = Queue(tenant_id=tenant_id, name=name)
     db.session.add(queue)
     db.session.commit()
@@ -85,7 +86,7 @@ def rename_queue(queue: Queue, name: str) -> None:
     if queue.is_default and name != queue.name:
         raise ValidationError("A fila “Chamados” é a padrão e não pode ser renomeada.", field="name")
     if name != queue.name:
-        _check_name_free(queue.tenant_id, name, except_id=queue.id)
+        _check_name_free(name, except_id=queue.id)
         queue.name = name
         db.session.commit()
 

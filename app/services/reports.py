@@ -32,6 +32,7 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
+from app.services import tenancy
 from app.services.errors import Conflict, NotFound, PermissionDenied
 from app.services.job_runs import JobOutcome
 from app.services.permissions import can
@@ -91,8 +92,8 @@ def request_export(user: User, filters: TicketFilters) -> ReportExport:
 
 
 def visible_exports(user: User):
-    """Admins and managers see the tenant's exports; agents their own."""
-    query = select(ReportExport).where(ReportExport.tenant_id == user.tenant_id)
+    """Admins and managers see the tenant's exports (the gate's part); agents their own."""
+    query = select(ReportExport)
     if not can(user, "reports.all_exports"):
         query = query.where(ReportExport.requested_by_id == user.id)
     return query
@@ -130,23 +131,27 @@ def download_name(export: ReportExport) -> str:
 
 
 def run_pending_exports(now: datetime | None = None, batch: int = RUNNER_BATCH) -> JobOutcome:
-    """Build up to `batch` waiting exports. Safe to run twice at once: each export is
-    claimed by a conditional UPDATE, so only one runner builds it."""
+    """Build up to `batch` waiting exports, of any tenant, each in its own tenant's scope. Safe
+    to run twice at once: each export is claimed by a conditional UPDATE, so only one runner
+    builds it."""
     now = now or utcnow()
-    candidates = list(
-        db.session.scalars(
-            select(ReportExport.id).where(_claimable(now)).order_by(ReportExport.id).limit(batch + 1)
-        )
-    )
+    with tenancy.all_tenants("the waiting exports of every tenant are one queue, oldest first"):
+        candidates = db.session.execute(
+            select(ReportExport.id, ReportExport.tenant_id)
+            .where(_claimable(now))
+            .order_by(ReportExport.id)
+            .limit(batch + 1)
+        ).all()
     built = failed = 0
-    for export_id in candidates[:batch]:
-        export = _claim(export_id, now)
-        if export is None:
-            continue
-        if _build(export):
-            built += 1
-        else:
-            failed += 1
+    for export_id, tenant_id in candidates[:batch]:
+        with tenancy.scope(tenant_id):
+            export = _claim(export_id, now)
+            if export is None:
+                continue
+            if _build(export):
+                built += 1
+            else:
+                failed += 1
     summary = f"exportações geradas {built}, com falha {failed}"
     return JobOutcome(changed=built + failed, summary=summary, has_more=len(candidates) > batch)
 

@@ -1,4 +1,5 @@
-"""The tenant gate: every ORM query in a request or a job sees only the current tenant's rows.
+"""The tenant gate: every ORM query in a request, a job or a CLI command sees only the current
+tenant's rows, and no query writes that filter itself (tests/test_services_tenancy.py fails on one).
 
 Models that inherit TenantOwned (app/models/tenancy.py) declare it once. A listener on every
 ORM execution adds `tenant_id = <current tenant>` for each of them in the statement (joins,
@@ -8,31 +9,38 @@ The scope of the work at hand:
 - a request: its signed-in person's tenant (`enter_request_scope`, before every view); a
   device's tenant once its token is checked (`enter`); an anonymous request may read no
   tenant's rows at all, and trying is an error (`TenantScopeMissing`), not an empty answer;
-- a job: every tenant, explicitly (`all_tenants`), or one at a time (`scope`);
-- the way out, for the few places that must look across tenants before they know which one
-  (a login by e-mail, a company code): `with all_tenants("why"):`, or, for a statement built
-  once at import (the token check), `.execution_options(all_tenants="why")` — greppable.
-Outside a request or a job (the CLI, the test suite's own set-up) nothing is added.
+- a job (jobs/runner.run_job) and a CLI command (app/cli.ScopedCommand): they start in no
+  tenant, like an anonymous request, and then go tenant by tenant (`for_each_tenant`), work
+  in the one tenant they know (`scope(tenant_id)`), or look across tenants and say why;
+- the way out, for the few places that must look across tenants (a login by e-mail, a company
+  code, the outbox, retention): `with all_tenants("why"):`, or, for a statement built once at
+  import (the token check), `.execution_options(all_tenants="why")` — greppable.
+Statements that do not go through the ORM session (app/db_direct.py) write their own criterion.
+Only the test suite's own set-up code, `flask shell` and `flask db` run unscoped: nothing is added.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from functools import cache
+from typing import TypeVar
 
 from flask import g, has_app_context, has_request_context, session
 from flask_login import current_user
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, with_loader_criteria
 from sqlalchemy.sql import visitors
 
 from app.extensions import db
 from app.models.tenancy import TenantOwned
+from app.models.tenant import Tenant
 from app.services.errors import NotFound
 
 ALL_TENANTS = "all"  # the explicit way out
-NO_TENANT = "none"  # an anonymous request: reading any tenant's rows is a mistake
+NO_TENANT = "none"  # no tenant known yet (an anonymous request, a job, a CLI command)
 _SCOPE = "tenant_scope"
+T = TypeVar("T")
 
 
 class TenantScopeMissing(RuntimeError):
@@ -54,7 +62,7 @@ def enter(tenant_id: int) -> None:
 
 @contextmanager
 def scope(tenant_id):
-    """Work in one tenant's rows for a block (a job going through tenants one by one)."""
+    """Work in one tenant's rows for a block (a job or a CLI command that knows its tenant)."""
     previous = g.get(_SCOPE)
     setattr(g, _SCOPE, tenant_id)
     try:
@@ -67,6 +75,22 @@ def all_tenants(reason: str):
     """The way out of the gate, for code that must look across tenants; `reason` says why."""
     assert reason, "say why the gate is opened"
     return scope(ALL_TENANTS)
+
+
+def for_each_tenant(work: Callable[[Tenant], T]) -> list[T]:
+    """`work(tenant)` for every tenant in turn, each inside that tenant's scope: how a job or a
+    CLI command does per-tenant work. Returns what each call returned, in tenant id order."""
+    results = []
+    for tenant in db.session.scalars(select(Tenant).order_by(Tenant.id)).all():
+        with scope(tenant.id):
+            results.append(work(tenant))
+    return results
+
+
+def in_another_tenant(tenant_id: int) -> bool:
+    """Whether the work at hand is scoped to one tenant other than `tenant_id` (a request signed in
+    to another tenant, whose scope `enter` never swaps)."""
+    return current_scope() not in (tenant_id, ALL_TENANTS, NO_TENANT, None)
 
 
 def enter_request_scope() -> None:
@@ -114,11 +138,13 @@ def _scope_to_the_tenant(state) -> None:
     if current == NO_TENANT:
         if _touches_tenant_rows(state):
             raise TenantScopeMissing(
-                "A tenant's rows were read in a request with no tenant: enter() the tenant once it "
-                "is known, or use all_tenants('why') where looking across tenants is the point."
+                "A tenant's rows were read where no tenant is known (an anonymous request, a job, a "
+                "CLI command): enter() or scope() the tenant once it is known, for_each_tenant() for "
+                "per-tenant work, or all_tenants('why') where looking across tenants is the point."
             )
         return
     tenant_id = current
+    # The one criterion written by hand: the gate's own, for every TenantOwned model at once.
     state.statement = state.statement.options(
         with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
     )

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Tenant
+from app.services import tenancy
 from app.services.errors import ValidationError
 from app.services.queues import default_queue
 
@@ -24,6 +25,7 @@ def create_tenant(key: str, name: str) -> Tenant:
     tenant = Tenant(key=key, name=name)
     db.session.add(tenant)
     db.session.flush()
-    default_queue(tenant.id)
+    with tenancy.scope(tenant.id):  # its first queue, among its own rows
+        default_queue(tenant.id)
     db.session.commit()
     return tenant

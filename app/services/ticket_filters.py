@@ -205,8 +205,7 @@ def filtered_query(user: User, filters: TicketFilters, timezone: str) -> Select:
     if filters.requester:
         pattern = f"%{filters.requester.lower()}%"
         requesters = select(User.id).where(
-            User.tenant_id == user.tenant_id,
-            or_(func.lower(User.name).like(pattern), func.lower(User.email).like(pattern)),
+            or_(func.lower(User.name).like(pattern), func.lower(User.email).like(pattern))
         )
         query = query.where(Ticket.requester_id.in_(requesters))
     if filters.text:
@@ -324,23 +323,19 @@ def count_tickets(user: User, filters: TicketFilters, timezone: str) -> TicketCo
 # several times cheaper than full ORM objects on every list request.
 
 
-def assignee_choices(tenant_id: int) -> list:
+def assignee_choices() -> list:
     """Active staff (id, name): who can be filtered by and assigned."""
     return db.session.execute(
         select(User.id, User.name)
-        .where(
-            User.tenant_id == tenant_id,
-            User.is_active.is_(True),
-            User.role.in_(STAFF_ROLES),
-        )
+        .where(User.is_active.is_(True), User.role.in_(STAFF_ROLES))
         .order_by(User.name)
     ).all()
 
 
-def company_choices(tenant_id: int) -> list:
+def company_choices() -> list:
     """Every active company (id, apelido, name) of the tenant, not only those with tickets."""
     return db.session.execute(
         select(Company.id, Company.apelido, Company.name)
-        .where(Company.tenant_id == tenant_id, Company.is_active.is_(True))
+        .where(Company.is_active.is_(True))
         .order_by(Company.apelido)
     ).all()

@@ -251,7 +251,8 @@ AUTO_PAUSE_BATCH = 500
 def auto_pause_queue(
     queue_name: str, now: datetime | None = None, batch: int = AUTO_PAUSE_BATCH
 ) -> tuple[int, bool]:
-    """Pause every ticket Em andamento in the named queue (each tenant's queue of that name).
+    """Pause every ticket Em andamento in the current tenant's queue of that name (the lunch
+    job goes tenant by tenant).
 
     Resumes nothing: people start their tickets again after lunch. Returns
     (paused, more remain). A ticket someone moved meanwhile is skipped, not an error.
@@ -440,7 +441,7 @@ def open_ticket_for(
     """Staff open a ticket for themselves or on behalf of someone of the tenant."""
     requester = actor
     if requester_email.strip():
-        requester = find_user(actor.tenant_id, requester_email)
+        requester = find_user(requester_email)
         if requester is None:
             raise ValidationError(
                 "Solicitante não encontrado: use o e-mail de um usuário cadastrado.", field="requester_email"

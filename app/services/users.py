@@ -1,4 +1,4 @@
-"""Creating and changing people."""
+"""Creating and changing people. Every lookup is the current tenant's (the tenant gate)."""
 
 import re
 
@@ -21,10 +21,8 @@ def normalise_email(email: str) -> str:
     return email
 
 
-def find_user(tenant_id: int, email: str) -> User | None:
-    return db.session.scalar(
-        select(User).where(User.tenant_id == tenant_id, User.email == email.strip().lower())
-    )
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
 def alias_owners(email: str):
@@ -37,13 +35,12 @@ def alias_owners(email: str):
     )
 
 
-def find_person(tenant_id: int, email: str) -> User | None:
+def find_person(email: str) -> User | None:
     """The person an e-mail names now: an account merged away answers with the survivor."""
-    user = find_user(tenant_id, email)
+    user = find_user(email)
     if user is not None and user.is_active:
         return user
-    survivor = db.session.scalar(alias_owners(email).where(UserAlias.tenant_id == tenant_id))
-    return survivor or user
+    return db.session.scalar(alias_owners(email)) or user
 
 
 def validate_password(password: str) -> None:
@@ -65,7 +62,7 @@ def _validated_person(
         role = Role(role)
     except ValueError:
         raise ValidationError("Papel inválido.", field="role") from None
-    owner = find_user(tenant_id, email)
+    owner = find_user(email)
     if owner is not None and owner is not existing:
         raise ValidationError("Já existe um usuário com este e-mail.", field="email")
     if company_id is not None:
@@ -119,8 +116,8 @@ PERSON_TYPES = {"todos": "Todos", "pessoas": "Pessoas", "dispositivos": "Disposi
 USERS_PAGE_LIMIT = 200
 
 
-def list_people(tenant_id: int, search: str = "", limit: int = USERS_PAGE_LIMIT) -> list[User]:
-    query = select(User).where(User.tenant_id == tenant_id).order_by(User.name).limit(limit)
+def list_people(search: str = "", limit: int = USERS_PAGE_LIMIT) -> list[User]:
+    query = select(User).order_by(User.name).limit(limit)
     if search:
         pattern = f"%{search.lower()}%"
         query = query.where(db.func.lower(User.name).like(pattern) | User.email.like(pattern))

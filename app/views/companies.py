@@ -17,7 +17,7 @@ bp = Blueprint("companies", __name__)
 @requires("admin.companies")
 def index():
     search = request.args.get("q", "").strip()
-    companies = company_service.list_companies(current_user.tenant_id, search)
+    companies = company_service.list_companies(search)
     return render_template("companies/index.html", companies=companies, search=search)
 
 

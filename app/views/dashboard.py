@@ -1,5 +1,4 @@
 from flask import Blueprint, current_app, render_template
-from flask_login import current_user
 
 from app.security import staff_required
 from app.services.dashboard import counters, latest_tickets
@@ -12,8 +11,8 @@ bp = Blueprint("dashboard", __name__)
 def index():
     return render_template(
         "dashboard/index.html",
-        counters=counters(current_user.tenant_id, current_app.config["DEFAULT_TIMEZONE"]),
-        latest=latest_tickets(current_user.tenant_id),
+        counters=counters(current_app.config["DEFAULT_TIMEZONE"]),
+        latest=latest_tickets(),
     )
 
 
@@ -21,4 +20,4 @@ def index():
 @staff_required
 def latest():
     """The "Últimos chamados" block alone; the Painel polls it every 30 s."""
-    return render_template("dashboard/_latest.html", latest=latest_tickets(current_user.tenant_id))
+    return render_template("dashboard/_latest.html", latest=latest_tickets())

@@ -25,13 +25,13 @@ def index():
     tenant_id = current_user.tenant_id
     after = query_number("apos")
     filters = read_models.parse_device_filters(request.args, tenant_id)
-    rows, next_after = read_models.list_devices(tenant_id, filters, after)
+    rows, next_after = read_models.list_devices(filters, after)
     context = {
         "rows": rows,
         "next_after": next_after,
         "filters": filters,
         "states": read_models.STATES,
-        "companies": company_choices(tenant_id),
+        "companies": company_choices(),
         "is_online": online.is_online,
         "format_os": read_models.format_os_version,
     }
@@ -70,7 +70,7 @@ def _render_external_inventory(error: DomainError | None = None, username: str |
     return render_template(
         "devices/external_inventory.html",
         tenant=tenant,
-        companies=inventory_service.companies_with_codes(tenant.id),
+        companies=inventory_service.companies_with_codes(),
         error=error,
         username=tenant.inventory_username if username is None else username,
     )

@@ -16,7 +16,7 @@ bp = Blueprint("queues", __name__)
 @bp.get("/filas")
 @requires("admin.queues")
 def index():
-    return render_template("queues/index.html", queues=queue_service.list_queues(current_user.tenant_id))
+    return render_template("queues/index.html", queues=queue_service.list_queues())
 
 
 def _run(action, success: str):

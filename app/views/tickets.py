@@ -47,14 +47,13 @@ def _timezone() -> str:
 
 
 def _list_context(filters, page=None, error=None) -> dict:
-    tenant_id = current_user.tenant_id
     return {
         "filters": filters,
         "page": page,
         "error": error,
-        "queues": list_queues(tenant_id),
-        "companies": company_choices(tenant_id),
-        "assignees": assignee_choices(tenant_id),
+        "queues": list_queues(),
+        "companies": company_choices(),
+        "assignees": assignee_choices(),
         "sort_labels": SORT_LABELS,
         "unassigned": UNASSIGNED,
         "priorities": list(TicketPriority),
@@ -191,11 +190,10 @@ def bulk():
 
 
 def _form_choices() -> dict:
-    tenant_id = current_user.tenant_id
     return {
-        "queues": list_queues(tenant_id),
-        "companies": company_choices(tenant_id),
-        "assignees": assignee_choices(tenant_id),
+        "queues": list_queues(),
+        "companies": company_choices(),
+        "assignees": assignee_choices(),
         "priorities": list(TicketPriority),
     }
 
@@ -205,7 +203,7 @@ def _form_choices() -> dict:
 def new():
     form = request.form
     if request.method == "GET":
-        chamados = existing_default_queue(current_user.tenant_id)
+        chamados = existing_default_queue()
         values = {"queue_id": str(chamados.id) if chamados else "", "priority": "MEDIUM"}
         return render_template("tickets/new.html", values=values, errors={}, **_form_choices())
     try:

@@ -28,10 +28,10 @@ def index():
     kind = request.args.get("tipo", "todos")
     kind = kind if kind in user_service.PERSON_TYPES else "todos"
     search = request.args.get("q", "").strip()
-    people = user_service.list_people(current_user.tenant_id, search) if kind != "dispositivos" else []
+    people = user_service.list_people(search) if kind != "dispositivos" else []
     devices = []
     if kind != "pessoas":
-        query = select(Machine).where(Machine.tenant_id == current_user.tenant_id)
+        query = select(Machine)
         if search:
             query = query.where(db.func.lower(Machine.label).like(f"%{search.lower()}%"))
         query = query.options(joinedload(Machine.assigned_user))
@@ -51,7 +51,7 @@ def _choices(person=None) -> dict:
         "roles": list(Role),
         "personas": list(Persona),
         "default_persona": DEFAULT_PERSONA,
-        "companies": list_companies(current_user.tenant_id),
+        "companies": list_companies(),
         "devices": machines_of_user(person) if person else [],
     }
 
@@ -148,7 +148,7 @@ def merge(user_id: int):
     email = (request.values.get("destino") or "").strip()
     if not email:
         return render_template("users/merge.html", duplicate=duplicate, email="", preview=None, error=None)
-    survivor = user_service.find_user(current_user.tenant_id, email)
+    survivor = user_service.find_user(email)
     try:
         if survivor is None:
             raise DomainError("Nenhuma conta com este e-mail.", field="survivor")
