@@ -43,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     _init_extensions(app)
     from app.services import (
         audit,  # noqa: F401  (registers the audit hook on every session flush)
+        feed,  # noqa: F401  (numbers and publishes every committed change screens show)
         tenancy,  # noqa: F401  (scopes every ORM query to the current tenant)
         text_limits,  # noqa: F401  (refuses text longer than its column)
     )

@@ -380,3 +380,90 @@ def _drain(ws, quiet=0.5):
     while (raw := ws.receive(timeout=quiet)) is not None:
         frames.append(raw)
     return frames
+
+
+# --- the change feed -----------------------------------------------------------------
+
+
+def _changes(ws, quiet=0.5):
+    """(seq, kind, ticket) of every change frame until the socket is quiet."""
+    frames = []
+    while (raw := ws.receive(timeout=quiet)) is not None:
+        frame = orjson.loads(raw)
+        if frame["type"] in ("change", "feed_reset"):
+            frames.append((frame.get("seq"), frame.get("kind"), frame.get("ticket")))
+    return frames
+
+
+def test_a_screen_that_reconnects_gets_exactly_what_it_missed(app, live_server, agent_user, make_ticket):
+    from app.services.tickets import add_comment, assign, change_status
+
+    ticket = make_ticket("Impressora")
+    staff = _staff_socket(live_server, app, agent_user)
+    try:
+        _next(staff, "hello")
+        _send(staff, type="feed", after=1)  # the page was rendered after the ticket was created
+        assign(ticket, agent_user.id, agent_user)
+        assert _changes(staff) == [(2, "ticket.assignee", ticket.reference)]
+    finally:
+        staff.close()
+    # Away: two changes happen. Back with the last number it saw, it gets both, once, in order.
+    change_status(ticket, "iniciar", agent_user)
+    add_comment(ticket, agent_user, "<p>Vou verificar.</p>", "PUBLIC")
+    again = _staff_socket(live_server, app, agent_user)
+    try:
+        _next(again, "hello")
+        _send(again, type="feed", after=2)
+        add_comment(ticket, agent_user, "<p>Nota.</p>", "INTERNAL")  # live, right behind the backlog
+        assert _changes(again) == [
+            (3, "ticket.status", ticket.reference),
+            (4, "comment.public", ticket.reference),
+            (5, "comment.internal", ticket.reference),
+        ]
+    finally:
+        again.close()
+
+
+def test_a_screen_away_too_long_is_told_to_reload(app, live_server, agent_user, make_ticket):
+    from app.models import ChangeEvent
+
+    make_ticket("Um")
+    make_ticket("Dois")
+    db.session.query(ChangeEvent).filter(ChangeEvent.seq == 1).delete()  # swept by the daily job
+    db.session.commit()
+    staff = _staff_socket(live_server, app, agent_user)
+    try:
+        _next(staff, "hello")
+        _send(staff, type="feed", after=0)
+        assert _changes(staff) == [(None, None, None)]  # feed_reset: the page reloads
+    finally:
+        staff.close()
+
+
+def test_a_collaborator_hears_only_public_changes_of_their_own_tickets(
+    app, live_server, agent_user, collaborator, make_ticket, tenant, company
+):
+    from app.models import Company, Role
+    from app.services.tickets import add_comment, assign, create_ticket
+    from tests.conftest import make_user
+
+    mine = make_ticket("O meu", requester=collaborator)
+    colleague = make_user(tenant, role=Role.COLLABORATOR, email="colega@paoquente.test", company=company)
+    other_company = Company(tenant_id=tenant.id, name="Outra", apelido="outra")
+    db.session.add(other_company)
+    db.session.commit()
+    stranger = make_user(tenant, role=Role.COLLABORATOR, email="x@outra.test", company=other_company)
+    theirs = make_ticket("Do colega", requester=colleague)
+    portal = _portal_socket(live_server, logged_in_client(app, collaborator))
+    try:
+        _next(portal, "hello")
+        _send(portal, type="feed", after=2)
+        assign(mine, agent_user.id, agent_user)
+        add_comment(mine, agent_user, "<p>Olá!</p>", "PUBLIC")
+        add_comment(mine, agent_user, "<p>Só a equipe vê.</p>", "INTERNAL")
+        assign(theirs, agent_user.id, agent_user)
+        create_ticket(tenant_id=tenant.id, requester=stranger, subject="De outra empresa")
+        heard = _changes(portal)
+        assert heard == [(3, "ticket.assignee", mine.reference), (4, "comment.public", mine.reference)]
+    finally:
+        portal.close()

@@ -8,6 +8,7 @@ client → server
   {"type": "send", "ticket": 123, "body": "...", "clientId": "x"}
   {"type": "read", "ticket": 123}                       reset this side's unread counter
   {"type": "watch"}                                     staff and portal: "sessions changed" notices
+  {"type": "feed", "after": 812}                        staff and portal: the tenant's changes after 812
   {"type": "ping"}
 server → client
   {"type": "hello", "side": "agent"|"machine"|"person", "sessions": [...]}
@@ -15,6 +16,8 @@ server → client
   {"type": "sent", "clientId": "x", "ticket": 123, "id": 42}
   {"type": "session", "event": "started"|"ended", "ticket": 123}
   {"type": "sessions"}                                  widget, portal entry: refresh (once on "watch" too)
+  {"type": "change", "seq": 813, "kind": "ticket.status", "ticket": 42, "machine": null}
+  {"type": "feed_reset"}                                too much was missed: reload the page
   {"type": "error", "code": "...", "message": "..."}
 
 Delivery: per ticket the connection remembers the last message number sent.
@@ -47,11 +50,14 @@ from app.chat.broker import (
     tenant_channel,
     ticket_channel,
 )
+from app.chat.live_feed import FeedFollower
 from app.devices.serializers import chat_message
 from app.devices.tokens import check_token_still_valid
 from app.extensions import db
 from app.models import User
 from app.services.errors import DomainError
+from app.services.feed import feed_channel
+from app.services.feed import may_hear as feed_may_hear
 from app.services.permissions import can
 
 IDLE_SECONDS = 25  # how often, on average, an idle connection re-checks its credentials
@@ -71,6 +77,8 @@ class Participant:
     machine_id: int | None = None
     token_id: int | None = None
     persona: str | None = None
+    company_id: int | None = None  # a portal person's company, and whether they see all of it
+    sees_company: bool = False
 
     @property
     def is_machine(self) -> bool:
@@ -101,6 +109,7 @@ class ChatConnection:
         self.references: dict[int, int] = {}  # ticket id -> reference
         self.sessions_notice_due: float | None = None
         self.last_sessions_notice = 0.0
+        self.feed: FeedFollower | None = None
 
     # --- plumbing -----------------------------------------------------------------
 
@@ -140,6 +149,8 @@ class ChatConnection:
                     elif item[0] == "resync":
                         for ticket_id in list(self.cursors):
                             self._catch_up(ticket_id)
+                        if self.feed is not None:
+                            self.feed.catch_up()
                     self._flush_sessions_notice()
                 finally:
                     db.session.remove()  # never hold a pooled connection while waiting
@@ -198,6 +209,8 @@ class ChatConnection:
                 self._send_message(frame, user)
             elif kind == "read":
                 messages.mark_read(self._ticket(frame, user), by_device=self.who.is_customer)
+            elif kind == "feed" and not self.who.is_machine:
+                self._follow_feed(frame)
             elif kind == "watch" and not self.who.is_machine:
                 for channel in self._watched_channels():
                     self.subscription.listen(channel)
@@ -274,7 +287,30 @@ class ChatConnection:
 
     # --- events from the broker -----------------------------------------------------
 
+    def _follow_feed(self, frame: dict) -> None:
+        after = frame.get("after")
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            raise DomainError("Informe o último número visto (after).", status=422, code="invalid_field")
+        if self.feed is None:
+            self.feed = FeedFollower(self.send, self._may_hear, self.who.tenant_id)
+            self.subscription.listen(feed_channel(self.who.tenant_id))  # before reading the backlog
+        self.feed.start(after)
+
+    def _may_hear(self, change) -> bool:
+        who = self.who
+        return feed_may_hear(
+            change,
+            staff=not who.is_customer,
+            user_id=who.user_id,
+            company_id=who.company_id,
+            sees_company=who.sees_company,
+        )
+
     def _event(self, channel: str, event: dict) -> None:
+        if channel.startswith("feed:"):
+            if self.feed is not None:
+                self.feed.on_event(event)
+            return
         kind = event.get("kind")
         if kind == "message":
             ticket_id = int(channel.split(":")[1])

@@ -4,6 +4,7 @@ from app.models.audit import AuditLog
 from app.models.chat import ChatMessage, ChatSessionStatus, LiveChatSession
 from app.models.company import Company, generate_provisioning_code
 from app.models.email import EmailMessage, EmailStatus
+from app.models.feed import ChangeEvent
 from app.models.jobs import ExportStatus, JobRun, JobRunStatus, ReportExport
 from app.models.machine import (
     AlertSeverity,
@@ -46,6 +47,7 @@ __all__ = [
     "AlertSeverity",
     "Attachment",
     "AuditLog",
+    "ChangeEvent",
     "ChatMessage",
     "ChatSessionStatus",
     "Comment",

@@ -19,6 +19,8 @@ class Tenant(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="America/Sao_Paulo")
     # Last ticket reference handed out; see services.tickets.next_reference.
     ticket_sequence: Mapped[int] = mapped_column(default=0)
+    # Last change feed number handed out; see services.feed.
+    change_seq: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Optional HTTP basic auth for FusionInventory / GLPI Agent inventories (password Argon2-hashed).
     inventory_username: Mapped[str | None] = mapped_column(String(120))

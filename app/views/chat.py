@@ -24,6 +24,7 @@ from app.security import (
     staff_required,
 )
 from app.services.errors import DomainError
+from app.services.permissions import sees_company
 from app.views.forms import uploaded_files_with_types
 from app.views.template_helpers import is_fragment_request
 from app.views.tickets import ticket_or_404
@@ -155,6 +156,8 @@ def _portal_person() -> Participant:
         machine_id=device.machine.id if device else None,
         token_id=device.token_id if device else None,
         persona=current_persona().value,
+        company_id=current_user.company_id,
+        sees_company=sees_company(current_user, current_persona()),
     )
 
 
