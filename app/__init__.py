@@ -169,3 +169,4 @@ def _register_template_helpers(app: Flask) -> None:
     template_helpers.register(app)
     text_input.register(app)
     app.before_request(tenancy.enter_request_scope)
+    app.before_request(template_helpers.note_feed_seq)

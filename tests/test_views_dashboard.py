@@ -7,7 +7,9 @@ def test_painel_shows_counters_and_latest(agent_client, make_ticket, agent_user)
     html = agent_client.get("/").get_data(as_text=True)
     assert "Painel" in html and "Últimos chamados" in html
     assert '<strong id="count-unassigned">1</strong>' in html
-    assert 'hx-trigger="every 30s"' in html
+    # The counters and the latest tickets follow the change feed (live.js); the 30-s poll went.
+    assert 'id="counters" aria-label="Indicadores" data-live="tickets"' in html
+    assert '<section id="latest-tickets" data-live="tickets">' in html and "every 30s" not in html
     assert html.index("Sem dono") < html.index("Com dono")
 
 

@@ -87,7 +87,21 @@
     item.scrollIntoView({ block: "nearest" });
   }
 
+  // Other scripts (live.js) share this tab's one socket: ChamadosSocket.on("change", fn),
+  // ChamadosSocket.onOpen(fn) (also on every reconnect), ChamadosSocket.send(frame).
+  var handlers = {};
+  var openers = [];
+  window.ChamadosSocket = {
+    send: send,
+    on: function (type, fn) { (handlers[type] = handlers[type] || []).push(fn); },
+    onOpen: function (fn) {
+      openers.push(fn);
+      if (socket && socket.readyState === WebSocket.OPEN) fn();
+    }
+  };
+
   function handle(frame) {
+    (handlers[frame.type] || []).forEach(function (fn) { fn(frame); });
     var panel = activePanel();
     if (frame.type === "message") {
       if (panel && Number(panel.dataset.ticket) === frame.ticket) {
@@ -112,6 +126,7 @@
       backoff = 500;
       send({ type: "watch" });
       follow();
+      openers.forEach(function (fn) { fn(); });
     };
     socket.onmessage = function (event) { handle(JSON.parse(event.data)); };
     socket.onclose = function () {

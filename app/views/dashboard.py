@@ -19,5 +19,5 @@ def index():
 @bp.get("/painel/ultimos")
 @staff_required
 def latest():
-    """The "Últimos chamados" block alone; the Painel polls it every 30 s."""
+    """The "Últimos chamados" block alone (the Painel itself refreshes it from the change feed)."""
     return render_template("dashboard/_latest.html", latest=latest_tickets())

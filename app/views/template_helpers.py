@@ -3,9 +3,11 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
+from flask_login import current_user
 
 from app.security import current_user_can
+from app.services import feed
 from app.services.timeline import format_duration
 from app.views import security_headers
 
@@ -30,6 +32,16 @@ def localtime(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
         return "—"
     zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
     return value.astimezone(zone).strftime(fmt)
+
+
+def note_feed_seq() -> None:
+    """Before a page is built: the tenant's last change number, which live.js follows from.
+    Read first, so a change committed while the page is built is replayed, never missed."""
+    g.feed_seq = None
+    if request.method != "GET" or is_fragment_request() or request.path.startswith(("/api/", "/ws/")):
+        return
+    if current_user.is_authenticated:
+        g.feed_seq = feed.current_seq(current_user.tenant_id)
 
 
 def register(app: Flask) -> None:
