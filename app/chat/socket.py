@@ -9,6 +9,9 @@ client → server
   {"type": "read", "ticket": 123}                       reset this side's unread counter
   {"type": "watch"}                                     staff and portal: "sessions changed" notices
   {"type": "feed", "after": 812}                        staff and portal: the tenant's changes after 812
+  {"type": "presence", "ticket": 42, "typing": false}   staff: this page shows #42 (again: a heartbeat)
+  {"type": "presence", "ticket": null}                  staff: this page left its ticket
+  {"type": "presence_watch"}                            staff (a list): every ticket's viewers
   {"type": "ping"}
 server → client
   {"type": "hello", "side": "agent"|"machine"|"person", "sessions": [...]}
@@ -18,6 +21,8 @@ server → client
   {"type": "sessions"}                                  widget, portal entry: refresh (once on "watch" too)
   {"type": "change", "seq": 813, "kind": "ticket.status", "ticket": 42, "machine": null}
   {"type": "feed_reset"}                                too much was missed: reload the page
+  {"type": "presence", "ticket": 42, "viewers": [{"id", "name", "initials", "typing"}]}
+                                                        staff: who else is on #42 (app/chat/presence.py)
   {"type": "error", "code": "...", "message": "..."}
 
 Delivery: per ticket the connection remembers the last message number sent.
@@ -51,6 +56,7 @@ from app.chat.broker import (
     ticket_channel,
 )
 from app.chat.live_feed import FeedFollower
+from app.chat.presence import PresenceFollower
 from app.devices.serializers import chat_message
 from app.devices.tokens import check_token_still_valid
 from app.extensions import db
@@ -110,6 +116,7 @@ class ChatConnection:
         self.sessions_notice_due: float | None = None
         self.last_sessions_notice = 0.0
         self.feed: FeedFollower | None = None
+        self.presence: PresenceFollower | None = None
 
     # --- plumbing -----------------------------------------------------------------
 
@@ -152,6 +159,8 @@ class ChatConnection:
                         if self.feed is not None:
                             self.feed.catch_up()
                     self._flush_sessions_notice()
+                    if self.presence is not None:
+                        self.presence.tick()
                 finally:
                     db.session.remove()  # never hold a pooled connection while waiting
         except Closing as closing:
@@ -159,13 +168,18 @@ class ChatConnection:
             self.ws.close(reason=4401, message=closing.code)
         finally:
             signal.on_set = None
+            if self.presence is not None:
+                self.presence.close()  # the page has left its ticket
             self.subscription.close()
             db.session.remove()
 
     def _wait_seconds(self) -> float:
         if self.sessions_notice_due is None:
-            return IDLE_SECONDS * random.uniform(1 - IDLE_JITTER, 1 + IDLE_JITTER)
-        return max(0.0, self.sessions_notice_due - time.monotonic())
+            wait = IDLE_SECONDS * random.uniform(1 - IDLE_JITTER, 1 + IDLE_JITTER)
+        else:
+            wait = max(0.0, self.sessions_notice_due - time.monotonic())
+        presence_due = self.presence.seconds_to_wait() if self.presence is not None else None
+        return wait if presence_due is None else min(wait, presence_due)
 
     def _idle(self) -> None:
         self._check_credentials()
@@ -211,6 +225,10 @@ class ChatConnection:
                 messages.mark_read(self._ticket(frame, user), by_device=self.who.is_customer)
             elif kind == "feed" and not self.who.is_machine:
                 self._follow_feed(frame)
+            elif kind == "presence" and not self.who.is_customer:
+                self._presence(frame, user)
+            elif kind == "presence_watch" and not self.who.is_customer:
+                self._presence_follower().watch_everything()
             elif kind == "watch" and not self.who.is_machine:
                 for channel in self._watched_channels():
                     self.subscription.listen(channel)
@@ -285,6 +303,29 @@ class ChatConnection:
             }
         )
 
+    def _presence_follower(self) -> PresenceFollower:
+        if self.presence is None:
+            self.presence = PresenceFollower(
+                self.send, self.subscription.listen, self.who.tenant_id, self.who.user_id
+            )
+        return self.presence
+
+    def _presence(self, frame: dict, user: User) -> None:
+        """Staff only (a portal or device socket is told the type is unknown, and never hears
+        anyone's presence): the ticket page says it is open, typing or not, or that it left."""
+        follower = self._presence_follower()
+        reference = frame.get("ticket")
+        if reference is None:
+            follower.away()
+            return
+        if isinstance(reference, bool) or not isinstance(reference, int):
+            raise DomainError(
+                "Informe o número do chamado (ticket).", status=422, code="invalid_field", field="ticket"
+            )
+        if reference != follower.ticket:
+            reference = self._ticket(frame, user).reference  # 404 unless they may see it
+        follower.here(reference, user.name, typing=frame.get("typing") is True)
+
     # --- events from the broker -----------------------------------------------------
 
     def _follow_feed(self, frame: dict) -> None:
@@ -310,6 +351,10 @@ class ChatConnection:
         if channel.startswith("feed:"):
             if self.feed is not None:
                 self.feed.on_event(event)
+            return
+        if channel.startswith("presence:"):
+            if self.presence is not None:
+                self.presence.on_event(event)
             return
         kind = event.get("kind")
         if kind == "message":
