@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, select, text
 from werkzeug.serving import make_server
 
 from app import create_app
+from app.chat.broker import get_broker
 from app.config import normalise_database_url
 from app.extensions import db
 from app.models import Company, Queue, Role, Tenant, User
@@ -176,6 +177,8 @@ def _clean_state(app):
         with db.engine.begin() as connection:
             for table in reversed(db.metadata.sorted_tables):
                 connection.execute(table.delete())
+        # The tables' numbers start again: the process's memory of the change feed must too.
+        get_broker(app).recent_feed = None
 
 
 @pytest.fixture

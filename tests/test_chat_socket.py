@@ -390,8 +390,9 @@ def _changes(ws, quiet=0.5):
     frames = []
     while (raw := ws.receive(timeout=quiet)) is not None:
         frame = orjson.loads(raw)
-        if frame["type"] in ("change", "feed_reset"):
-            frames.append((frame.get("seq"), frame.get("kind"), frame.get("ticket")))
+        for each in frame["items"] if frame["type"] == "changes" else [frame]:
+            if each.get("type", "change") in ("change", "feed_reset"):
+                frames.append((each.get("seq"), each.get("kind"), each.get("ticket")))
     return frames
 
 

@@ -79,6 +79,13 @@ class Subscription:
         except queue.Empty:
             return None
 
+    def get_nowait(self):
+        """The next item if one is already queued, else None."""
+        try:
+            return self.inbox.get_nowait()
+        except queue.Empty:
+            return None
+
     def close(self) -> None:
         for channel in list(self.channels):
             self.stop_listening(channel)
@@ -102,6 +109,12 @@ class LocalBroker:
     def __init__(self):
         self._lock = threading.Lock()
         self._subscribers: dict[str, set[Subscription]] = {}
+        self._taps: dict[str, object] = {}  # channel prefix -> fn(channel, event), sees every event
+
+    def tap(self, prefix: str, fn) -> None:
+        """Hear every event of channels starting with `prefix`, subscribed or not (one per prefix:
+        the change feed's memory of recent events, app/chat/live_feed.py)."""
+        self._taps[prefix] = fn
 
     def subscribe(self) -> Subscription:
         return Subscription(self)
@@ -115,6 +128,9 @@ class LocalBroker:
             self._deliver(channel, event)
 
     def _deliver(self, channel: str, event: dict) -> None:
+        for prefix, fn in tuple(self._taps.items()):
+            if channel.startswith(prefix):
+                fn(channel, event)
         with self._lock:
             targets = list(self._subscribers.get(channel, ()))
         for subscription in targets:

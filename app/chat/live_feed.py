@@ -1,28 +1,89 @@
 """A socket following its tenant's change feed (app/services/feed.py): every event after the
 number the screen last saw, once and in order, then the live ones; "reload" when it was away
 too long. Same rule as the chat's messages: a live event with the next number goes out, an
-older one is dropped, a gap is read back from the database first."""
+older one is dropped, a gap is read back from the database first.
+
+Frames go out in batches (`flush`, once per wake-up of the socket): one change as
+{"type": "change", ...}, several as {"type": "changes", "items": [...]}. A screen that may not
+hear most events (a portal visitor) is told now and then how far the feed has gone
+({"type": "feed_position", "seq": N}), so after a reconnect it asks from there, not from its
+last own event."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from collections.abc import Callable
 
 from app.services import feed
 
 RESET = {"type": "feed_reset"}  # the screen reloads: more was missed than it should replay
+POSITION_EVERY_SECONDS = 1.0
+RECENT_EVENTS = 1000  # per tenant, kept by each process so a reconnect rarely reads the database
+
+
+class RecentEvents:
+    """The latest events of each tenant this process heard, in order and without holes: a
+    screen that reconnects after a blip catches up from memory (hundreds of screens at once
+    would otherwise each read the database)."""
+
+    def __init__(self, size: int = RECENT_EVENTS):
+        self.size = size
+        self._lock = threading.Lock()
+        self._by_tenant: dict[int, deque] = {}
+
+    def record(self, _channel: str, change: dict) -> None:
+        with self._lock:
+            events = self._by_tenant.setdefault(change["tenant_id"], deque(maxlen=self.size))
+            if events and change["seq"] != events[-1]["seq"] + 1:
+                if change["seq"] <= events[-1]["seq"]:
+                    return  # heard already
+                events.clear()  # a hole (an event this process missed): start again from here
+            events.append(change)
+
+    def after(self, tenant_id: int, cursor: int) -> list[dict] | None:
+        """Every event after `cursor` if memory holds them all from cursor + 1, else None
+        (then the database says). An empty list: nothing newer was heard."""
+        with self._lock:
+            events = self._by_tenant.get(tenant_id)
+            if not events:
+                return None
+            first, last = events[0]["seq"], events[-1]["seq"]
+            if cursor >= last:
+                return []
+            if cursor + 1 < first:
+                return None
+            return list(events)[cursor + 1 - first :]
+
+
+def recent_events(broker) -> RecentEvents:
+    """The process's memory of recent events, fed by the broker (one per broker, like its sockets)."""
+    memory = getattr(broker, "recent_feed", None)
+    if memory is None:
+        memory = broker.recent_feed = RecentEvents()
+        broker.tap("feed:", memory.record)
+    return memory
 
 
 class FeedFollower:
-    def __init__(self, send: Callable[[dict], None], may_hear: Callable[[object], bool], tenant_id: int):
+    def __init__(
+        self, send: Callable[[dict], None], may_hear: Callable[[object], bool], tenant_id: int, recent=None
+    ):
+        self.recent = recent or RecentEvents()
         self.send = send
         self.may_hear = may_hear
         self.tenant_id = tenant_id
-        self.cursor = 0
+        self.cursor = 0  # the last event number handled (sent or not for this screen)
+        self.told = 0  # the last number the screen knows of
+        self.outgoing: list[dict] = []
+        self.position_sent_at = 0.0
 
     def start(self, after: int) -> None:
         """From the number the screen saw (its page was rendered with it)."""
-        self.cursor = max(0, after)
+        self.cursor = self.told = max(0, after)
         self.catch_up()
+        self.flush()
 
     def on_event(self, change: dict) -> None:
         seq = change["seq"]
@@ -34,6 +95,11 @@ class FeedFollower:
             self.catch_up()  # an earlier event is late or lost
 
     def catch_up(self) -> None:
+        remembered = self.recent.after(self.tenant_id, self.cursor)
+        if remembered:
+            for change in remembered:
+                self._deliver(change)
+            return None
         latest = feed.current_seq(self.tenant_id)
         if latest - self.cursor > feed.MAX_REPLAY:
             return self._reset(latest)
@@ -44,11 +110,26 @@ class FeedFollower:
             self._deliver(change)
         return None
 
+    def flush(self) -> None:
+        """Send what this wake-up produced, in one frame."""
+        if len(self.outgoing) == 1:
+            self.send(self.outgoing[0])
+        elif self.outgoing:
+            self.send({"type": "changes", "items": self.outgoing})
+        if self.outgoing:
+            self.told = self.outgoing[-1]["seq"]
+            self.outgoing = []
+        now = time.monotonic()
+        if self.told < self.cursor and now - self.position_sent_at >= POSITION_EVERY_SECONDS:
+            self.send({"type": "feed_position", "seq": self.cursor})
+            self.told, self.position_sent_at = self.cursor, now
+
     def _deliver(self, change) -> None:
         if self.may_hear(change):
-            self.send(feed.wire(change))
+            self.outgoing.append(feed.wire(change))
         self.cursor = change["seq"] if isinstance(change, dict) else change.seq
 
     def _reset(self, latest: int) -> None:
+        self.flush()
         self.send(RESET)
-        self.cursor = latest
+        self.cursor = self.told = latest

@@ -20,6 +20,8 @@ server → client
   {"type": "session", "event": "started"|"ended", "ticket": 123}
   {"type": "sessions"}                                  widget, portal entry: refresh (once on "watch" too)
   {"type": "change", "seq": 813, "kind": "ticket.status", "ticket": 42, "machine": null}
+  {"type": "changes", "items": [{change}, ...]}         several at once, in order
+  {"type": "feed_position", "seq": 840}                 the feed went this far (events not for you)
   {"type": "feed_reset"}                                too much was missed: reload the page
   {"type": "presence", "ticket": 42, "viewers": [{"id", "name", "initials", "typing"}]}
                                                         staff: who else is on #42 (app/chat/presence.py)
@@ -46,7 +48,7 @@ from dataclasses import dataclass
 import orjson
 from simple_websocket import ConnectionClosed
 
-from app.chat import access, messages, read_models
+from app.chat import access, live_feed, messages, read_models
 from app.chat.broker import (
     FrameSignal,
     LocalBroker,
@@ -68,6 +70,7 @@ from app.services.permissions import can
 
 IDLE_SECONDS = 25  # how often, on average, an idle connection re-checks its credentials
 IDLE_JITTER = 0.2  # ± this share, so thousands of sockets connected together do not check together
+BATCH_ITEMS = 500  # inbox items handled per wake-up before the changes are sent
 SESSIONS_NOTICE_SECONDS = 1.0  # widget refresh notices are coalesced to one per second
 
 
@@ -146,18 +149,18 @@ class ChatConnection:
             while True:
                 item = self.subscription.get(timeout=self._wait_seconds())
                 try:
-                    if item is None:
-                        self._idle()
-                    elif item[0] == "frames":
-                        if not self._client_frames():
+                    if not self._handle(item):
+                        return
+                    # Whatever queued up meanwhile goes out with it: under load, one wake-up
+                    # (and one frame of feed changes) for many events.
+                    for _ in range(BATCH_ITEMS):
+                        queued = self.subscription.get_nowait()
+                        if queued is None:
+                            break
+                        if not self._handle(queued):
                             return
-                    elif item[0] == "event":
-                        self._event(item[1], item[2])
-                    elif item[0] == "resync":
-                        for ticket_id in list(self.cursors):
-                            self._catch_up(ticket_id)
-                        if self.feed is not None:
-                            self.feed.catch_up()
+                    if self.feed is not None:
+                        self.feed.flush()
                     self._flush_sessions_notice()
                     if self.presence is not None:
                         self.presence.tick()
@@ -172,6 +175,21 @@ class ChatConnection:
                 self.presence.close()  # the page has left its ticket
             self.subscription.close()
             db.session.remove()
+
+    def _handle(self, item) -> bool:
+        """One inbox item (None: the idle timer). False once the client has gone."""
+        if item is None:
+            self._idle()
+        elif item[0] == "frames":
+            return self._client_frames()
+        elif item[0] == "event":
+            self._event(item[1], item[2])
+        elif item[0] == "resync":
+            for ticket_id in list(self.cursors):
+                self._catch_up(ticket_id)
+            if self.feed is not None:
+                self.feed.catch_up()
+        return True
 
     def _wait_seconds(self) -> float:
         if self.sessions_notice_due is None:
@@ -333,7 +351,8 @@ class ChatConnection:
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             raise DomainError("Informe o último número visto (after).", status=422, code="invalid_field")
         if self.feed is None:
-            self.feed = FeedFollower(self.send, self._may_hear, self.who.tenant_id)
+            memory = live_feed.recent_events(self.broker)
+            self.feed = FeedFollower(self.send, self._may_hear, self.who.tenant_id, memory)
             self.subscription.listen(feed_channel(self.who.tenant_id))  # before reading the backlog
         self.feed.start(after)
 

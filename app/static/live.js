@@ -97,6 +97,9 @@
   }
 
   ChamadosSocket.on("change", onChange);
+  ChamadosSocket.on("changes", function (frame) { frame.items.forEach(onChange); });
+  // How far the feed went past what this screen may hear: a reconnect asks from there.
+  ChamadosSocket.on("feed_position", function (frame) { lastSeq = Math.max(lastSeq, frame.seq); });
   ChamadosSocket.on("feed_reset", function () {
     var notice = document.getElementById("live-stale");
     if (notice) notice.hidden = false;
