@@ -150,9 +150,7 @@ def test_an_entry_whose_heartbeats_stop_expires_without_a_close(
         _close(page, watcher)
 
 
-def test_the_portal_neither_sends_nor_hears_presence(
-    app, live_server, ana, collaborator, make_ticket
-):
+def test_the_portal_neither_sends_nor_hears_presence(app, live_server, ana, collaborator, make_ticket):
     mine = make_ticket("O meu", requester=collaborator)
     portal = _portal_socket(live_server, logged_in_client(app, collaborator))
     page = _staff_socket(live_server, app, ana)
@@ -190,9 +188,7 @@ def test_a_device_neither_sends_nor_hears_presence(app, live_server, chat_device
         device.close()
 
 
-def test_presence_on_a_ticket_one_may_not_see_is_refused(
-    app, live_server, ana, other_tenant, make_ticket
-):
+def test_presence_on_a_ticket_one_may_not_see_is_refused(app, live_server, ana, other_tenant):
     from app.services.tickets import create_ticket
 
     stranger = make_user(other_tenant, role=Role.COLLABORATOR, email="x@outra.test")

@@ -6,7 +6,8 @@ Each staff socket on a ticket page holds one entry, `<user id>:<socket id>` -> i
 person's name, whether they are typing and `until`: the page renews it (its heartbeat, every
 20 s), says when it leaves, and the socket drops it when it closes. An entry whose page went
 quiet (a crashed process, a sleeping laptop) counts no more after `until`
-(CHAT_PRESENCE_SECONDS, 45 s) and is swept by the next reader.
+(45 s; app.config's CHAT_PRESENCE_SECONDS, no environment variable: tests shorten it) and is
+swept by the next reader.
 
 Where it lives: with REDIS_URL, one hash per tenant in Redis (`chamados:<db>:presence:<tenant>`),
 shared by every process, bounded by the sockets open (the sweep deletes an expired entry only if
