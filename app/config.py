@@ -193,6 +193,8 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         "RETENTION_ALERT_DAYS": _int(env, "RETENTION_ALERT_DAYS", 180, minimum=1),
         "RETENTION_EXPORT_DAYS": _int(env, "RETENTION_EXPORT_DAYS", 30, minimum=1),
         "AUDIT_LOG_RETENTION_DAYS": _int(env, "AUDIT_LOG_RETENTION_DAYS", 90, minimum=1),
+        # The live screens' change feed: a screen away longer reloads anyway.
+        "RETENTION_FEED_DAYS": _int(env, "RETENTION_FEED_DAYS", 2, minimum=1),
         # E-mail (seed 001's variables). No SMTP_ADDRESS: messages are written to the log instead.
         "SMTP_ADDRESS": env.get("SMTP_ADDRESS", "").strip() or None,
         "SMTP_PORT": _int(env, "SMTP_PORT", 587, minimum=1),

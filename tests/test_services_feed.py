@@ -109,3 +109,31 @@ def test_who_hears_what():
     assert feed.may_hear(public, staff=False, user_id=8, company_id=3, sees_company=True)  # the manager
     assert not feed.may_hear(public, staff=False, user_id=8, company_id=4, sees_company=True)
     assert not feed.may_hear(device, staff=False, user_id=7)
+
+
+def test_a_device_going_offline_or_online_is_an_event(app, make_machine):
+    from datetime import timedelta
+
+    from app.devices import presence
+    from app.devices.online import note_online_changes
+    from app.models import MachinePresence
+
+    machine = make_machine("caixa-01")
+    presence.touch(machine.id, utcnow())
+    db.session.commit()
+    before = len(kinds())
+    assert kinds()[-1][1] == "device.created"
+    with tenancy.all_tenants("the job's scope"):
+        assert note_online_changes() == (0, False)  # first seen: noted as it is, no event
+        db.session.get(MachinePresence, machine.id).last_seen_at = utcnow() - timedelta(minutes=6)
+        db.session.commit()
+        assert note_online_changes() == (1, False)
+        assert note_online_changes() == (0, False)  # told once
+        presence.touch(machine.id, utcnow())
+        db.session.commit()
+        assert note_online_changes() == (1, False)
+    events = db.session.scalars(select(ChangeEvent).order_by(ChangeEvent.seq)).all()[before:]
+    assert [(e.kind, e.machine_id, e.internal) for e in events] == [
+        ("device.offline", machine.id, True),
+        ("device.online", machine.id, True),
+    ]

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import (
     AuditLog,
+    ChangeEvent,
     ExportStatus,
     InventorySnapshot,
     JobRun,
@@ -78,6 +79,13 @@ def seed_old_and_new(make_machine, make_ticket, admin_user, tenant, app):
             # Audit rows: AUDIT_LOG_RETENTION_DAYS (90) by default.
             AuditLog(tenant_id=tenant.id, action="login.sucesso", created_at=now - timedelta(days=91)),
             AuditLog(tenant_id=tenant.id, action="login.sucesso", created_at=now - timedelta(days=89)),
+            # The live screens' feed: RETENTION_FEED_DAYS (2).
+            ChangeEvent(
+                tenant_id=tenant.id, seq=900, kind="ticket.status", created_at=now - timedelta(days=3)
+            ),
+            ChangeEvent(
+                tenant_id=tenant.id, seq=901, kind="ticket.status", created_at=now - timedelta(days=1)
+            ),
         ]
     )
     ancient = make_ticket("Resolvido há 3 anos")
@@ -98,6 +106,7 @@ def test_dry_run_counts_what_is_past_retention_and_deletes_nothing(
         "report_exports": 1,
         "job_runs": 1,
         "audit_logs": 1,
+        "change_events": 1,
     }
     assert count(MetricSample) == 6 and count(InventorySnapshot) == 3
     assert "a remover" in result.outcome().summary and result.outcome().changed == 0
@@ -114,6 +123,9 @@ def test_sweep_removes_only_old_rows_and_never_tickets(make_machine, make_ticket
     assert count(ReportExport) == 1 and not old_file.exists()
     assert count(JobRun) == 1
     assert count(AuditLog) == 1  # the 89-day-old one stays
+    assert set(db.session.scalars(select(ChangeEvent.seq))) >= {901} and 900 not in set(
+        db.session.scalars(select(ChangeEvent.seq))
+    )
     assert count(Ticket) == 1
     assert retention.overdue_counts() == dict.fromkeys(result.deleted, 0)
     # Running it again finds nothing: the job is idempotent.

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from app.extensions import db
-from app.models import MachinePresence
+from app.models import Machine, MachinePresence
 from app.models.types import utcnow
+from app.services import feed
 
 
 def online_cutoff(now: datetime | None = None) -> datetime:
@@ -36,6 +37,32 @@ def offline_sql(now: datetime | None = None):
     """SQL, its complement: never seen (no row, or NULL) or seen before the window. (NOT
     online_sql would leave out the devices never seen: NOT NULL is NULL.)"""
     return or_(MachinePresence.last_seen_at.is_(None), MachinePresence.last_seen_at < online_cutoff(now))
+
+
+def note_online_changes(now: datetime | None = None, batch: int = 1000) -> tuple[int, bool]:
+    """Devices that came online or went offline since the last run become change-feed events
+    (device.online, device.offline), so device lists and pages follow without polling. A device
+    the feed has never spoken of is noted as it is, without an event. Returns (changed, more)."""
+    now = now or utcnow()
+    presence = MachinePresence.__table__
+    is_on = MachinePresence.last_seen_at >= online_cutoff(now)
+    db.session.execute(update(presence).where(presence.c.online_noted.is_(None)).values(online_noted=is_on))
+    rows = db.session.execute(
+        select(MachinePresence.machine_id, Machine.tenant_id, is_on)
+        .join(Machine, Machine.id == MachinePresence.machine_id)
+        .where(MachinePresence.online_noted.is_not(None), MachinePresence.online_noted != is_on)
+        .order_by(MachinePresence.machine_id)
+        .limit(batch + 1)
+    ).all()
+    for machine_id, tenant_id, online in rows[:batch]:
+        db.session.execute(
+            update(presence).where(presence.c.machine_id == machine_id).values(online_noted=online)
+        )
+        feed.note(
+            db.session(), tenant_id, "device.online" if online else "device.offline", machine_id=machine_id
+        )
+    db.session.commit()
+    return min(len(rows), batch), len(rows) > batch
 
 
 def machine_last_seen(machine_id: int | None) -> datetime | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from app.chat.sessions import auto_end_inactive_sessions
+from app.devices.online import note_online_changes
 from app.devices.usb import expire_stale_usb_policies
 from app.services import notifications, reports, retention, tenancy, tickets
 from app.services.job_runs import JobOutcome
@@ -47,6 +48,14 @@ def chat_cleanup() -> JobOutcome:
     with tenancy.all_tenants("one inactivity rule ends the chats of every tenant"):
         result = auto_end_inactive_sessions()
     return JobOutcome(changed=result.ended, summary=result.summary(), has_more=result.has_more)
+
+
+def device_presence() -> JobOutcome:
+    with tenancy.all_tenants("one online rule for every tenant's devices; each event is its tenant's"):
+        changed, more = note_online_changes()
+    return JobOutcome(
+        changed=changed, summary=f"dispositivos que mudaram de estado: {changed}", has_more=more
+    )
 
 
 def usb_policy_cleanup() -> JobOutcome:
@@ -104,6 +113,16 @@ JOBS: dict[str, JobSpec] = {
             "* * * * *",
             timeout=60,
             run=chat_cleanup,
+            requeue_while_more=True,
+        ),
+        JobSpec(
+            "device_presence",
+            "Avisar telas: online/offline",
+            "Avisa as telas abertas (lista e página de dispositivos) quando um dispositivo fica online ou "
+            "offline.",
+            "* * * * *",
+            timeout=60,
+            run=device_presence,
             requeue_while_more=True,
         ),
         JobSpec(

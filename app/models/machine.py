@@ -84,6 +84,8 @@ class MachinePresence(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When the last metric sample was kept: samples are taken every METRIC_SAMPLE_SECONDS, not every beat.
     last_sample_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Online as the live screens were last told (devices.online.note_online_changes); None: not yet.
+    online_noted: Mapped[bool | None]
 
 
 class MachineIdentifier(TenantOwned, db.Model):

@@ -17,10 +17,8 @@ tickets they see; devices nothing.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import current_app, has_app_context
-from sqlalchemy import delete, event, func, insert, inspect, select, update
+from sqlalchemy import event, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from app.chat.broker import get_broker
@@ -39,7 +37,6 @@ from app.models import (
 from app.models.types import utcnow
 
 MAX_REPLAY = 500  # a screen that missed more than this reloads instead
-RETENTION = timedelta(days=2)  # older events are deleted by the daily job
 _PENDING = "feed_pending"  # noted by after_flush, numbered before the commit
 _NUMBERED = "feed_numbered"  # written with the commit, published after it
 
@@ -98,12 +95,6 @@ def may_hear(change, *, staff: bool, user_id: int | None = None, company_id=None
     return sees_company and company_id is not None and get("company_id") == company_id
 
 
-def delete_old_events(now=None) -> int:
-    """The daily sweep (keeps RETENTION): screens away longer reload anyway."""
-    cutoff = (now or utcnow()) - RETENTION
-    return db.session.execute(delete(ChangeEvent).where(ChangeEvent.created_at < cutoff)).rowcount
-
-
 # --- noting the changes ------------------------------------------------------------------
 
 
@@ -153,14 +144,17 @@ def _notes_for(session: Session, obj, is_new: bool) -> dict | None:
     if isinstance(obj, MachineAlert) and (is_new or _changed(obj, ("resolved_at",))):
         kind = "alert.opened" if obj.resolved_at is None else "alert.resolved"
         return {"tenant_id": obj.tenant_id, "machine_id": obj.machine_id, "kind": kind, "internal": True}
-    if isinstance(obj, Machine) and not is_new and _changed(obj, DEVICE_FIELDS):
-        return {"tenant_id": obj.tenant_id, "machine_id": obj.id, "kind": "device.updated", "internal": True}
+    if isinstance(obj, Machine) and (is_new or _changed(obj, DEVICE_FIELDS)):
+        kind = "device.created" if is_new else "device.updated"
+        return {"tenant_id": obj.tenant_id, "machine_id": obj.id, "kind": kind, "internal": True}
     return None
 
 
-def note(session: Session, tenant_id: int, kind: str, **ids) -> None:
-    """An event no flushed row says (a device going online or offline), for this transaction."""
-    session.info.setdefault(_PENDING, []).append({"tenant_id": tenant_id, "kind": kind, **ids})
+def note(session: Session, tenant_id: int, kind: str, *, internal: bool = True, **ids) -> None:
+    """An event no flushed row says (a device going online or offline), for this transaction;
+    staff only unless said otherwise."""
+    change = {"tenant_id": tenant_id, "kind": kind, "internal": internal, **ids}
+    session.info.setdefault(_PENDING, []).append(change)
 
 
 @event.listens_for(Session, "after_flush")

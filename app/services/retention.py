@@ -18,7 +18,15 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from app.extensions import db
-from app.models import AuditLog, InventorySnapshot, JobRun, MachineAlert, MetricSample, ReportExport
+from app.models import (
+    AuditLog,
+    ChangeEvent,
+    InventorySnapshot,
+    JobRun,
+    MachineAlert,
+    MetricSample,
+    ReportExport,
+)
 from app.models.types import utcnow
 from app.services.job_runs import JobOutcome
 
@@ -43,6 +51,7 @@ RULES = (
     RetentionRule("report_exports", "Exportações de relatórios", "RETENTION_EXPORT_DAYS"),
     RetentionRule("job_runs", "Execuções de tarefas", "RETENTION_EXPORT_DAYS"),
     RetentionRule("audit_logs", "Registros de auditoria", "AUDIT_LOG_RETENTION_DAYS"),
+    RetentionRule("change_events", "Eventos das telas ao vivo", "RETENTION_FEED_DAYS"),
 )
 
 
@@ -69,6 +78,8 @@ def _overdue_ids(table: str, cutoff: datetime):
         return select(JobRun.id).where(JobRun.finished_at < cutoff)
     if table == "audit_logs":
         return select(AuditLog.id).where(AuditLog.created_at < cutoff)
+    if table == "change_events":
+        return select(ChangeEvent.id).where(ChangeEvent.created_at < cutoff)
     raise ValueError(table)
 
 
@@ -79,6 +90,7 @@ MODELS = {
     "report_exports": ReportExport,
     "job_runs": JobRun,
     "audit_logs": AuditLog,
+    "change_events": ChangeEvent,
 }
 
 
