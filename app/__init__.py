@@ -164,9 +164,11 @@ def _register_error_handlers(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask) -> None:
     from app.services import tenancy
-    from app.views import template_helpers, text_input
+    from app.views import account, template_helpers, text_input
 
     template_helpers.register(app)
     text_input.register(app)
     app.before_request(tenancy.enter_request_scope)
+    # After the scope: staff whose tenant requires a second factor enrol before anything else.
+    app.before_request(account.require_two_factor_enrolment)
     app.before_request(template_helpers.note_feed_seq)

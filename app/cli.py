@@ -1,4 +1,4 @@
-"""Command-line tools: `flask seed-demo`, `flask queues ensure`, `flask users create`,
+"""Command-line tools: `flask seed-demo`, `flask queues ensure`, `flask users create|disable-two-factor`,
 `flask jobs list|run`, `flask maintenance`, `flask tickets archive|restore`.
 
 Every command starts in no tenant's scope (`ScopedCommand`), as an anonymous request does:
@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Company, Role, Tenant
-from app.services import tenancy
+from app.services import tenancy, two_factor
 from app.services.demo import seed_demo
 from app.services.errors import DomainError
 from app.services.queues import ensure_default_queues
 from app.services.tenants import create_tenant
-from app.services.users import create_user
+from app.services.users import create_user, find_user
 
 
 class ScopedCommand(click.Command):
@@ -136,6 +136,24 @@ def users_create(email, name, role, apelido, tenant_key, password):
         except DomainError as error:
             raise click.ClickException(error.message) from None
         click.echo(f"Usuário criado: {user.email} ({user.role_label})")
+
+
+@users_group.command("disable-two-factor")
+@click.option("--email", required=True)
+@click.option("--tenant", "tenant_key", help="Chave do tenant (padrão: o primeiro).")
+def users_disable_two_factor(email, tenant_key):
+    """Turn off a person's second factor (an admin who lost the phone and the recovery codes;
+    anyone else is helped by an admin in Usuários)."""
+    tenant = _tenant(tenant_key)
+    with tenancy.scope(tenant.id):
+        user = find_user(email)
+        if user is None:
+            raise click.ClickException(f"Nenhum usuário com o e-mail {email!r} neste tenant.")
+        try:
+            two_factor.disable_from_the_command_line(user)
+        except DomainError as error:
+            raise click.ClickException(error.message) from None
+        click.echo(f"Verificação em duas etapas desativada: {user.email}")
 
 
 def _company_id(apelido: str | None) -> int | None:

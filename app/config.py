@@ -214,6 +214,15 @@ def load_config(env: dict | None = None, instance_path: Path | None = None) -> d
         # Requests larger than the biggest upload plus form overhead are refused with 413.
         "MAX_CONTENT_LENGTH": _int(env, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024) + 1024 * 1024,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # "Esqueci a senha": requests per client address, links per e-mail (past it nothing more is
+        # sent, the answer stays the same), and the least time an answer takes, so it does not tell
+        # whether the e-mail has an account.
+        "PASSWORD_RESET_RATE_LIMIT": env.get("PASSWORD_RESET_RATE_LIMIT", "5 per 15 minutes"),
+        "PASSWORD_RESET_EMAIL_RATE_LIMIT": env.get("PASSWORD_RESET_EMAIL_RATE_LIMIT", "3 per hour"),
+        "PASSWORD_RESET_MIN_MS": _int(env, "PASSWORD_RESET_MIN_MS", 0 if app_env == "testing" else 500),
+        # The second step of a sign-in: codes per account, and how long it waits for one.
+        "TWO_FACTOR_RATE_LIMIT": env.get("TWO_FACTOR_RATE_LIMIT", "5 per 5 minutes"),
+        "TWO_FACTOR_PENDING_SECONDS": _int(env, "TWO_FACTOR_PENDING_SECONDS", 300, minimum=30),
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "SESSION_COOKIE_HTTPONLY": True,

@@ -113,9 +113,14 @@ def test_several_tabs_of_one_person_are_one_viewer(app, live_server, ana, bruno,
         _next(watcher, "hello")
         _send(watcher, type="presence", ticket=ticket.reference, typing=False)
         assert _presence(watcher, ticket.reference)["viewers"] == []
-        for index, tab in enumerate(tabs):
+        for tab in tabs:
             _next(tab, "hello")
-            _send(tab, type="presence", ticket=ticket.reference, typing=index == 1)
+        # One tab after the other, each seen before the next (the server handles sockets in parallel).
+        _send(tabs[0], type="presence", ticket=ticket.reference, typing=False)
+        assert _viewers(_presence(watcher, ticket.reference, where=lambda f: f["viewers"])) == [
+            ("Ana Souza", "AS", False)
+        ]
+        _send(tabs[1], type="presence", ticket=ticket.reference, typing=True)
         assert _viewers(_presence(watcher, ticket.reference, where=lambda f: f["viewers"][0]["typing"])) == [
             ("Ana Souza", "AS", True)
         ]

@@ -200,6 +200,20 @@ def test_resetting_the_agent_closes_its_socket(live_server, chat_device, agent_u
             device.send("{}")
 
 
+def test_a_password_change_closes_the_staff_members_open_socket(app, live_server, agent_user):
+    """Every session opened with the old password ends, the chat's socket too."""
+    from app.services.users import set_password
+
+    ours = _staff_socket(live_server, app, agent_user)
+    try:
+        _next(ours, "hello")
+        set_password(agent_user, "uma-senha-nova-456")
+        _send(ours, type="watch")
+        assert _next(ours, "error")["code"] == "session_expired"
+    finally:
+        ours.close()
+
+
 # --- scale-out -----------------------------------------------------------------------
 
 

@@ -202,3 +202,27 @@ def test_smoke_fails_with_a_clear_line(app, live_server, company):
 
     down = runner.invoke(args=["smoke", "--url", "http://127.0.0.1:9", "--code", "X", "--timeout", "2"])
     assert down.exit_code == 1 and "servidor inacessível" in down.output
+
+
+def test_users_disable_two_factor_helps_the_admin_who_lost_the_phone(app, tenant, admin_user):
+    import pyotp
+
+    from app.models import AuditLog
+    from app.services import two_factor
+
+    secret = two_factor.new_secret()
+    two_factor.enable(admin_user, secret, pyotp.TOTP(secret).now())
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["users", "disable-two-factor", "--email", "admin@acme.test", "--tenant", "acme"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Verificação em duas etapas desativada: admin@acme.test" in result.output
+    db.session.refresh(admin_user)
+    assert not admin_user.has_two_factor
+    row = db.session.scalar(select(AuditLog).where(AuditLog.action == "2fa.desativada"))
+    assert row.changes == {"por": [None, "linha de comando do servidor"]} and row.tenant_id == tenant.id
+    again = runner.invoke(args=["users", "disable-two-factor", "--email", "admin@acme.test"])
+    assert again.exit_code == 1 and "já está desativada" in again.output
+    missing = runner.invoke(args=["users", "disable-two-factor", "--email", "ninguem@acme.test"])
+    assert missing.exit_code == 1 and "Nenhum usuário" in missing.output

@@ -159,6 +159,19 @@ def test_requests_are_scoped_to_the_signed_in_person_or_to_nobody(app, tenant, o
         assert tenancy.current_scope() == tenancy.ALL_TENANTS
 
 
+def test_a_lembrar_me_cookie_alone_signs_in_to_the_persons_tenant(app, tenant, agent_user):
+    """A browser reopened after its session cookie is gone sends only the "Lembrar-me" cookie:
+    the person is signed in from it before the scope is chosen (it used to be NO_TENANT, and
+    loading the person from the cookie then raised TenantScopeMissing: a 500)."""
+    from tests.conftest import login
+
+    client = app.test_client()
+    login(client, agent_user, remember="1")
+    client.delete_cookie("session")
+    response = client.get("/chamados")
+    assert response.status_code == 200 and agent_user.name in response.get_data(as_text=True)
+
+
 def test_a_company_code_names_no_company_in_a_request_signed_in_to_another_tenant(
     app, two_tenants, other_tenant
 ):

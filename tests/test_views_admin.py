@@ -1,7 +1,7 @@
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Company, Machine, Queue, Role, User
+from app.models import AuditLog, Company, Machine, Queue, Role, User
 from tests.conftest import csrf_token_from, make_user
 
 
@@ -115,3 +115,76 @@ def test_pages_that_show_queues_write_nothing(admin_client, tenant):
     token = csrf_token_from(admin_client, "/chamados/novo")
     admin_client.post("/chamados/novo", data={"subject": "Primeiro", "csrf_token": token})
     assert [q.name for q in db.session.scalars(select(Queue))] == ["Chamados"]
+
+
+# --- Usuários ▸ Segurança, and a person's second factor ----------------------------------------
+
+
+def _enrol(user):
+    import pyotp
+
+    from app.services import two_factor
+
+    secret = two_factor.new_secret()
+    two_factor.enable(user, secret, pyotp.TOTP(secret).now())
+
+
+def test_the_security_page_requires_the_admins_own_second_factor_first(
+    admin_client, admin_user, tenant, agent_user
+):
+    assert 'href="/usuarios/seguranca"' in admin_client.get("/usuarios").get_data(as_text=True)
+    page = admin_client.get("/usuarios/seguranca").get_data(as_text=True)
+    assert "Exigir verificação em duas etapas da equipe" in page and "Artur Agente" in page
+    refused = admin_client.post("/usuarios/seguranca", data={"require_two_factor": "1"})
+    assert refused.status_code == 422 and "Ative primeiro" in refused.get_data(as_text=True)
+    assert admin_client.post("/usuarios/seguranca", data={"require_two_factor": "sim"}).status_code == 422
+    _enrol(admin_user)
+    done = admin_client.post("/usuarios/seguranca", data={"require_two_factor": "1"})
+    assert done.status_code == 302
+    db.session.refresh(tenant)
+    assert tenant.require_two_factor
+    assert "A equipe agora precisa" in admin_client.get("/usuarios/seguranca").get_data(as_text=True)
+    row = db.session.scalar(select(AuditLog).where(AuditLog.action == "2fa.exigência"))
+    assert row.actor_id == admin_user.id and row.changes == {"exigir da equipe": ["não", "sim"]}
+    assert db.session.scalar(select(AuditLog).where(AuditLog.action == "configurações.alterar")) is None
+    admin_client.post("/usuarios/seguranca", data={})
+    db.session.refresh(tenant)
+    assert not tenant.require_two_factor
+
+
+def test_an_admin_turns_off_the_second_factor_of_someone_who_lost_the_phone(admin_client, agent_user):
+    page = admin_client.get(f"/usuarios/{agent_user.id}").get_data(as_text=True)
+    assert "Desativada" in page and "duas-etapas/desativar" not in page
+    _enrol(agent_user)
+    page = admin_client.get(f"/usuarios/{agent_user.id}").get_data(as_text=True)
+    assert f"/usuarios/{agent_user.id}/duas-etapas/desativar" in page
+    response = admin_client.post(f"/usuarios/{agent_user.id}/duas-etapas/desativar")
+    assert response.status_code == 302
+    db.session.refresh(agent_user)
+    assert not agent_user.has_two_factor
+    again = admin_client.post(f"/usuarios/{agent_user.id}/duas-etapas/desativar", follow_redirects=True)
+    assert "já está desativada" in again.get_data(as_text=True)
+    assert [
+        r.action for r in db.session.scalars(select(AuditLog).where(AuditLog.action.startswith("2fa.")))
+    ] == [
+        "2fa.ativada",
+        "2fa.desativada",
+    ]
+
+
+def test_the_security_pages_are_closed_to_agents(agent_client, admin_user):
+    assert agent_client.get("/usuarios/seguranca").status_code == 403
+    assert agent_client.post("/usuarios/seguranca", data={"require_two_factor": "1"}).status_code == 403
+    assert agent_client.post(f"/usuarios/{admin_user.id}/duas-etapas/desativar").status_code == 403
+
+
+def test_an_admin_setting_a_password_signs_the_person_out_but_not_themselves(
+    app, admin_client, admin_user, agent_user
+):
+    from tests.conftest import logged_in_client
+
+    agent = logged_in_client(app, agent_user)
+    admin_client.post(f"/usuarios/{agent_user.id}/senha", data={"password": "senha-nova-do-agente"})
+    assert agent.get("/").status_code == 302
+    admin_client.post(f"/usuarios/{admin_user.id}/senha", data={"password": "senha-nova-da-admin"})
+    assert admin_client.get("/").status_code == 200

@@ -88,6 +88,8 @@ class Participant:
     persona: str | None = None
     company_id: int | None = None  # a portal person's company, and whether they see all of it
     sees_company: bool = False
+    # A person's session epoch when they connected: a password change since closes the socket.
+    session_epoch: int | None = None
 
     @property
     def is_machine(self) -> bool:
@@ -215,7 +217,8 @@ class ChatConnection:
             return None
         user = db.session.get(User, self.who.user_id)
         allowed = can(user, "portal.pages") if self.who.is_person else can(user, "chat.use")
-        if not allowed or not user.is_active:
+        epoch = self.who.session_epoch
+        if not allowed or not user.is_active or (epoch is not None and user.session_epoch != epoch):
             raise Closing("session_expired", "Sessão encerrada: entre novamente.")
         return user
 

@@ -36,7 +36,7 @@ from app.models.ticket import (
     TicketPriority,
     TicketStatus,
 )
-from app.models.user import STAFF_ROLES, Role, User, UserAlias
+from app.models.user import STAFF_ROLES, PasswordResetToken, RecoveryCode, Role, User, UserAlias
 
 __all__ = [
     "DEFAULT_QUEUE_NAME",
@@ -67,8 +67,10 @@ __all__ = [
     "MachinePresence",
     "MachineToken",
     "MetricSample",
+    "PasswordResetToken",
     "Persona",
     "Queue",
+    "RecoveryCode",
     "ReportExport",
     "Role",
     "SavedView",

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -25,6 +25,8 @@ class Tenant(db.Model):
     # Optional HTTP basic auth for FusionInventory / GLPI Agent inventories (password Argon2-hashed).
     inventory_username: Mapped[str | None] = mapped_column(String(120))
     inventory_password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Staff must sign in with a second factor (TOTP): those without one enrol right after signing in.
+    require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
     def __repr__(self) -> str:
         return f"<Tenant {self.key}>"

@@ -77,6 +77,15 @@ class User(TenantOwned, UserMixin, db.Model):
         enum_column(Persona), default=Persona.COLLABORATOR, server_default=Persona.COLLABORATOR.value
     )
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Raised when the password changes: every session and "Lembrar-me" cookie signed in before
+    # carries the old value in its id (get_id) and is refused by the session loader.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Two-factor sign-in (TOTP, services.two_factor): the secret encrypted with a key derived from
+    # SECRET_KEY, the time it was turned on (None: off) and the last time step accepted (a code is
+    # good once).
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column()
     is_active: Mapped[bool] = mapped_column(default=True)
     preferences: Mapped[dict] = mapped_column(JSONType, default=dict)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -98,6 +107,15 @@ class User(TenantOwned, UserMixin, db.Model):
     def role_label(self) -> str:
         return Role(self.role).label
 
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the "Lembrar-me" cookie: the id and the
+        session epoch, so a password change signs out every session made before it."""
+        return f"{self.id}.{self.session_epoch or 0}"
+
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
 
@@ -114,3 +132,32 @@ class UserAlias(TenantOwned, db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     merged_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PasswordResetToken(TenantOwned, db.Model):
+    """An "Esqueci a senha" link: stored only as the SHA-256 of its token, good for one use
+    until `expires_at`; a newer request or a successful reset deletes the person's others."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user = relationship("User")
+
+
+class RecoveryCode(TenantOwned, db.Model):
+    """A two-factor recovery code: shown once, stored only as its SHA-256, good once."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

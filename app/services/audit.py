@@ -61,9 +61,11 @@ IGNORED_FIELDS = frozenset(
         "inventory_fingerprint",
         "ticket_sequence",
         "preferences",
+        "session_epoch",
+        "totp_last_step",
     }
 )
-SECRET_FIELDS = frozenset({"password_hash", "inventory_password_hash"})
+SECRET_FIELDS = frozenset({"password_hash", "inventory_password_hash", "totp_secret"})
 SECRET_MARK = "(alterado)"
 
 ACTION_LABELS = {
@@ -84,7 +86,20 @@ ACTION_LABELS = {
     "configurações.alterar": "Configurações alteradas",
     "login.sucesso": "Login",
     "login.falha": "Login recusado",
+    "login.código_de_recuperação": "Login com código de recuperação",
+    "senha.redefinição_pedida": "Redefinição de senha pedida (Esqueci a senha)",
+    "senha.redefinição_recusada": "Redefinição de senha recusada",
+    "senha.redefinida": "Senha redefinida pelo link do e-mail",
+    "senha.alterada": "Senha alterada em Minha conta",
+    "2fa.ativada": "Verificação em duas etapas ativada",
+    "2fa.desativada": "Verificação em duas etapas desativada",
+    "2fa.códigos_gerados": "Novos códigos de recuperação gerados",
+    "2fa.exigência": "Exigência de verificação em duas etapas alterada",
 }
+# Actions of someone not signed in (yet): the row names them by the e-mail they typed.
+ANONYMOUS_PREFIXES = ("login.", "senha.")
+# session.info key: rows whose change in this transaction a `record(..., covers=row)` describes.
+COVERED = "audit_covered"
 
 
 def _staff_actor() -> User | None:
@@ -161,11 +176,12 @@ def _audit_flush(session: Session, _context) -> None:
     actor = _staff_actor()
     if actor is None:
         return
+    covered = session.info.get(COVERED, ())
     rows = []
     for bucket, verb in ((session.new, "criar"), (session.dirty, "alterar"), (session.deleted, "excluir")):
         for obj in bucket:
             audited = AUDITED.get(type(obj))
-            if audited is None:
+            if audited is None or obj in covered:
                 continue
             target_type, label = audited
             changes = _changes(obj, created=verb == "criar", deleted=verb == "excluir")
@@ -174,6 +190,12 @@ def _audit_flush(session: Session, _context) -> None:
             rows.append(_row(actor, f"{target_type}.{verb}", target_type, obj, label(obj), changes))
     if rows:
         session.connection().execute(insert(AuditLog.__table__), rows)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_covered(session: Session, *_args) -> None:
+    session.info.pop(COVERED, None)
 
 
 def record(
@@ -185,14 +207,21 @@ def record(
     target_label: str = "",
     changes: dict | None = None,
     tenant_id: int | None = None,
+    covers=None,
 ) -> None:
-    """An audit row for an action that is not a plain row change; committed with the caller's work."""
+    """An audit row for an action that is not a plain row change; committed with the caller's work.
+
+    `covers`: a row whose change in this transaction this action describes (the password or the
+    second factor of a person): the hook then writes no "usuário.alterar" row for it as well. Call
+    this before changing the row, so no flush in between audits it first."""
     actor = actor if actor is not None else _staff_actor()
     row = _row(actor, action, target_type, target, target_label, changes or {})
     if tenant_id is not None:
         row["tenant_id"] = tenant_id
-    if actor is None and action.startswith("login."):
+    if actor is None and action.startswith(ANONYMOUS_PREFIXES):
         row["actor_label"] = target_label
+    if covers is not None:
+        db.session.info.setdefault(COVERED, set()).add(covers)
     db.session.add(AuditLog(**row))
 
 

@@ -47,3 +47,13 @@ class Conflict(DomainError):
 class PermissionDenied(DomainError):
     status = 403
     code = "forbidden"
+
+
+class FieldErrors(ValidationError):
+    """A form refused for several fields at once: `errors` holds a message per field (the
+    first one is the message)."""
+
+    def __init__(self, errors: dict[str, str]):
+        field, message = next(iter(errors.items()))
+        super().__init__(message, field=field)
+        self.errors = dict(errors)

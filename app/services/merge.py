@@ -23,6 +23,8 @@ from app.models import (
     LiveChatSession,
     Machine,
     MachineLink,
+    PasswordResetToken,
+    RecoveryCode,
     ReportExport,
     SavedView,
     Ticket,
@@ -55,6 +57,8 @@ REFERENCES = (
 )
 # Kept as they are: the alias remembers which account was merged away.
 NOT_MOVED = {(UserAlias, "merged_user_id")}
+# The duplicate's own credentials: deleted with its password, never handed to the survivor.
+DELETED = {(PasswordResetToken, "user_id"), (RecoveryCode, "user_id")}
 
 
 @dataclass
@@ -112,6 +116,13 @@ def merge(duplicate: User, survivor: User, actor: User) -> MergePreview:
         )
         duplicate.is_active = False
         duplicate.password_hash = None
+        duplicate.totp_secret = duplicate.totp_enabled_at = duplicate.totp_last_step = None
+        for model, column in DELETED:
+            db.session.execute(
+                delete(model)
+                .where(getattr(model, column) == old)
+                .execution_options(synchronize_session=False)
+            )
         audit.record(
             "usuário.mesclar",
             actor=actor,

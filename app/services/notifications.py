@@ -49,6 +49,12 @@ KINDS = {
     "alert_ticket": ("responsável", "Chamado de alerta de dispositivo criado"),
     "daily_digest": ("administrador", "Resumo diário de alertas e pendências"),
 }
+# Account e-mails: sent whatever the switches of Minha conta say (they are not in KINDS).
+ACCOUNT_KINDS = frozenset({"password_reset", "password_changed"})
+# Their link is a secret (the reset token): once the message is sent, or has failed for good,
+# the outbox keeps only this in its place.
+SECRET_LINK_KINDS = frozenset({"password_reset"})
+LINK_REMOVED = "(link de redefinição de senha removido do registro após o envio)"
 SEND_BATCH = 100
 MAX_ATTEMPTS = 5
 BACKOFF_MINUTES = (1, 5, 15, 60)  # before attempts 2, 3, 4 and 5
@@ -107,7 +113,9 @@ def _queue(
 ) -> bool:
     """Add one message to the outbox (no commit: it belongs to the caller's transaction).
     `queued_at`: the time a job runs as (its `now`), which is also when the message falls due."""
-    if user is None or not user.is_active or not user.email or not is_enabled(user, kind):
+    if user is None or not user.is_active or not user.email:
+        return False
+    if kind not in ACCOUNT_KINDS and not is_enabled(user, kind):
         return False
     if actor is not None and actor.id == user.id:
         return False  # nobody is told about what they just did themselves
@@ -134,6 +142,16 @@ def _queue(
         )
     )
     return True
+
+
+def notify_password_reset(user: User, link: str, valid_minutes: int) -> bool:
+    """The "Esqueci a senha" link (the only copy of the token besides its hash)."""
+    return _queue("password_reset", user, None, None, reset_link=link, valid_minutes=valid_minutes)
+
+
+def notify_password_changed(user: User, how: str) -> bool:
+    """Tell the person their password changed, so a change they did not make does not go unseen."""
+    return _queue("password_changed", user, None, None, how=how)
 
 
 def notify_ticket_opened(ticket: Ticket) -> None:
@@ -238,6 +256,8 @@ def send_due(now: datetime | None = None, batch: int = SEND_BATCH) -> SendResult
             message.attempts += 1
             message.status, message.sent_at, message.last_error = EmailStatus.SENT, utcnow(), None
             result.sent += 1
+        if message.status != EmailStatus.PENDING and message.kind in SECRET_LINK_KINDS:
+            message.body_text = message.body_html = LINK_REMOVED
         db.session.commit()
     return result
 

@@ -11,6 +11,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
 
 MIN_PASSWORD_LENGTH = 8
+# Long passphrases are welcome; past this a "password" is an attempt to make Argon2 hash megabytes.
+MAX_PASSWORD_LENGTH = 256
 
 _PRODUCTION = PasswordHasher()
 _TESTING = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -26,6 +28,17 @@ def _hasher() -> PasswordHasher:
 def _dummy_hash(hasher: PasswordHasher) -> str:
     """Verified against when the e-mail is unknown, so both cases take the same time."""
     return hasher.hash("chamados-timing-equaliser")
+
+
+def password_problem(password: str | None) -> str | None:
+    """What is wrong with a new password, in Portuguese, or None: the rules every password
+    set anywhere follows (an admin's, a reset, Minha conta)."""
+    password = password or ""
+    if len(password) < MIN_PASSWORD_LENGTH or not password.strip():
+        return f"A senha deve ter pelo menos {MIN_PASSWORD_LENGTH} caracteres."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"A senha pode ter no máximo {MAX_PASSWORD_LENGTH} caracteres."
+    return None
 
 
 def hash_password(password: str) -> str:

@@ -107,6 +107,16 @@ def _admin_or_manager(visitor: Visitor, _target=None) -> bool:
     return visitor.user.role in (Role.ADMIN, Role.MANAGER)
 
 
+def _signed_in_themselves(visitor: Visitor, _target=None) -> bool:
+    """Signed in with their own password, not through a device session (whoever sits at the
+    computer did not prove who they are: no password change there)."""
+    return visitor.machine_id is None
+
+
+def _staff_signed_in_themselves(visitor: Visitor, _target=None) -> bool:
+    return visitor.user.is_staff and visitor.machine_id is None
+
+
 def _sees_ticket(visitor: Visitor, ticket) -> bool:
     return can_view_ticket(visitor.user, ticket, visitor.persona)
 
@@ -173,6 +183,10 @@ RULES: dict[str, Rule] = {
     "admin.jobs": _admin,  # Saúde: "Executar agora", the local archive
     "devices.manage": _admin,  # reset agent, access, links, USB policy, activation, external inventory
     "devices.describe": _staff,  # a device's display name and notes
+    "admin.security": _admin,  # require a second factor of the staff; turn off someone's second factor
+    # Minha conta.
+    "account.password": _signed_in_themselves,  # change the password (the current one, twice the new)
+    "account.two_factor": _staff_signed_in_themselves,  # a second factor (TOTP) for signing in
     # Tickets (target: the ticket, one the visitor found through visible_tickets).
     "tickets.view": _sees_ticket,
     "tickets.change_status": _staff,  # every transition but reopening

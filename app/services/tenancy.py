@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import TypeVar
 
-from flask import g, has_app_context, has_request_context, session
+from flask import current_app, g, has_app_context, has_request_context, request, session
 from flask_login import current_user
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, with_loader_criteria
@@ -96,9 +96,12 @@ def in_another_tenant(tenant_id: int) -> bool:
 def enter_request_scope() -> None:
     """Before every view: the signed-in person's tenant, or no tenant at all.
 
-    Without a session cookie nobody is signed in (every device API call): asking Flask-Login
-    would read the session, mark it accessed and cost each heartbeat the cookie work."""
-    if not session:
+    Without a session cookie nor a "Lembrar-me" cookie nobody is signed in (every device API
+    call): asking Flask-Login would read the session, mark it accessed and cost each heartbeat the
+    cookie work. A browser reopened after its session cookie is gone sends only the "Lembrar-me"
+    cookie: Flask-Login signs the person in from it here, before any tenant's rows are read."""
+    remember_cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+    if not session and remember_cookie not in request.cookies:
         setattr(g, _SCOPE, NO_TENANT)
         return
     setattr(g, _SCOPE, current_user.tenant_id if current_user.is_authenticated else NO_TENANT)

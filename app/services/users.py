@@ -8,7 +8,7 @@ from app.extensions import db
 from app.models import Company, Persona, Role, User, UserAlias
 from app.services.changes import apply_changes
 from app.services.errors import ValidationError
-from app.services.passwords import MIN_PASSWORD_LENGTH, hash_password
+from app.services.passwords import hash_password, password_problem
 from app.services.permissions import persona_or_default
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -43,11 +43,10 @@ def find_person(email: str) -> User | None:
     return db.session.scalar(alias_owners(email)) or user
 
 
-def validate_password(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise ValidationError(
-            f"A senha deve ter pelo menos {MIN_PASSWORD_LENGTH} caracteres.", field="password"
-        )
+def validate_password(password: str, field: str = "password") -> None:
+    problem = password_problem(password)
+    if problem:
+        raise ValidationError(problem, field=field)
 
 
 def _validated_person(
@@ -146,6 +145,14 @@ def update_user(
 
 
 def set_password(user: User, password: str) -> None:
+    """A new password (an admin's, a reset, Minha conta): every session signed in with the old
+    one ends (the session epoch is part of each session's user id)."""
     validate_password(password)
-    user.password_hash = hash_password(password)
+    replace_password(user, password)
     db.session.commit()
+
+
+def replace_password(user: User, password: str) -> None:
+    """Store a password that passed validate_password and sign the person out everywhere (no commit)."""
+    user.password_hash = hash_password(password)
+    user.session_epoch = (user.session_epoch or 0) + 1

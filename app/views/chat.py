@@ -136,7 +136,9 @@ def _participant(ws) -> Participant:
     token = bearer_token()
     from_our_page = bool(request.headers.get("Origin"))  # checked by _refuse_foreign_websockets
     if not token and from_our_page and current_user_can("chat.use"):
-        return Participant("agent", current_user.tenant_id, user_id=current_user.id)
+        return Participant(
+            "agent", current_user.tenant_id, user_id=current_user.id, session_epoch=current_user.session_epoch
+        )
     if not token and from_our_page and current_user_can("portal.pages"):
         return _portal_person()
     if not token:
@@ -153,6 +155,7 @@ def _portal_person() -> Participant:
         "person",
         current_user.tenant_id,
         user_id=current_user.id,
+        session_epoch=current_user.session_epoch,
         machine_id=device.machine.id if device else None,
         token_id=device.token_id if device else None,
         persona=current_persona().value,

@@ -7,15 +7,16 @@ from sqlalchemy.orm import joinedload
 
 from app.devices.people import machines_of_user
 from app.extensions import db
-from app.models import Machine, Persona, Role, User
+from app.models import Machine, Persona, Role, Tenant, User
 from app.security import requires
 from app.services import merge as merge_service
-from app.services import tenancy
+from app.services import tenancy, two_factor
 from app.services import users as user_service
 from app.services.companies import list_companies
 from app.services.errors import DomainError
 from app.services.numbers import record_number
 from app.services.permissions import DEFAULT_PERSONA
+from app.views.account import keep_signed_in
 
 bp = Blueprint("users", __name__)
 
@@ -136,8 +137,58 @@ def set_password(user_id: int):
     except DomainError as error:
         flash(error.message, "error")
         return redirect(url_for("users.edit", user_id=person.id))
-    flash(f"Nova senha definida para {person.email}.", "success")
+    if person.id == current_user.id:
+        keep_signed_in(current_user)  # the admin's own other sessions end, not this one
+    flash(
+        f"Nova senha definida para {person.email}. As sessões abertas com a senha antiga foram encerradas.",
+        "success",
+    )
     return redirect(url_for("users.edit", user_id=person.id))
+
+
+@bp.post("/usuarios/<int:user_id>/duas-etapas/desativar")
+@requires("admin.security")
+def disable_two_factor(user_id: int):
+    """For someone who lost the phone and the recovery codes: they sign in with the password
+    alone again (and enrol again, if the team requires it)."""
+    person = tenancy.owned(User, user_id, "Usuário não encontrado.")
+    try:
+        two_factor.disable(person, actor=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("users.edit", user_id=person.id))
+    flash(f"Verificação em duas etapas desativada para {person.email}.", "success")
+    return redirect(url_for("users.edit", user_id=person.id))
+
+
+@bp.route("/usuarios/seguranca", methods=["GET", "POST"])
+@requires("admin.security")
+def security():
+    """Segurança: whether the team must sign in with a second factor, and who has one."""
+    tenant = db.session.get(Tenant, current_user.tenant_id)
+    error, status = None, 200
+    if request.method == "POST":
+        value = request.form.get("require_two_factor")
+        try:
+            if value not in (None, "1"):
+                raise DomainError("Valor inválido para a exigência.", status=422, field="require_two_factor")
+            changed = two_factor.set_requirement(tenant, value == "1", actor=current_user)
+        except DomainError as error_raised:
+            db.session.rollback()
+            error, status = error_raised.message, error_raised.status
+        else:
+            if not changed:
+                flash("Nada mudou.", "info")
+            elif tenant.require_two_factor:
+                flash("A equipe agora precisa da verificação em duas etapas para entrar.", "success")
+            else:
+                flash("A verificação em duas etapas deixou de ser exigida da equipe.", "success")
+            return redirect(url_for("users.security"))
+    page = render_template(
+        "users/security.html", tenant=tenant, staff=two_factor.staff_overview(), error=error
+    )
+    return page, status
 
 
 @bp.route("/usuarios/<int:user_id>/mesclar", methods=["GET", "POST"])
