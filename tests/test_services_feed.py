@@ -137,3 +137,16 @@ def test_a_device_going_offline_or_online_is_an_event(app, make_machine):
         ("device.offline", machine.id, True),
         ("device.online", machine.id, True),
     ]
+
+
+def test_one_commit_may_hold_ticket_and_device_events_together(app, make_machine, make_ticket):
+    """One INSERT numbers them all: rows that name different ids (a ticket's, a device's)."""
+    from app.services.tickets import record_event
+
+    machine = make_machine("pc-junto")
+    ticket = make_ticket("Junto")
+    before = len(kinds())
+    machine.display_name = "Caixa junto"
+    record_event(ticket, "PRIORITY_CHANGED", None, **{"from": "MEDIUM", "to": "HIGH"})
+    db.session.commit()
+    assert sorted(kind for _seq, kind in kinds()[before:]) == ["device.updated", "ticket.priority"]
