@@ -1,5 +1,8 @@
 """Command-line tools: `flask seed-demo`, `flask queues ensure`, `flask users create`,
-`flask jobs list|run`, `flask maintenance`, `flask tickets archive|restore`."""
+`flask jobs list|run`, `flask maintenance`, `flask tickets archive|restore`.
+
+Every command is one unit of work (`@committed`): what it wrote is committed when it returns,
+rolled back when it fails (a ClickException included)."""
 
 import click
 from flask import Flask, current_app
@@ -11,6 +14,7 @@ from app.services.demo import seed_demo
 from app.services.errors import DomainError
 from app.services.queues import ensure_default_queues
 from app.services.tenants import create_tenant
+from app.services.transaction import committed
 from app.services.users import create_user
 
 
@@ -26,6 +30,7 @@ def register_cli(app: Flask) -> None:
 
 
 @click.command("seed-demo")
+@committed
 def seed_demo_command():
     """Load demo data (idempotent; existing passwords are kept)."""
     config = current_app.config
@@ -50,10 +55,10 @@ def queues_group():
 
 
 @queues_group.command("ensure")
+@committed
 def queues_ensure():
     """Make sure every tenant has the default queue "Chamados"."""
     queues = ensure_default_queues()
-    db.session.commit()
     click.echo(f"Fila padrão garantida em {len(queues)} tenant(s).")
 
 
@@ -65,6 +70,7 @@ def tenants_group():
 @tenants_group.command("create")
 @click.option("--key", required=True, help="Identificador interno, ex.: suporte")
 @click.option("--name", required=True, help="Nome da organização de suporte")
+@committed
 def tenants_create(key, name):
     """Create a tenant with its default queue "Chamados"."""
     try:
@@ -98,6 +104,7 @@ def _tenant(key: str | None) -> Tenant:
 @click.option("--company", "apelido", help="Apelido da empresa (colaboradores).")
 @click.option("--tenant", "tenant_key", help="Chave do tenant (padrão: o primeiro).")
 @click.password_option("--password", prompt="Senha")
+@committed
 def users_create(email, name, role, apelido, tenant_key, password):
     """Create a user who can log in."""
     tenant = _tenant(tenant_key)
@@ -132,6 +139,7 @@ def jobs_group():
 
 
 @jobs_group.command("list")
+@committed
 def jobs_list():
     """Show the schedule."""
     from app.jobs.registry import JOBS
@@ -147,6 +155,7 @@ def jobs_list():
 @jobs_group.command("run")
 @click.argument("name")
 @click.option("--dry-run", is_flag=True, help="retention_sweep: só conta o que seria removido.")
+@committed
 def jobs_run(name, dry_run):
     """Run one job now, in this process (recorded on Tarefas)."""
     from app.jobs.runner import JobDisabled, UnknownJob, run_job
@@ -165,6 +174,7 @@ def jobs_run(name, dry_run):
 
 @click.command("maintenance")
 @click.option("--dry-run", is_flag=True, help="Só mostra o resumo e o que a retenção removeria.")
+@committed
 def maintenance_command(dry_run):
     """Print the health summary (what Saúde shows); without --dry-run, run the retention sweep."""
     from app.jobs.runner import run_job
@@ -205,6 +215,7 @@ def tickets_group():
     "--older-than", "days", type=click.IntRange(min=1), required=True, help="Dias desde a resolução."
 )
 @click.option("--dir", "directory", help="Pasta de destino (padrão: ARCHIVE_DIR).")
+@committed
 def tickets_archive(days, directory):
     """Write resolved tickets older than DAYS (with comments and events) to a JSONL file."""
     from app.services.archive import archive_resolved
@@ -215,6 +226,7 @@ def tickets_archive(days, directory):
 
 @tickets_group.command("restore")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@committed
 def tickets_restore(path):
     """Bring back the tickets of an archive file that are missing from the database."""
     from app.services.archive import restore_archive
@@ -230,6 +242,7 @@ def tickets_restore(path):
 @click.option("--code", envvar="SMOKE_COMPANY_CODE", help="Código da empresa (padrão: SMOKE_COMPANY_CODE).")
 @click.option("--secret", envvar="MACHINE_PROVISIONING_SECRET", help="Padrão: MACHINE_PROVISIONING_SECRET.")
 @click.option("--timeout", default=15.0, show_default=True, help="Segundos por requisição.")
+@committed
 def smoke_command(url, code, secret, timeout):
     """Teste pós-deploy: registra um dispositivo descartável, envia um heartbeat e o remove."""
     from app.services.smoke import SmokeFailed, run_smoke

@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from simple_websocket import Client
@@ -143,10 +144,28 @@ class IsolatedClient(FlaskClient):
     Tests hold an app context open for their own queries; without this, Flask
     would reuse it for the request and `g` (the logged-in user, the DB
     session) would leak between clients and requests.
+
+    What the test itself wrote (rows it made, services it called: they flush, never commit)
+    is its own unit of work, and ends where the request begins: committed, as a request's or
+    a job's would be, so the request sees it (and SQLite's write lock is free for it). The
+    test's objects keep what they hold, as they did before the request.
     """
 
     def open(self, *args, **kwargs):
+        commit_test_work()
         return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+def commit_test_work() -> None:
+    """Commit what the test wrote in its own session, without expiring its objects."""
+    if not has_app_context() or not db.session.registry.has() or not db.session().in_transaction():
+        return
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 @pytest.fixture(scope="session")
@@ -516,6 +535,7 @@ class ChatSetup:
         from app.chat.sessions import start_session
 
         session, _ = start_session(actor, self.ticket)
+        db.session.commit()  # the request's boundary would: the device and other sessions see it
         return session
 
 
