@@ -31,6 +31,13 @@ def _staff_socket(server, app, user, origin=None):
     )
 
 
+def post(ticket, author, body):
+    """A staff message stored and committed (a request's boundary would), so it is broadcast."""
+    message = post_message(ticket, author=author, from_device=False, body=body)
+    db.session.commit()
+    return message
+
+
 def _send(ws, **frame):
     ws.send(orjson.dumps(frame).decode())
 
@@ -94,22 +101,21 @@ def test_device_and_staff_talk_over_the_socket(app, live_server, chat_device, ag
 def test_missed_messages_arrive_on_reconnect_in_order_once(app, live_server, chat_device, agent_user):
     setup = chat_device()
     setup.start(agent_user)
-    post = post_message
     device = _device_socket(live_server, setup)
     _send(device, type="subscribe", ticket=setup.ticket.reference, lastId=0)
     time.sleep(0.2)
-    post(setup.ticket, author=agent_user, from_device=False, body="1")
+    post(setup.ticket, agent_user, "1")
     assert _next(device, "message")["message"]["id"] == 1
     device.close()
 
     for body in ("2", "3", "4"):  # the device is offline: stored, not lost
-        post(setup.ticket, author=agent_user, from_device=False, body=body)
+        post(setup.ticket, agent_user, body)
 
     device = _device_socket(live_server, setup)
     try:
         _send(device, type="subscribe", ticket=setup.ticket.reference, lastId=1)
         assert _messages(device) == [2, 3, 4]
-        post(setup.ticket, author=agent_user, from_device=False, body="5")
+        post(setup.ticket, agent_user, "5")
         assert _messages(device) == [5]
     finally:
         device.close()
@@ -125,8 +131,8 @@ def test_a_lost_event_is_filled_from_the_database(app, live_server, chat_device,
         broker = get_broker(app)
         with monkeypatch.context() as patch:
             patch.setattr(broker, "publish_all", lambda *args: None)  # this message's event never arrives
-            post_message(setup.ticket, author=agent_user, from_device=False, body="perdido")
-        post_message(setup.ticket, author=agent_user, from_device=False, body="seguinte")
+            post(setup.ticket, agent_user, "perdido")
+        post(setup.ticket, agent_user, "seguinte")
         assert _messages(device) == [1, 2]
     finally:
         device.close()
@@ -157,7 +163,7 @@ def test_a_device_follows_a_chat_started_while_it_is_connected(live_server, chat
             "event": "started",
             "ticket": setup.ticket.reference,
         }
-        post_message(setup.ticket, author=agent_user, from_device=False, body="Olá!")
+        post(setup.ticket, agent_user, "Olá!")
         assert _next(device, "message")["message"]["body"] == "Olá!"
     finally:
         device.close()

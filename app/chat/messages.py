@@ -1,19 +1,19 @@
-"""The message store: every message is stored and committed before it is broadcast, numbered
-per ticket in commit order by the UPDATE that locks its session row (what resuming clients
-rely on). On PostgreSQL a text message is one statement in autocommit: number, count and
-insert, all or nothing, one round trip."""
+"""The message store: every message is stored and committed before it is broadcast (the
+broadcast waits for the commit: transaction.after_commit), numbered per ticket in commit
+order by the UPDATE that locks its session row (what resuming clients rely on). On
+PostgreSQL a device's text message is one statement in autocommit: number, count and insert,
+all or nothing, one round trip."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import Integer, String, Text, bindparam, func, insert, select, true, update
 
 from app import db_direct
 from app.chat.access import ChatTicket, require_chat_permission
-from app.chat.broker import get_broker, tenant_channel, ticket_channel
+from app.chat.broker import publish_after_commit, tenant_channel, ticket_channel
 from app.chat.sessions import active_session
 from app.devices.people import device_person_id
 from app.devices.serializers import chat_message
@@ -229,7 +229,8 @@ _NUMBER_AND_INSERT = {
 def _store(ticket, params: dict, from_device: bool, files: list[IncomingFile]) -> tuple[tuple, list]:
     """(id, seq, author_id, author_name, from_machine) of the stored message, and its attachments."""
     if not files and db.engine.dialect.name == "postgresql":
-        row = db_direct.first_row(_NUMBER_AND_INSERT[from_device], params, commit=True)
+        # In autocommit when no transaction is open (a device's frame), else in the unit of work.
+        row = db_direct.first_row(_NUMBER_AND_INSERT[from_device], params)
         if row is None:
             raise _no_active_session()
         return tuple(row), []
@@ -237,7 +238,6 @@ def _store(ticket, params: dict, from_device: bool, files: list[IncomingFile]) -
     connection = db.session.connection()
     numbered = connection.execute(_NUMBER[from_device], params).first()
     if numbered is None:
-        db.session.rollback()
         raise _no_active_session()
     row = tuple(
         connection.execute(
@@ -257,7 +257,7 @@ def _store(ticket, params: dict, from_device: bool, files: list[IncomingFile]) -
         )
         for file in files
     ]
-    db.session.commit()
+    db.session.flush()
     return row, saved
 
 
@@ -275,7 +275,8 @@ def post_message(
     body: str | None,
     files: list[IncomingFile] = (),
 ) -> PostedMessage:
-    """Store a message, bump the session (activity, unread of the other side, number), commit, broadcast."""
+    """Store a message, bump the session (activity, unread of the other side, number); broadcast
+    it once committed."""
     if not from_device:
         require_chat_permission(author, ticket)
     files = list(files)
@@ -291,7 +292,7 @@ def post_message(
         "m_at": utcnow(),
         **({} if from_device else {"m_author": author.id, "m_author_name": author.name[:120]}),
     }
-    ticket_id, reference, tenant_id = ticket.id, ticket.reference, ticket.tenant_id  # a commit expires them
+    ticket_id, reference, tenant_id = ticket.id, ticket.reference, ticket.tenant_id
     row, saved = _store(ticket, params, from_device, files)
     message = PostedMessage(*row, body=body, created_at=params["m_at"], attachments=saved)
     message.published = chat_message(message, reference, saved)
@@ -300,7 +301,7 @@ def post_message(
     ]
     if from_device:
         events.append((tenant_channel(tenant_id), {"kind": "sessions"}))
-    get_broker(current_app).publish_all(events)
+    publish_after_commit(events)
     return message
 
 
@@ -337,7 +338,7 @@ def mark_read(ticket: Ticket, *, by_device: bool) -> int:
     unread = getattr(session, column)
     if unread:  # never write what did not change
         setattr(session, column, 0)
-        db.session.commit()
+        db.session.flush()
         if not by_device:
-            get_broker(current_app).publish(tenant_channel(ticket.tenant_id), {"kind": "sessions"})
+            publish_after_commit([(tenant_channel(ticket.tenant_id), {"kind": "sessions"})])
     return unread
