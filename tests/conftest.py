@@ -147,25 +147,13 @@ class IsolatedClient(FlaskClient):
 
     What the test itself wrote (rows it made, services it called: they flush, never commit)
     is its own unit of work, and ends where the request begins: committed, as a request's or
-    a job's would be, so the request sees it (and SQLite's write lock is free for it). The
-    test's objects keep what they hold, as they did before the request.
+    a job's would be, so the request sees it (and SQLite's write lock is free for it).
     """
 
     def open(self, *args, **kwargs):
-        commit_test_work()
+        if has_app_context() and db.session.registry.has():
+            db.session.commit()
         return contextvars.Context().run(super().open, *args, **kwargs)
-
-
-def commit_test_work() -> None:
-    """Commit what the test wrote in its own session, without expiring its objects."""
-    if not has_app_context() or not db.session.registry.has() or not db.session().in_transaction():
-        return
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
 
 
 @pytest.fixture(scope="session")

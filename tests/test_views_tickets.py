@@ -66,7 +66,7 @@ def test_bad_parameters_answer_400_in_portuguese(agent_client, other_tenant):
 
 def test_page_size_is_clamped_and_next_page_link_works(agent_client, tenant, collaborator):
     for i in range(105):
-        create_ticket(tenant_id=tenant.id, requester=collaborator, subject=f"T{i}", commit=False)
+        create_ticket(tenant_id=tenant.id, requester=collaborator, subject=f"T{i}")
     db.session.commit()
     first = agent_client.get("/chamados?f=1&por_pagina=1000").get_data(as_text=True)
     assert len(_rows(first)) == 100 and 'hx-get="/chamados/contagem?por_pagina=100"' in first

@@ -81,6 +81,7 @@ def start_session(actor: User, ticket: Ticket) -> tuple[LiveChatSession, bool]:
         agentName=actor.name,
         machineHostname=ticket.machine.hostname if ticket.machine else None,
     )
+    db.session.flush()
     _publish_session_change(session, ticket, "started")
     return session, True
 
@@ -92,6 +93,7 @@ def end_session(actor: User, ticket: Ticket) -> LiveChatSession:
     if session is None:
         raise DomainError("Sessão já encerrada.", status=409, code="session_not_active")
     _close(session, ticket, actor_id=actor.id, actor_name=actor.name, actor=actor)
+    db.session.flush()
     _publish_session_change(session, ticket, "ended")
     return session
 

@@ -44,7 +44,6 @@ def authenticate(email: str, password: str) -> LoginResult:
             user.password_hash = hash_password(password)
         user.last_login_at = utcnow()
         audit.record("login.sucesso", actor=user, target=user, target_type="usuário", target_label=email)
-        db.session.commit()
         return LoginResult(user)
     return _refused(email, candidates[0], "senha inválida", INVALID_CREDENTIALS)
 
@@ -58,6 +57,7 @@ def _refused(email: str, user: User | None, reason: str, message: str) -> LoginR
         target_label=email[:254],
         changes={"motivo": [None, reason]},
     )
+    # Committed here: the refusal's answer is a 401, whose work the request's boundary rolls back.
     db.session.commit()
     return LoginResult(None, message)
 

@@ -114,9 +114,7 @@ def _ensure_user(tenant, summary, email, name, role, password, company_id=None, 
             password=password,
             company_id=company_id,
             persona=persona,
-            commit=False,
         )
-        db.session.flush()
         summary.created.append(f"usuário {email}")
     return user
 
@@ -161,7 +159,6 @@ def seed_demo(admin_email: str, admin_password: str, admin_name: str) -> DemoSum
     summary.logins.append(
         (collaborators[1].email, DEMO_PASSWORD, "Colaboradora, gestora da empresa (portal)")
     )
-    db.session.commit()
 
     existing = db.session.scalar(
         select(func.count()).select_from(Ticket).where(Ticket.tenant_id == tenant.id)
@@ -274,14 +271,13 @@ def _seed_tickets(tenant, queues, agents, collaborators) -> None:
             # The others stay unassigned and untouched: what the Painel puts first.
             _work_ticket(ticket, status, rng.choice(agents))
         _backdate(ticket, created, now)
-        db.session.commit()
+        db.session.flush()
     # The demo's people are made up: nothing it did is e-mailed to them.
     db.session.execute(
         delete(EmailMessage).where(
             EmailMessage.tenant_id == tenant.id, EmailMessage.created_at >= seeding_started
         )
     )
-    db.session.commit()
 
 
 def _work_ticket(ticket, status, agent) -> None:

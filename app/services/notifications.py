@@ -84,7 +84,7 @@ def set_preferences(user: User, enabled_kinds: Iterable[str]) -> bool:
         return False
     preferences["email_off"] = off
     user.preferences = preferences
-    db.session.commit()
+    db.session.flush()
     return True
 
 
@@ -241,6 +241,7 @@ def send_due(now: datetime | None = None, batch: int = SEND_BATCH) -> SendResult
             message.attempts += 1
             message.status, message.sent_at, message.last_error = EmailStatus.SENT, utcnow(), None
             result.sent += 1
+        # Committed now, not with the job: a message sent stays recorded as sent (never sent twice).
         db.session.commit()
     return result
 
@@ -334,5 +335,4 @@ def queue_daily_digests(now: datetime | None = None) -> JobOutcome:
             queued += _queue(
                 "daily_digest", admin, None, None, queued_at=now, digest=digest, day=local.date(), zone=zone
             )
-    db.session.commit()
     return JobOutcome(changed=queued, summary=f"resumos diários na fila: {queued}")

@@ -25,5 +25,4 @@ def create_tenant(key: str, name: str) -> Tenant:
     db.session.add(tenant)
     db.session.flush()
     default_queue(tenant.id)
-    db.session.commit()
     return tenant

@@ -25,6 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.extensions import db
+from app.services.errors import DomainError
 
 log = logging.getLogger("chamados.transaction")
 
@@ -142,5 +143,17 @@ def end_request(response):
     if response.status_code >= 400:
         session.rollback()
     elif session.in_transaction():
-        session.commit()
+        return _commit(session) or response
     return response
+
+
+def _commit(session: Session):
+    """Commit. A rule that refuses rows as they are written (services/text_limits.py) is
+    answered as if the view had raised it, and nothing is kept; returns that answer."""
+    try:
+        session.flush()
+    except DomainError as refusal:
+        session.rollback()
+        return current_app.make_response(current_app.handle_user_exception(refusal))
+    session.commit()
+    return None

@@ -93,7 +93,6 @@ def create_user(
     password: str | None = None,
     company_id: int | None = None,
     persona: Persona | str | None = None,
-    commit: bool = True,
 ) -> User:
     email, name, role = _validated_person(tenant_id, email, name, role, company_id)
     persona = _validated_persona(persona)
@@ -110,8 +109,7 @@ def create_user(
         password_hash=hash_password(password) if password else None,
     )
     db.session.add(user)
-    if commit:
-        db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -151,4 +149,4 @@ def update_user(
 def set_password(user: User, password: str) -> None:
     validate_password(password)
     user.password_hash = hash_password(password)
-    db.session.commit()
+    db.session.flush()
