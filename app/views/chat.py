@@ -46,7 +46,6 @@ def _change_session(reference: int, change):
     try:
         change(current_user, ticket)
     except DomainError as error:
-        db.session.rollback()
         return _panel(ticket, error.message, error.status)
     return _panel(ticket)
 
@@ -73,7 +72,6 @@ def send(reference: int):
             ticket, author=current_user, from_device=False, body=request.form.get("body"), files=files
         )
     except DomainError as error:
-        db.session.rollback()
         # What was typed comes back with the message, so nothing is lost.
         return _panel(ticket, error.message, error.status, body=request.form.get("body", ""))
     return _panel(ticket)

@@ -9,7 +9,7 @@ from app.devices.inventory import diff_inventories, latest_inventory
 from app.extensions import db
 from app.models import Machine, Persona, Tenant, UsbPolicy, UsbPolicyMode
 from app.security import requires, staff_required
-from app.services import tenancy
+from app.services import tenancy, transaction
 from app.services.errors import DomainError
 from app.services.permissions import DEFAULT_PERSONA
 from app.services.ticket_filters import company_choices
@@ -59,7 +59,6 @@ def external_inventory_credentials():
             tenant, request.form.get("username", ""), request.form.get("password", "")
         )
     except DomainError as error:
-        db.session.rollback()
         return _render_external_inventory(error=error, username=request.form.get("username", "")), 422
     flash("Usuário e senha do inventário salvos. Configure os agentes com --user e --password.", "success")
     return redirect(url_for("devices.external_inventory"))
@@ -117,7 +116,7 @@ def _act(machine_id: int, action, success: str):
     try:
         action(machine)
     except DomainError as error:
-        db.session.rollback()
+        transaction.rollback()  # answered with a redirect, which the boundary would commit
         flash(error.message, "error")
     else:
         flash(success, "success")
@@ -172,6 +171,5 @@ def toggle_active(machine_id: int):
 
     def apply(machine):
         machine.is_active = active
-        db.session.commit()
 
     return _act(machine_id, apply, "Dispositivo reativado." if active else "Dispositivo desativado.")

@@ -7,12 +7,11 @@ from functools import partial
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.extensions import db
 from app.models import TicketStatus
 from app.security import current_device_session, current_persona, current_user_can, portal_required
 from app.services import portal as portal_service
 from app.services import tickets as ticket_service
-from app.services import timeline
+from app.services import timeline, transaction
 from app.services.errors import DomainError
 from app.services.permissions import reopen_deadline
 from app.services.portal import PortalViewer
@@ -51,7 +50,6 @@ def new():
                 viewer, values["subject"], values["description"], uploaded_files()
             )
         except DomainError as exc:
-            db.session.rollback()
             error = exc
         else:
             flash(f"Chamado #{ticket.reference} aberto. Acompanhe por aqui.", "success")
@@ -88,8 +86,8 @@ def comment(reference: int):
     try:
         ticket_service.add_comment(ticket, current_user, body, "PUBLIC", uploaded_files())
     except DomainError as error:
-        db.session.rollback()
         if not is_fragment_request():
+            transaction.rollback()  # answered with a redirect, which the boundary would commit
             flash(error.message, "error")
             return redirect(url_for("portal.show", reference=reference))
         # The form comes back with what was typed: nothing is lost.

@@ -3,11 +3,10 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.extensions import db
 from app.models import Queue
 from app.security import requires
 from app.services import queues as queue_service
-from app.services import tenancy
+from app.services import tenancy, transaction
 from app.services.errors import DomainError
 
 bp = Blueprint("queues", __name__)
@@ -23,7 +22,7 @@ def _run(action, success: str):
     try:
         action()
     except DomainError as error:
-        db.session.rollback()
+        transaction.rollback()  # answered with a redirect, which the boundary would commit
         flash(error.message, "error")
     else:
         flash(success, "success")

@@ -18,7 +18,7 @@ from app.chat import read_models as chat_service
 from app.extensions import db
 from app.models import Attachment, CommentVisibility, Ticket, TicketPriority
 from app.security import current_user_can, staff_required
-from app.services import saved_views, timeline
+from app.services import saved_views, timeline, transaction
 from app.services import tickets as ticket_service
 from app.services.errors import DomainError
 from app.services.numbers import record_number
@@ -220,7 +220,6 @@ def new():
             assignee_id=_optional_int(form.get("assignee_id")),
         )
     except DomainError as error:
-        db.session.rollback()
         return render_template(
             "tickets/new.html", values=form, errors={error.field or "form": error.message}, **_form_choices()
         ), error.status
@@ -328,8 +327,8 @@ def comment(reference: int):
             files,
         )
     except DomainError as error:
-        db.session.rollback()
         if not is_fragment_request():
+            transaction.rollback()  # answered with a redirect, which the boundary would commit
             flash(error.message, "error")
             return redirect(url_for("tickets.show", reference=reference))
         # Re-render the form with what was typed, so nothing is lost.

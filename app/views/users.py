@@ -79,7 +79,6 @@ def new():
             persona=form.get("persona"),
         )
     except DomainError as error:
-        db.session.rollback()
         return render_template(
             "users/form.html", person=None, values=form, errors={error.field: error.message}, **_choices()
         ), 422
@@ -114,7 +113,6 @@ def edit(user_id: int):
             persona=form.get("persona", ""),  # unset is the default persona, not "unchanged"
         )
     except DomainError as error:
-        db.session.rollback()
         values = {**form, "is_active": form.get("is_active") == "1"}
         return render_template(
             "users/form.html",
@@ -158,7 +156,6 @@ def merge(user_id: int):
             return redirect(url_for("users.edit", user_id=survivor.id))
         preview = merge_service.preview(duplicate, survivor)
     except DomainError as error:
-        db.session.rollback()
         return render_template(
             "users/merge.html", duplicate=duplicate, email=email, preview=None, error=error.message
         ), 422
