@@ -593,6 +593,7 @@ def demo(app):
 
     config = app.config
     seed_demo(config["SEED_USER_EMAIL"], config["SEED_USER_PASSWORD"], config["SEED_USER_NAME"])
+    db.session.commit()  # the command is one unit of work (@committed): a browser sees it all
     assert config["SEED_USER_PASSWORD"] == DEMO_PASSWORD  # every demo login below uses it
     return DEMO_PERSONAS
 
