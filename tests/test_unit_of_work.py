@@ -11,11 +11,11 @@ from sqlalchemy import select
 from app.extensions import csrf, db
 from app.jobs import runner
 from app.jobs.registry import JobSpec
-from app.models import JobRun, JobRunStatus, Queue, Tenant
+from app.models import AuditLog, JobRun, JobRunStatus, Queue, Tenant
 from app.services import transaction
 from app.services.errors import Conflict
 from app.services.job_runs import JobOutcome
-from tests.conftest import IsolatedClient
+from tests.conftest import IsolatedClient, login
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("app/services", "app/devices", "app/chat")
@@ -159,6 +159,13 @@ def test_a_get_that_writes_is_an_error_under_testing(probe):
     with pytest.raises(AssertionError, match="a GET never writes"):
         probe.get("/sonda/ler")
     assert _tenant_keys() == []
+
+
+def test_a_refused_login_is_audited_though_its_401_rolls_back(client, admin_user):
+    assert login(client, admin_user, "senha-errada").status_code == 401
+    with db.engine.connect() as connection:
+        actions = list(connection.scalars(select(AuditLog.action)))
+    assert actions == ["login.falha"]
 
 
 # --- a job run ------------------------------------------------------------------------------
