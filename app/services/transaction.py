@@ -122,7 +122,8 @@ def _unflushed_changes(session: Session) -> bool:
 
 
 def wrote(session: Session) -> bool:
-    """Whether the open transaction has written, or holds changes not flushed yet."""
+    """Whether the open transaction has written (a flush, an ORM INSERT, UPDATE or DELETE; not a
+    Core statement run on session.connection()), or holds changes not flushed yet."""
     return bool(session.info.get(_WROTE)) or _unflushed_changes(session)
 
 
