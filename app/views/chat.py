@@ -3,7 +3,7 @@ websocket /ws/chat shared by staff browsers and devices. The rules are in
 app/chat/; the socket protocol in app/chat/socket.py."""
 
 import orjson
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.chat import messages as chat_messages
@@ -17,6 +17,7 @@ from app.extensions import db, sock
 from app.models import Ticket
 from app.security import bearer_token, current_user_can, origin_is_ours, staff_required
 from app.services.errors import DomainError
+from app.views.errors import flash_refusal
 from app.views.forms import uploaded_files_with_types
 from app.views.template_helpers import is_fragment_request
 from app.views.tickets import ticket_or_404
@@ -28,7 +29,7 @@ FIRST_FRAME_SECONDS = 10
 def _panel(ticket: Ticket, error: str | None = None, status: int = 200, body: str = ""):
     if not is_fragment_request():
         if error:
-            flash(error, "error")
+            flash_refusal(error)
         return redirect(url_for("tickets.show", reference=ticket.reference) + "#chat")
     return render_template(
         "tickets/_chat.html", chat_error=error, chat_body=body, ticket=ticket, **chat_reads.panel(ticket)

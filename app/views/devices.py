@@ -9,10 +9,11 @@ from app.devices.inventory import diff_inventories, latest_inventory
 from app.extensions import db
 from app.models import Machine, Persona, Tenant, UsbPolicy, UsbPolicyMode
 from app.security import requires, staff_required
-from app.services import tenancy, transaction
+from app.services import tenancy
 from app.services.errors import DomainError
 from app.services.permissions import DEFAULT_PERSONA
 from app.services.ticket_filters import company_choices
+from app.views.errors import flash_refusal
 from app.views.forms import query_number
 from app.views.template_helpers import is_fragment_request
 
@@ -116,8 +117,7 @@ def _act(machine_id: int, action, success: str):
     try:
         action(machine)
     except DomainError as error:
-        transaction.rollback()  # answered with a redirect, which the boundary would commit
-        flash(error.message, "error")
+        flash_refusal(error.message)
     else:
         flash(success, "success")
     return redirect(url_for("devices.show", machine_id=machine_id))

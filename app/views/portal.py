@@ -11,10 +11,11 @@ from app.models import TicketStatus
 from app.security import current_device_session, current_persona, current_user_can, portal_required
 from app.services import portal as portal_service
 from app.services import tickets as ticket_service
-from app.services import timeline, transaction
+from app.services import timeline
 from app.services.errors import DomainError
 from app.services.permissions import reopen_deadline
 from app.services.portal import PortalViewer
+from app.views.errors import flash_refusal
 from app.views.forms import query_number, uploaded_files
 from app.views.template_helpers import is_fragment_request
 
@@ -87,8 +88,7 @@ def comment(reference: int):
         ticket_service.add_comment(ticket, current_user, body, "PUBLIC", uploaded_files())
     except DomainError as error:
         if not is_fragment_request():
-            transaction.rollback()  # answered with a redirect, which the boundary would commit
-            flash(error.message, "error")
+            flash_refusal(error.message)
             return redirect(url_for("portal.show", reference=reference))
         # The form comes back with what was typed: nothing is lost.
         return render_template(

@@ -6,8 +6,9 @@ from flask_login import current_user
 from app.models import Queue
 from app.security import requires
 from app.services import queues as queue_service
-from app.services import tenancy, transaction
+from app.services import tenancy
 from app.services.errors import DomainError
+from app.views.errors import flash_refusal
 
 bp = Blueprint("queues", __name__)
 
@@ -22,8 +23,7 @@ def _run(action, success: str):
     try:
         action()
     except DomainError as error:
-        transaction.rollback()  # answered with a redirect, which the boundary would commit
-        flash(error.message, "error")
+        flash_refusal(error.message)
     else:
         flash(success, "success")
     return redirect(url_for("queues.index"))

@@ -11,6 +11,7 @@ from app.security import staff_required
 from app.services import reports, transaction
 from app.services.errors import DomainError
 from app.services.ticket_filters import parse_filters
+from app.views.errors import flash_refusal
 from app.views.forms import query_number
 
 bp = Blueprint("reports", __name__)
@@ -42,8 +43,7 @@ def request_export():
         filters = parse_filters(MultiDict(parse_qsl(query)), current_user.tenant_id)
         reports.request_export(current_user, filters)
     except DomainError as error:
-        transaction.rollback()  # answered with a redirect, which the boundary would commit
-        flash(error.message, "error")
+        flash_refusal(error.message)
         return redirect(url_for("tickets.index") + (f"?{query}" if query else ""))
     # Start at once, once the export is committed (the runner, on RQ or a thread, must find it);
     # the 15-minute schedule only catches what this missed (worker down...).

@@ -18,7 +18,7 @@ from app.chat import read_models as chat_service
 from app.extensions import db
 from app.models import Attachment, CommentVisibility, Ticket, TicketPriority
 from app.security import current_user_can, staff_required
-from app.services import saved_views, timeline, transaction
+from app.services import saved_views, timeline
 from app.services import tickets as ticket_service
 from app.services.errors import DomainError
 from app.services.numbers import record_number
@@ -36,6 +36,7 @@ from app.services.ticket_filters import (
     parse_filters,
 )
 from app.views.downloads import send_attachment
+from app.views.errors import flash_refusal
 from app.views.forms import uploaded_files
 from app.views.template_helpers import is_fragment_request
 
@@ -146,7 +147,7 @@ def create_view():
     try:
         view = saved_views.create_view(current_user, request.form.get("name", ""), _filter_fields_of_form())
     except DomainError as error:
-        flash(error.message, "error")
+        flash_refusal(error.message)
         return _views_panel(422) if is_fragment_request() else _back_to_list(request.form.get("query", ""))
     flash(f"Visão “{view.name}” criada.", "success")
     return _views_panel() if is_fragment_request() else _back_to_list(view.query)
@@ -160,7 +161,7 @@ def rename_view(view_id: int):
         flash(f"Visão renomeada para “{view.name}”.", "success")
         status = 200
     except DomainError as error:
-        flash(error.message, "error")
+        flash_refusal(error.message)
         status = error.status
     return _views_panel(status) if is_fragment_request() else _back_to_list("")
 
@@ -183,7 +184,7 @@ def bulk():
         changed = ticket_service.bulk_update(current_user, ids, action, value)
         flash(f"{changed} chamado(s) alterado(s).", "success")
     except DomainError as error:
-        flash(error.message, "error")
+        flash_refusal(error.message)  # a ticket refused: none of them changes
     return _back_to_list(query)
 
 
@@ -328,8 +329,7 @@ def comment(reference: int):
         )
     except DomainError as error:
         if not is_fragment_request():
-            transaction.rollback()  # answered with a redirect, which the boundary would commit
-            flash(error.message, "error")
+            flash_refusal(error.message)
             return redirect(url_for("tickets.show", reference=reference))
         # Re-render the form with what was typed, so nothing is lost.
         return render_template(

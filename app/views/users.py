@@ -16,6 +16,7 @@ from app.services.companies import list_companies
 from app.services.errors import DomainError
 from app.services.numbers import record_number
 from app.services.permissions import DEFAULT_PERSONA
+from app.views.errors import flash_refusal
 
 bp = Blueprint("users", __name__)
 
@@ -132,7 +133,7 @@ def set_password(user_id: int):
     try:
         user_service.set_password(person, request.form.get("password", ""))
     except DomainError as error:
-        flash(error.message, "error")
+        flash_refusal(error.message)
         return redirect(url_for("users.edit", user_id=person.id))
     flash(f"Nova senha definida para {person.email}.", "success")
     return redirect(url_for("users.edit", user_id=person.id))
