@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from flask import Blueprint
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import csrf, db
 from app.jobs import runner
@@ -125,6 +125,11 @@ def probe(make_app):
         write("lido")
         return "ok"
 
+    @bp.get("/sonda/atualizar")
+    def read_and_update():
+        db.session.execute(update(Tenant).where(Tenant.key == "nenhum").values(name="Outro"))
+        return "ok"
+
     csrf.exempt(bp)
     app.register_blueprint(bp)
     client = app.test_client()
@@ -155,9 +160,10 @@ def test_a_refusal_at_the_commits_flush_is_answered_and_writes_nothing(probe):
     assert _tenant_keys() == []
 
 
-def test_a_get_that_writes_is_an_error_under_testing(probe):
+@pytest.mark.parametrize("path", ["/sonda/ler", "/sonda/atualizar"])  # a flush, an ORM UPDATE
+def test_a_get_that_writes_is_an_error_under_testing(probe, path):
     with pytest.raises(AssertionError, match="a GET never writes"):
-        probe.get("/sonda/ler")
+        probe.get(path)
     assert _tenant_keys() == []
 
 

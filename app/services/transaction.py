@@ -105,13 +105,11 @@ def _on_transaction_end(session: Session, transaction) -> None:
         _run(callback)
 
 
-@event.listens_for(Session, "after_flush")
 def _note_flush(session: Session, _context) -> None:
     if _unflushed_changes(session):  # still the state before this flush
         session.info[_WROTE] = True
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _note_dml(state) -> None:
     if state.is_insert or state.is_update or state.is_delete:
         state.session.info[_WROTE] = True
@@ -132,6 +130,10 @@ def wrote(session: Session) -> bool:
 
 def register(app: Flask) -> None:
     app.after_request(end_request)
+    if app.testing and not event.contains(Session, "after_flush", _note_flush):
+        # Only tests ask whether a GET wrote: production pays nothing for the bookkeeping.
+        event.listen(Session, "after_flush", _note_flush)
+        event.listen(Session, "do_orm_execute", _note_dml)
 
 
 def end_request(response):
