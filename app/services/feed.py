@@ -51,6 +51,10 @@ TICKET_EVENT_KINDS = {
     "LIVE_CHAT_STARTED": "chat.started",
     "LIVE_CHAT_ENDED": "chat.ended",
 }
+# Every row names every column (one INSERT of many rows): what an event does not say is NULL.
+_NO_IDS = dict.fromkeys(("ticket_id", "ticket_reference", "machine_id", "requester_id", "company_id")) | {
+    "internal": False
+}
 DEVICE_FIELDS = ("display_name", "notes", "is_active", "assigned_user_id", "persona", "company_id")
 
 
@@ -190,7 +194,7 @@ def _number_and_write(session: Session) -> None:
             .returning(tenants.c.change_seq)
         ).scalar_one()
         rows = [
-            {"internal": False, **each, "seq": last - len(events) + 1 + index, "created_at": now}
+            {**_NO_IDS, **each, "seq": last - len(events) + 1 + index, "created_at": now}
             for index, each in enumerate(events)
         ]
         connection.execute(insert(ChangeEvent.__table__), rows)
