@@ -46,12 +46,16 @@ def create_app(config: dict | None = None) -> Flask:
         feed,  # noqa: F401  (numbers and publishes every committed change screens show)
         tenancy,  # noqa: F401  (scopes every ORM query to the current tenant)
         text_limits,  # noqa: F401  (refuses text longer than its column)
+        transaction,
     )
 
     _register_blueprints(app)
     _register_error_handlers(app)
     _register_template_helpers(app)
     install_request_logging(app)
+    # The request commits its work or rolls it back. Registered last, it runs first of the
+    # after_request hooks: a failed commit is the answer the others see (a 500).
+    transaction.register(app)
     if app.config["RUN_SCHEDULER_IN_PROCESS"]:
         from app.jobs.schedule import start_in_process
 
@@ -126,8 +130,7 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain_error(error):
-        # A rule refused the change: nothing of it may be half-written.
-        db.session.rollback()
+        # A rule refused the change: its 4xx answer rolls the request's work back.
         return error_response(error.status, error.code, error.message)
 
     @app.errorhandler(CSRFError)

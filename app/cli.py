@@ -3,7 +3,9 @@
 
 Every command starts in no tenant's scope (`ScopedCommand`), as an anonymous request does:
 one that works on a tenant enters its scope (`tenancy.scope`, `tenancy.for_each_tenant`),
-one that looks across tenants says why (`tenancy.all_tenants`)."""
+one that looks across tenants says why (`tenancy.all_tenants`). Every command is one unit of
+work (`@committed`): what it wrote is committed when it returns, rolled back when it fails (a
+ClickException included)."""
 
 import click
 from flask import Flask, current_app
@@ -16,6 +18,7 @@ from app.services.demo import seed_demo
 from app.services.errors import DomainError
 from app.services.queues import ensure_default_queues
 from app.services.tenants import create_tenant
+from app.services.transaction import committed
 from app.services.users import create_user, find_user
 
 
@@ -47,6 +50,7 @@ def register_cli(app: Flask) -> None:
 
 
 @click.command("seed-demo", cls=ScopedCommand)
+@committed
 def seed_demo_command():
     """Load demo data (idempotent; existing passwords are kept)."""
     config = current_app.config
@@ -71,10 +75,10 @@ def queues_group():
 
 
 @queues_group.command("ensure")
+@committed
 def queues_ensure():
     """Make sure every tenant has the default queue "Chamados"."""
     queues = ensure_default_queues()
-    db.session.commit()
     click.echo(f"Fila padrão garantida em {len(queues)} tenant(s).")
 
 
@@ -86,6 +90,7 @@ def tenants_group():
 @tenants_group.command("create")
 @click.option("--key", required=True, help="Identificador interno, ex.: suporte")
 @click.option("--name", required=True, help="Nome da organização de suporte")
+@committed
 def tenants_create(key, name):
     """Create a tenant with its default queue "Chamados"."""
     try:
@@ -119,6 +124,7 @@ def _tenant(key: str | None) -> Tenant:
 @click.option("--company", "apelido", help="Apelido da empresa (colaboradores).")
 @click.option("--tenant", "tenant_key", help="Chave do tenant (padrão: o primeiro).")
 @click.password_option("--password", prompt="Senha")
+@committed
 def users_create(email, name, role, apelido, tenant_key, password):
     """Create a user who can log in."""
     tenant = _tenant(tenant_key)
@@ -141,6 +147,7 @@ def users_create(email, name, role, apelido, tenant_key, password):
 @users_group.command("disable-two-factor")
 @click.option("--email", required=True)
 @click.option("--tenant", "tenant_key", help="Chave do tenant (padrão: o primeiro).")
+@committed
 def users_disable_two_factor(email, tenant_key):
     """Turn off a person's second factor (an admin who lost the phone and the recovery codes;
     anyone else is helped by an admin in Usuários)."""
@@ -175,6 +182,7 @@ def jobs_group():
 
 
 @jobs_group.command("list")
+@committed
 def jobs_list():
     """Show the schedule."""
     from app.jobs.registry import JOBS
@@ -190,6 +198,7 @@ def jobs_list():
 @jobs_group.command("run")
 @click.argument("name")
 @click.option("--dry-run", is_flag=True, help="retention_sweep: só conta o que seria removido.")
+@committed
 def jobs_run(name, dry_run):
     """Run one job now, in this process (recorded on Tarefas)."""
     from app.jobs.runner import JobDisabled, UnknownJob, run_job
@@ -208,6 +217,7 @@ def jobs_run(name, dry_run):
 
 @click.command("maintenance", cls=ScopedCommand)
 @click.option("--dry-run", is_flag=True, help="Só mostra o resumo e o que a retenção removeria.")
+@committed
 def maintenance_command(dry_run):
     """Print the health summary (what Saúde shows); without --dry-run, run the retention sweep."""
     from app.jobs.runner import run_job
@@ -254,6 +264,7 @@ def tickets_group():
     "--older-than", "days", type=click.IntRange(min=1), required=True, help="Dias desde a resolução."
 )
 @click.option("--dir", "directory", help="Pasta de destino (padrão: ARCHIVE_DIR).")
+@committed
 def tickets_archive(days, directory):
     """Write resolved tickets older than DAYS (with comments and events) to a JSONL file."""
     from app.services.archive import archive_resolved
@@ -264,6 +275,7 @@ def tickets_archive(days, directory):
 
 @tickets_group.command("restore")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@committed
 def tickets_restore(path):
     """Bring back the tickets of an archive file that are missing from the database."""
     from app.services.archive import restore_archive
@@ -279,6 +291,7 @@ def tickets_restore(path):
 @click.option("--code", envvar="SMOKE_COMPANY_CODE", help="Código da empresa (padrão: SMOKE_COMPANY_CODE).")
 @click.option("--secret", envvar="MACHINE_PROVISIONING_SECRET", help="Padrão: MACHINE_PROVISIONING_SECRET.")
 @click.option("--timeout", default=15.0, show_default=True, help="Segundos por requisição.")
+@committed
 def smoke_command(url, code, secret, timeout):
     """Teste pós-deploy: registra um dispositivo descartável, envia um heartbeat e o remove."""
     from app.services.smoke import SmokeFailed, run_smoke

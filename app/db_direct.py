@@ -13,7 +13,8 @@ such load, so there the statement runs through SQLAlchemy, in autocommit.
 When the session has a transaction open (a request that already loaded its user), the
 statement runs in it, on the connection the session holds: a thread never holds two
 pooled connections, since threads that each hold one and wait for another can empty the
-pool for good. `commit=True` (a statement that writes) then commits that transaction.
+pool for good. A statement that writes is then part of that unit of work, committed at its
+boundary (app/services/transaction.py).
 
 Statements are built once, at import, with `bindparam`s: the compiled SQL is cached
 per (statement, engine).
@@ -27,13 +28,10 @@ from sqlalchemy.sql import Executable
 from app.extensions import db
 
 
-def first_row(statement: Executable, params: dict, *, commit: bool = False) -> tuple | None:
+def first_row(statement: Executable, params: dict) -> tuple | None:
     # registry.has(): asking must not create a session on paths that never use one (heartbeats).
     if db.session.registry.has() and (session := db.session()).in_transaction():
-        row = session.execute(statement, params).first()
-        if commit:
-            session.commit()
-        return row
+        return session.execute(statement, params).first()
     engine = db.engine
     if engine.dialect.name != "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

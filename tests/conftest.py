@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from simple_websocket import Client
@@ -144,9 +145,15 @@ class IsolatedClient(FlaskClient):
     Tests hold an app context open for their own queries; without this, Flask
     would reuse it for the request and `g` (the logged-in user, the DB
     session) would leak between clients and requests.
+
+    What the test itself wrote (rows it made, services it called: they flush, never commit)
+    is its own unit of work, and ends where the request begins: committed, as a request's or
+    a job's would be, so the request sees it (and SQLite's write lock is free for it).
     """
 
     def open(self, *args, **kwargs):
+        if has_app_context() and db.session.registry.has():
+            db.session.commit()
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
@@ -519,6 +526,7 @@ class ChatSetup:
         from app.chat.sessions import start_session
 
         session, _ = start_session(actor, self.ticket)
+        db.session.commit()  # the request's boundary would: the device and other sessions see it
         return session
 
 
@@ -588,6 +596,7 @@ def demo(app):
 
     config = app.config
     seed_demo(config["SEED_USER_EMAIL"], config["SEED_USER_PASSWORD"], config["SEED_USER_NAME"])
+    db.session.commit()  # the command is one unit of work (@committed): a browser sees it all
     assert config["SEED_USER_PASSWORD"] == DEMO_PASSWORD  # every demo login below uses it
     return DEMO_PERSONAS
 

@@ -62,6 +62,7 @@ def test_usb_policy_is_acknowledged(live_server, company, agent_config, admin_us
     _register(live_server, company)
     machine_id = json.loads(agent_config.read_text())["machineId"]
     set_usb_policy(db.session.get(Machine, machine_id), "BLOCK", admin_user)
+    db.session.commit()  # as the device page's request would: the live server sees it
     assert main(["run", "--once"]) == 0
     db.session.expire_all()
     policy = db.session.get(UsbPolicy, machine_id)
@@ -72,6 +73,7 @@ def test_usb_policy_is_acknowledged(live_server, company, agent_config, admin_us
 def test_a_revoked_token_stops_the_agent(live_server, company, agent_config):
     _register(live_server, company)
     reset_agent(db.session.get(Machine, json.loads(agent_config.read_text())["machineId"]))
+    db.session.commit()
     assert main(["run", "--once"]) == 2
 
 

@@ -19,6 +19,13 @@ from app.extensions import db
 from tests.conftest import free_port
 
 
+def _posted(*args, **kwargs):
+    """A message as a request or a frame stores it: committed (its broadcast waits for that)."""
+    message = post_message(*args, **kwargs)
+    db.session.commit()
+    return message
+
+
 class Recorder(ChatEvents):
     def __init__(self):
         self.calls: list[tuple] = []
@@ -85,11 +92,11 @@ def test_a_chat_started_by_staff_is_heard_at_once_and_staff_messages_come_after(
         assert events.wait_for("started", timeout=2) == ("started", setup.ticket.reference, False)
         heard = time.monotonic() - clicked
         assert heard < 2, heard
-        post_message(setup.ticket, author=agent_user, from_device=False, body="Pode reiniciar?")
+        _posted(setup.ticket, author=agent_user, from_device=False, body="Pode reiniciar?")
         assert events.wait_for("message") == ("message", setup.ticket.reference, "Pode reiniciar?")
         # The device's own words are not news to it.
-        post_message(setup.ticket, author=None, from_device=True, body="Reiniciei.")
-        post_message(setup.ticket, author=agent_user, from_device=False, body="Obrigado.")
+        _posted(setup.ticket, author=None, from_device=True, body="Reiniciei.")
+        _posted(setup.ticket, author=agent_user, from_device=False, body="Obrigado.")
         with events.changed:
             events.changed.wait_for(lambda: len([c for c in events.calls if c[0] == "message"]) == 2, 5)
         assert [c[2] for c in events.calls if c[0] == "message"] == ["Pode reiniciar?", "Obrigado."]
@@ -108,7 +115,7 @@ def test_a_chat_open_before_the_socket_is_reported_and_followed(live_server, cha
     try:
         assert events.wait_for("started") == ("started", setup.ticket.reference, True)
         time.sleep(0.3)  # the subscribe frame reaches the server
-        post_message(setup.ticket, author=agent_user, from_device=False, body="Ainda aí?")
+        _posted(setup.ticket, author=agent_user, from_device=False, body="Ainda aí?")
         assert events.wait_for("message") == ("message", setup.ticket.reference, "Ainda aí?")
     finally:
         listener.stop()

@@ -31,6 +31,13 @@ def _staff_socket(server, app, user, origin=None):
     )
 
 
+def post(ticket, author, body):
+    """A staff message stored and committed (a request's boundary would), so it is broadcast."""
+    message = post_message(ticket, author=author, from_device=False, body=body)
+    db.session.commit()
+    return message
+
+
 def _send(ws, **frame):
     ws.send(orjson.dumps(frame).decode())
 
@@ -94,22 +101,21 @@ def test_device_and_staff_talk_over_the_socket(app, live_server, chat_device, ag
 def test_missed_messages_arrive_on_reconnect_in_order_once(app, live_server, chat_device, agent_user):
     setup = chat_device()
     setup.start(agent_user)
-    post = post_message
     device = _device_socket(live_server, setup)
     _send(device, type="subscribe", ticket=setup.ticket.reference, lastId=0)
     time.sleep(0.2)
-    post(setup.ticket, author=agent_user, from_device=False, body="1")
+    post(setup.ticket, agent_user, "1")
     assert _next(device, "message")["message"]["id"] == 1
     device.close()
 
     for body in ("2", "3", "4"):  # the device is offline: stored, not lost
-        post(setup.ticket, author=agent_user, from_device=False, body=body)
+        post(setup.ticket, agent_user, body)
 
     device = _device_socket(live_server, setup)
     try:
         _send(device, type="subscribe", ticket=setup.ticket.reference, lastId=1)
         assert _messages(device) == [2, 3, 4]
-        post(setup.ticket, author=agent_user, from_device=False, body="5")
+        post(setup.ticket, agent_user, "5")
         assert _messages(device) == [5]
     finally:
         device.close()
@@ -125,8 +131,8 @@ def test_a_lost_event_is_filled_from_the_database(app, live_server, chat_device,
         broker = get_broker(app)
         with monkeypatch.context() as patch:
             patch.setattr(broker, "publish_all", lambda *args: None)  # this message's event never arrives
-            post_message(setup.ticket, author=agent_user, from_device=False, body="perdido")
-        post_message(setup.ticket, author=agent_user, from_device=False, body="seguinte")
+            post(setup.ticket, agent_user, "perdido")
+        post(setup.ticket, agent_user, "seguinte")
         assert _messages(device) == [1, 2]
     finally:
         device.close()
@@ -157,7 +163,7 @@ def test_a_device_follows_a_chat_started_while_it_is_connected(live_server, chat
             "event": "started",
             "ticket": setup.ticket.reference,
         }
-        post_message(setup.ticket, author=agent_user, from_device=False, body="Olá!")
+        post(setup.ticket, agent_user, "Olá!")
         assert _next(device, "message")["message"]["body"] == "Olá!"
     finally:
         device.close()
@@ -208,6 +214,7 @@ def test_a_password_change_closes_the_staff_members_open_socket(app, live_server
     try:
         _next(ours, "hello")
         set_password(agent_user, "uma-senha-nova-456")
+        db.session.commit()  # as the request that changed it would
         _send(ours, type="watch")
         assert _next(ours, "error")["code"] == "session_expired"
     finally:
@@ -354,10 +361,12 @@ def test_the_portal_side_hears_a_chat_start_and_talks(app, live_server, chat_dev
         _send(person, type="watch")
         _next(person, "sessions")  # the refresh every watch starts with
         start_session(agent_user, setup.ticket)
+        db.session.commit()
         started = _next(person, "session")
         assert started == {"type": "session", "event": "started", "ticket": setup.ticket.reference}
         _send(person, type="subscribe", ticket=setup.ticket.reference, lastId=0)
         post_message(setup.ticket, author=agent_user, from_device=False, body="Pode reiniciar?")
+        db.session.commit()
         received = _next(person, "message")["message"]
         assert received["body"] == "Pode reiniciar?" and not received["isFromMachine"]
         _send(person, type="send", ticket=setup.ticket.reference, body="Reiniciei.", clientId="p1")
@@ -419,17 +428,21 @@ def test_a_screen_that_reconnects_gets_exactly_what_it_missed(app, live_server, 
         _next(staff, "hello")
         _send(staff, type="feed", after=1)  # the page was rendered after the ticket was created
         assign(ticket, agent_user.id, agent_user)
+        db.session.commit()
         assert _changes(staff) == [(2, "ticket.assignee", ticket.reference)]
     finally:
         staff.close()
     # Away: two changes happen. Back with the last number it saw, it gets both, once, in order.
     change_status(ticket, "iniciar", agent_user)
+    db.session.commit()
     add_comment(ticket, agent_user, "<p>Vou verificar.</p>", "PUBLIC")
+    db.session.commit()
     again = _staff_socket(live_server, app, agent_user)
     try:
         _next(again, "hello")
         _send(again, type="feed", after=2)
         add_comment(ticket, agent_user, "<p>Nota.</p>", "INTERNAL")  # live, right behind the backlog
+        db.session.commit()
         assert _changes(again) == [
             (3, "ticket.status", ticket.reference),
             (4, "comment.public", ticket.reference),
@@ -474,10 +487,15 @@ def test_a_collaborator_hears_only_public_changes_of_their_own_tickets(
         _next(portal, "hello")
         _send(portal, type="feed", after=2)
         assign(mine, agent_user.id, agent_user)
+        db.session.commit()
         add_comment(mine, agent_user, "<p>Olá!</p>", "PUBLIC")
+        db.session.commit()
         add_comment(mine, agent_user, "<p>Só a equipe vê.</p>", "INTERNAL")
+        db.session.commit()
         assign(theirs, agent_user.id, agent_user)
+        db.session.commit()
         create_ticket(tenant_id=tenant.id, requester=stranger, subject="De outra empresa")
+        db.session.commit()
         heard = _changes(portal)
         assert heard == [(3, "ticket.assignee", mine.reference), (4, "comment.public", mine.reference)]
     finally:

@@ -56,9 +56,9 @@ def test_user_queue_and_settings_actions_are_audited_and_secrets_never_stored(
     )
     admin_client.post(f"/usuarios/{collaborator.id}/senha", data={"password": "nova-senha-123"})
     admin_client.post("/filas", data={"name": "Infraestrutura"})
-    queue = db.session.scalar(select(Queue).where(Queue.name == "Infraestrutura"))
-    admin_client.post(f"/filas/{queue.id}/renomear", data={"name": "Infra"})
-    admin_client.post(f"/filas/{queue.id}/excluir")
+    queue_id = db.session.scalar(select(Queue.id).where(Queue.name == "Infraestrutura"))
+    admin_client.post(f"/filas/{queue_id}/renomear", data={"name": "Infra"})
+    admin_client.post(f"/filas/{queue_id}/excluir")
     admin_client.post(
         "/dispositivos/inventario-externo/credenciais",
         data={"username": "inventario", "password": "segredo-forte"},
@@ -69,7 +69,7 @@ def test_user_queue_and_settings_actions_are_audited_and_secrets_never_stored(
     assert user_created.changes["password_hash"] == [None, "(alterado)"]
     (password_changed,) = entries("usuário.alterar")
     assert password_changed.changes == {"password_hash": [None, "(alterado)"]}
-    queue_actions = [e.action for e in entries() if (e.target_type, e.target_id) == ("fila", queue.id)]
+    queue_actions = [e.action for e in entries() if (e.target_type, e.target_id) == ("fila", queue_id)]
     assert queue_actions == ["fila.criar", "fila.alterar", "fila.excluir"]
     assert entries("fila.alterar")[0].changes == {"name": ["Infraestrutura", "Infra"]}
     (settings,) = entries("configurações.alterar")

@@ -157,6 +157,7 @@ def test_a_message_takes_one_pooled_connection_at_a_time(app, chat_device, agent
     try:
         ticket = ticket_for_machine(machine_id, tenant_id, reference)
         post_message(ticket, author=None, from_device=True, body="do dispositivo")
+        db.session.commit()  # the frame's boundary
         db.session.remove()
         staff = db.session.get(User, agent_id)
         ticket = ticket_for_staff(staff, reference)

@@ -22,10 +22,15 @@ def kinds(tenant_id=None):
 
 def test_each_change_a_screen_shows_is_one_numbered_event(app, tenant, agent_user, make_ticket):
     ticket = make_ticket("Sem internet")
-    assign(ticket, agent_user.id, agent_user)
-    change_status(ticket, "iniciar", agent_user)
-    add_comment(ticket, agent_user, "<p>Reinicie o roteador.</p>", "PUBLIC")
-    add_comment(ticket, agent_user, "<p>Cliente difícil.</p>", "INTERNAL")
+    # Each in its own unit of work, as each request is (services flush; the boundary commits).
+    for change in (
+        lambda: assign(ticket, agent_user.id, agent_user),
+        lambda: change_status(ticket, "iniciar", agent_user),
+        lambda: add_comment(ticket, agent_user, "<p>Reinicie o roteador.</p>", "PUBLIC"),
+        lambda: add_comment(ticket, agent_user, "<p>Cliente difícil.</p>", "INTERNAL"),
+    ):
+        change()
+        db.session.commit()
     assert kinds() == [
         (1, "ticket.created"),
         (2, "ticket.assignee"),
@@ -43,11 +48,12 @@ def test_each_change_a_screen_shows_is_one_numbered_event(app, tenant, agent_use
 def test_a_rolled_back_change_leaves_no_event_and_no_number(app, tenant, agent_user, make_ticket):
     ticket = make_ticket()
     ticket.subject = "nunca salvo"
-    assign(ticket, agent_user.id, agent_user, commit=False)
+    assign(ticket, agent_user.id, agent_user)
     db.session.flush()
     db.session.rollback()
     assert kinds() == [(1, "ticket.created")]
     make_ticket("Outro")
+    db.session.commit()
     assert kinds() == [(1, "ticket.created"), (2, "ticket.created")]  # no gap
 
 
@@ -88,7 +94,7 @@ def test_events_are_published_after_the_commit_only(app, tenant, agent_user, mak
     subscription.listen(feed.feed_channel(tenant.id))
     try:
         ticket = make_ticket()
-        assign(ticket, agent_user.id, agent_user, commit=False)
+        assign(ticket, agent_user.id, agent_user)
         assert subscription.get(timeout=0.2)[2]["kind"] == "ticket.created"  # the committed one
         assert subscription.get(timeout=0.2) is None  # not before its commit
         db.session.commit()
@@ -132,6 +138,7 @@ def test_a_device_going_offline_or_online_is_an_event(app, make_machine):
         presence.touch(machine.id, utcnow())
         db.session.commit()
         assert note_online_changes() == (1, False)
+        db.session.commit()  # the job's boundary
     events = db.session.scalars(select(ChangeEvent).order_by(ChangeEvent.seq)).all()[before:]
     assert [(e.kind, e.machine_id, e.internal) for e in events] == [
         ("device.offline", machine.id, True),

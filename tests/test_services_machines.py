@@ -450,6 +450,7 @@ def test_the_token_query_reads_the_same_values_on_every_path(app, chat_device, a
     setup.start(agent_user)
     post_message(setup.ticket, author=agent_user, from_device=False, body="Olá, pode reiniciar?")
     set_usb_policy(setup.machine, "BLOCK", admin_user)
+    db.session.commit()  # both paths read committed rows (the reference one on its own connection)
     token_hash = hash_token(setup.token)
 
     fast = token_context_row(token_hash)

@@ -24,6 +24,7 @@ from app.services.auth import authenticate
 from app.services.errors import ValidationError
 from app.services.passwords import hash_password
 from app.services.tickets import add_comment
+from app.services.transaction import committed
 from tests.conftest import PASSWORD, make_user
 
 
@@ -168,7 +169,7 @@ def test_a_failure_in_the_middle_changes_nothing(
 
     monkeypatch.setattr(merge_service, "_move", failing_move)
     with pytest.raises(RuntimeError):
-        merge_service.merge(old, new, actor=admin_user)
+        committed(merge_service.merge)(old, new, actor=admin_user)  # as its request would run it
     assert Ticket in moved and Comment in moved
     db.session.expire_all()
     assert db.session.get(Ticket, ticket.id).requester_id == old.id

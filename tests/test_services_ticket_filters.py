@@ -155,7 +155,7 @@ def test_the_count_is_capped(agent_user, tenant, collaborator, monkeypatch):
 
     monkeypatch.setattr(ticket_filters, "COUNT_CAP", 5)
     for i in range(7):
-        create_ticket(tenant_id=tenant.id, requester=collaborator, subject=f"T{i}", commit=False)
+        create_ticket(tenant_id=tenant.id, requester=collaborator, subject=f"T{i}")
     db.session.commit()
     count = count_tickets(agent_user, parse_filters(MultiDict(), tenant.id), TZ)
     assert (count.total, count.capped) == (5, True)

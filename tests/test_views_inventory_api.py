@@ -402,6 +402,7 @@ def test_the_real_agent_authenticates_with_user_and_password(fusion_agent, live_
     from app.devices.external_inventory import set_credentials
 
     set_credentials(tenant, "inventario", "segredo-forte")
+    db.session.commit()  # as the settings page's request would: the live server sees it
     server_url = f"{live_server}/api/inventory/{company.provisioning_code}"
     refused = _run_fusion_agent(server_url, "--force")
     assert "authentication required, no credentials available" in refused.stderr

@@ -66,7 +66,7 @@ def test_bad_parameters_answer_400_in_portuguese(agent_client, other_tenant):
 
 def test_page_size_is_clamped_and_next_page_link_works(agent_client, tenant, collaborator):
     for i in range(105):
-        create_ticket(tenant_id=tenant.id, requester=collaborator, subject=f"T{i}", commit=False)
+        create_ticket(tenant_id=tenant.id, requester=collaborator, subject=f"T{i}")
     db.session.commit()
     first = agent_client.get("/chamados?f=1&por_pagina=1000").get_data(as_text=True)
     assert len(_rows(first)) == 100 and 'hx-get="/chamados/contagem?por_pagina=100"' in first
@@ -133,6 +133,32 @@ def test_bulk_assign_from_the_list(agent_client, make_ticket, agent_user):
     assert response.status_code == 302 and response.headers["Location"] == "/chamados?f=1&status=PENDING"
     db.session.expire_all()
     assert [db.session.get(Ticket, t.id).assignee_id for t in tickets] == [agent_user.id, agent_user.id, None]
+
+
+def test_a_bulk_change_refused_halfway_changes_no_ticket(agent_client, make_ticket, monkeypatch):
+    """The refusal is answered with a redirect (a success to the request's boundary): the view
+    rolls back, so the tickets changed before the refused one keep their priority too."""
+    from app.services import tickets as ticket_service
+    from app.services.errors import ValidationError
+
+    tickets = [make_ticket(f"T{i}") for i in range(3)]
+    real_change, seen = ticket_service.change_priority, []
+
+    def refuse_the_second(ticket, priority, actor):
+        seen.append(ticket.id)
+        if len(seen) == 2:
+            raise ValidationError("Prioridade recusada.", field="priority")
+        return real_change(ticket, priority, actor)
+
+    monkeypatch.setattr(ticket_service, "change_priority", refuse_the_second)
+    response = agent_client.post(
+        "/chamados/em-massa", data={"ticket": [str(t.id) for t in tickets], "bulk": "prioridade:HIGH"}
+    )
+    assert response.status_code == 302 and len(seen) == 2
+    assert "Prioridade recusada." in agent_client.get(response.headers["Location"]).get_data(as_text=True)
+    with db.engine.connect() as connection:
+        priorities = set(connection.scalars(select(Ticket.priority)))
+    assert priorities == {"MEDIUM"}
 
 
 # --- new ticket -------------------------------------------------------------------

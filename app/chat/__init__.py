@@ -8,7 +8,8 @@ read_models  what each side sees (the JSON a device receives: app/devices/serial
 broker       fan-out of events to the sockets (in-process, or Redis pub/sub)
 socket       one websocket connection (/ws/chat)
 
-Every write commits before anything is broadcast: a receiver that is offline, or an event
-that is lost, costs nothing, because clients resume from the last message number they saw
-and read the rest from the database. Nothing is imported here.
+Every write is committed before anything is broadcast (broker.publish_after_commit waits for
+the commit of its unit of work: a request, a frame, a job): a receiver that is offline, or an
+event that is lost, costs nothing, because clients resume from the last message number they
+saw and read the rest from the database. Nothing is imported here.
 """

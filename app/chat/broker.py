@@ -24,7 +24,10 @@ import threading
 import time
 
 import orjson
+from flask import current_app
 from redis import Redis
+
+from app.services import transaction
 
 log = logging.getLogger("chamados.chat")
 
@@ -251,3 +254,10 @@ def get_broker(app) -> LocalBroker:
 
 
 _create_lock = threading.Lock()
+
+
+def publish_after_commit(events: list[tuple[str, dict]]) -> None:
+    """Publish (channel, event) pairs once the unit of work that stored what they announce is
+    committed (at once when nothing is pending); never if it is rolled back."""
+    broker = get_broker(current_app)
+    transaction.after_commit(lambda: broker.publish_all(events))

@@ -1,19 +1,25 @@
-"""The message store: every message is stored and committed before it is broadcast, numbered
-per ticket in commit order by the UPDATE that locks its session row (what resuming clients
-rely on). On PostgreSQL a text message is one statement in autocommit: number, count and
-insert, all or nothing, one round trip."""
+"""The message store: every message is stored and committed before it is broadcast (the
+broadcast waits for the commit: transaction.after_commit), numbered per ticket in commit
+order by the UPDATE that locks its session row (what resuming clients rely on). On
+PostgreSQL a device's text message is one statement in autocommit: number, count and insert,
+all or nothing, one round trip."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import Integer, String, Text, bindparam, func, insert, select, true, update
 
 from app import db_direct
 from app.chat.access import ChatTicket, require_chat_permission
-from app.chat.broker import get_broker, machine_channel, person_channel, tenant_channel, ticket_channel
+from app.chat.broker import (
+    machine_channel,
+    person_channel,
+    publish_after_commit,
+    tenant_channel,
+    ticket_channel,
+)
 from app.chat.sessions import active_session
 from app.devices.people import device_person_id
 from app.devices.serializers import chat_message
@@ -242,7 +248,8 @@ _NUMBER_AND_INSERT = {
 def _store(ticket, params: dict, side: str, files: list[IncomingFile]) -> tuple[tuple, list]:
     """(id, seq, author_id, author_name, from_machine) of the stored message, and its attachments."""
     if not files and db.engine.dialect.name == "postgresql":
-        row = db_direct.first_row(_NUMBER_AND_INSERT[side], params, commit=True)
+        # In autocommit when no transaction is open (a device's frame), else in the unit of work.
+        row = db_direct.first_row(_NUMBER_AND_INSERT[side], params)
         if row is None:
             raise _no_active_session()
         return tuple(row), []
@@ -250,7 +257,6 @@ def _store(ticket, params: dict, side: str, files: list[IncomingFile]) -> tuple[
     connection = db.session.connection()
     numbered = connection.execute(_NUMBER[side], params).first()
     if numbered is None:
-        db.session.rollback()
         raise _no_active_session()
     row = tuple(
         connection.execute(
@@ -270,7 +276,7 @@ def _store(ticket, params: dict, side: str, files: list[IncomingFile]) -> tuple[
         )
         for file in files
     ]
-    db.session.commit()
+    db.session.flush()
     return row, saved
 
 
@@ -288,7 +294,8 @@ def post_message(
     body: str | None,
     files: list[IncomingFile] = (),
 ) -> PostedMessage:
-    """Store a message, bump the session (activity, unread of the other side, number), commit, broadcast.
+    """Store a message, bump the session (activity, unread of the other side, number); broadcast
+    it once committed.
 
     `from_device`: the customer's side wrote it; with an `author`, the person in the portal
     (whose access the caller checked, chat.access.ticket_for_person), without one, the device."""
@@ -308,13 +315,12 @@ def post_message(
         "m_at": utcnow(),
         **({} if side == DEVICE else {"m_author": author.id, "m_author_name": author.name[:120]}),
     }
-    # A commit expires the ticket: what the broadcast needs is read first.
     ticket_id, reference, tenant_id = ticket.id, ticket.reference, ticket.tenant_id
     machine_id, requester_id = ticket.machine_id, ticket.requester_id
     row, saved = _store(ticket, params, side, files)
     message = PostedMessage(*row, body=body, created_at=params["m_at"], attachments=saved)
     message.published = chat_message(message, reference, saved)
-    get_broker(current_app).publish_all(
+    publish_after_commit(
         _message_events(message.published, ticket_id, reference, tenant_id, side, machine_id, requester_id)
     )
     return message
@@ -366,7 +372,7 @@ def mark_read(ticket: Ticket, *, by_device: bool) -> int:
     unread = getattr(session, column)
     if unread:  # never write what did not change
         setattr(session, column, 0)
-        db.session.commit()
+        db.session.flush()
         if not by_device:
-            get_broker(current_app).publish(tenant_channel(ticket.tenant_id), {"kind": "sessions"})
+            publish_after_commit([(tenant_channel(ticket.tenant_id), {"kind": "sessions"})])
     return unread

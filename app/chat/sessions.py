@@ -6,12 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.chat.access import require_chat_permission
-from app.chat.broker import get_broker, machine_channel, person_channel, tenant_channel, ticket_channel
+from app.chat.broker import (
+    machine_channel,
+    person_channel,
+    publish_after_commit,
+    tenant_channel,
+    ticket_channel,
+)
 from app.devices.online import is_online, machine_last_seen, offline_sql
 from app.extensions import db
 from app.models import ChatMessage, ChatSessionStatus, LiveChatSession, MachinePresence, Ticket, User
@@ -63,12 +68,11 @@ def start_session(actor: User, ticket: Ticket) -> tuple[LiveChatSession, bool]:
         last_activity_at=now,
         last_seq=last_seq,
     )
-    db.session.add(session)
     try:
-        db.session.flush()
+        with db.session.begin_nested():  # a refusal undoes this row only, not the caller's work
+            db.session.add(session)
     except IntegrityError:
         # Someone started it a moment ago: the unique index keeps one ACTIVE session.
-        db.session.rollback()
         existing = active_session(ticket.id)
         if existing is None:
             raise
@@ -83,7 +87,7 @@ def start_session(actor: User, ticket: Ticket) -> tuple[LiveChatSession, bool]:
         agentName=actor.name,
         machineHostname=ticket.machine.hostname if ticket.machine else None,
     )
-    db.session.commit()
+    db.session.flush()
     _publish_session_change(session, ticket, "started")
     return session, True
 
@@ -95,7 +99,7 @@ def end_session(actor: User, ticket: Ticket) -> LiveChatSession:
     if session is None:
         raise DomainError("Sessão já encerrada.", status=409, code="session_not_active")
     _close(session, ticket, actor_id=actor.id, actor_name=actor.name, actor=actor)
-    db.session.commit()
+    db.session.flush()
     _publish_session_change(session, ticket, "ended")
     return session
 
@@ -142,7 +146,7 @@ def _publish_session_change(session: LiveChatSession, ticket: Ticket, event: str
     if session.machine_id:
         events.append((machine_channel(session.machine_id), payload))
     events.append((tenant_channel(session.tenant_id), {"kind": "sessions"}))
-    get_broker(current_app).publish_all(events)
+    publish_after_commit(events)
 
 
 @dataclass
@@ -181,7 +185,6 @@ def auto_end_inactive_sessions(now: datetime | None = None, batch: int = AUTO_EN
         .limit(batch + 1)
     ).all()
     result = AutoEndResult(has_more=len(rows) > batch)
-    ended = []
     for session, ticket, _last_seen in rows[:batch]:
         result.checked += 1
         if ticket.machine_id is None:
@@ -195,8 +198,5 @@ def auto_end_inactive_sessions(now: datetime | None = None, batch: int = AUTO_EN
         ):
             result.ended += 1
             result.reasons[reason] = result.reasons.get(reason, 0) + 1
-            ended.append((session, ticket))
-    db.session.commit()
-    for session, ticket in ended:
-        _publish_session_change(session, ticket, "ended")
+            _publish_session_change(session, ticket, "ended")
     return result

@@ -63,6 +63,7 @@ from app.devices.serializers import chat_message
 from app.devices.tokens import check_token_still_valid
 from app.extensions import db
 from app.models import User
+from app.services import transaction
 from app.services.errors import DomainError
 from app.services.feed import feed_channel
 from app.services.feed import may_hear as feed_may_hear
@@ -237,39 +238,44 @@ class ChatConnection:
             self.send({"type": "pong"})
             return
         user = self._check_credentials()
+        # Each frame is a unit of work: committed before its answer goes out, rolled back if refused.
         try:
-            if kind == "subscribe":
-                self._subscribe(frame, user)
-            elif kind == "send":
-                self._send_message(frame, user)
-            elif kind == "read":
-                messages.mark_read(self._ticket(frame, user), by_device=self.who.is_customer)
-            elif kind == "feed" and not self.who.is_machine:
-                self._follow_feed(frame)
-            elif kind == "presence" and not self.who.is_customer:
-                self._presence(frame, user)
-            elif kind == "presence_watch" and not self.who.is_customer:
-                self._presence_follower().watch_everything()
-            elif kind == "watch" and not self.who.is_machine:
-                for channel in self._watched_channels():
-                    self.subscription.listen(channel)
-                # What changed between the page render and this subscription (a read, a new
-                # chat) published no notice we could hear: refresh once, as a reconnect does.
-                self.send({"type": "sessions"})
-            else:
-                self.send(
-                    {"type": "error", "code": "unknown_type", "message": "Tipo de mensagem desconhecido."}
-                )
+            answer = self._answer_frame(kind, frame, user)
+            transaction.commit()
         except DomainError as error:
-            db.session.rollback()
-            self.send(
-                {
-                    "type": "error",
-                    "code": error.code,
-                    "message": error.message,
-                    "clientId": frame.get("clientId"),
-                }
-            )
+            transaction.rollback()
+            answer = {
+                "type": "error",
+                "code": error.code,
+                "message": error.message,
+                "clientId": frame.get("clientId"),
+            }
+        if answer is not None:
+            self.send(answer)
+
+    def _answer_frame(self, kind, frame: dict, user: User | None) -> dict | None:
+        """Do what the frame asks; the frame to answer with, if any."""
+        if kind == "subscribe":
+            self._subscribe(frame, user)
+        elif kind == "send":
+            return self._send_message(frame, user)
+        elif kind == "read":
+            messages.mark_read(self._ticket(frame, user), by_device=self.who.is_customer)
+        elif kind == "feed" and not self.who.is_machine:
+            self._follow_feed(frame)
+        elif kind == "presence" and not self.who.is_customer:
+            self._presence(frame, user)
+        elif kind == "presence_watch" and not self.who.is_customer:
+            self._presence_follower().watch_everything()
+        elif kind == "watch" and not self.who.is_machine:
+            for channel in self._watched_channels():
+                self.subscription.listen(channel)
+            # What changed between the page render and this subscription (a read, a new
+            # chat) published no notice we could hear: refresh once, as a reconnect does.
+            return {"type": "sessions"}
+        else:
+            return {"type": "error", "code": "unknown_type", "message": "Tipo de mensagem desconhecido."}
+        return None
 
     def _ticket(self, frame: dict, user: User | None) -> access.ChatTicket:
         reference = frame.get("ticket")
@@ -309,20 +315,18 @@ class ChatConnection:
         self.cursors.setdefault(ticket_id, last_id)  # already following: nothing was missed
         self._catch_up(ticket_id)
 
-    def _send_message(self, frame: dict, user: User | None) -> None:
+    def _send_message(self, frame: dict, user: User | None) -> dict:
         ticket = self._ticket(frame, user)
         body = frame.get("body")
         if body is not None and not isinstance(body, str):
             raise DomainError("O campo body deve ser texto.", status=422, code="invalid_field", field="body")
         message = messages.post_message(ticket, author=user, from_device=self.who.is_customer, body=body)
-        self.send(
-            {
-                "type": "sent",
-                "clientId": frame.get("clientId"),
-                "ticket": ticket.reference,
-                "id": message.published["id"],
-            }
-        )
+        return {
+            "type": "sent",
+            "clientId": frame.get("clientId"),
+            "ticket": ticket.reference,
+            "id": message.published["id"],
+        }
 
     def _presence_follower(self) -> PresenceFollower:
         if self.presence is None:

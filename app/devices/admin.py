@@ -42,7 +42,7 @@ def reset_agent(machine: Machine) -> int:
         target_label=machine.hostname,
         changes={"tokens_revogados": [None, count]},
     )
-    db.session.commit()
+    db.session.flush()
     return count
 
 
@@ -77,8 +77,7 @@ def adjust_access(machine: Machine, email: str, persona: str) -> User:
         raise
     except DomainError as error:  # a refusal for the agent API (403, 409): a form error here
         raise ValidationError(error.message, field="email") from None
-    apply_changes(machine, {"assigned_user_id": user.id, "persona": persona}, commit=False)
-    db.session.commit()
+    apply_changes(machine, {"assigned_user_id": user.id, "persona": persona})
     return user
 
 
@@ -90,7 +89,7 @@ def link_user(machine: Machine, email: str) -> User:
     if exists is not None or user.id == machine.assigned_user_id:
         raise Conflict("Este usuário já está vinculado ao dispositivo.")
     db.session.add(MachineLink(machine_id=machine.id, user_id=user.id))
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -99,7 +98,7 @@ def unlink_user(machine: Machine, user_id: int) -> None:
     if link is None:
         raise NotFound("Vínculo não encontrado.")
     db.session.delete(link)
-    db.session.commit()
+    db.session.flush()
 
 
 def remove_throwaway_device(machine: Machine, secret: str | None) -> bool:
@@ -131,7 +130,7 @@ def remove_throwaway_device(machine: Machine, secret: str | None) -> bool:
     removed_person = person is not None and _is_unused_registration_person(person)
     if removed_person:
         db.session.delete(person)
-    db.session.commit()
+    db.session.flush()
     return removed_person
 
 

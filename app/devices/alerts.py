@@ -103,7 +103,6 @@ def _open_alert_ticket(machine: Machine, alert: MachineAlert):
         company_id=machine.company_id,
         priority=SEVERITY_PRIORITY[alert.severity],
         machine_id=machine.id,
-        commit=False,
     )
     notifications.notify_alert_ticket(ticket, machine)
     return ticket

@@ -273,7 +273,7 @@ def set_credentials(tenant: Tenant, username: str, password: str) -> None:
         raise DomainError("A senha precisa de pelo menos 8 caracteres.", field="password")
     tenant.inventory_username = username[:120]
     tenant.inventory_password_hash = hash_password(password)
-    db.session.commit()
+    db.session.flush()
 
 
 def clear_credentials(tenant: Tenant) -> None:
@@ -477,5 +477,4 @@ def ingest(company: Company, message: Message, source: str, now: datetime | None
         fill_if_empty={"serial_numbers": data.serials, "mac_addresses": data.macs},
     )
     stored = store_inventory(machine, data.inventory, now)
-    db.session.commit()
     return IngestResult(machine=machine, created=created, inventory_stored=stored)

@@ -69,8 +69,6 @@ def record_heartbeat(
     if alerts is not None and (alerts or has_open_alerts(context.machine_id)):
         sync_alerts(context.machine, alerts, now)
     result.commands = commands_for(context)
-    if db.session.registry.has():  # an identical heartbeat never opened a session: nothing to commit
-        db.session.commit()
     return result
 
 

@@ -152,7 +152,7 @@ def upsert_device(
     fill_if_empty: dict | None = None,
 ) -> tuple[Machine, bool]:
     """Find the company's tenant's device (`find_machine`) or create it in the company; mark it
-    seen and remember its identifiers. Returns (device, created). Does not commit.
+    seen and remember its identifiers. Returns (device, created).
 
     `fields` are written either way (only what changed: apply_changes), `fields_if_new` only
     on a new device, `fill_if_empty` on a new device, or where a known one has nothing yet.
@@ -181,7 +181,7 @@ def upsert_device(
         for name, value in (fill_if_empty or {}).items():
             if not getattr(machine, name) and value:
                 values[name] = value
-        apply_changes(machine, values, commit=False)
+        apply_changes(machine, values)
         presence.touch(machine.id, now)
     remember_identifiers(machine, identifiers)
     return machine, created

@@ -131,7 +131,6 @@ def store_inventory(
                 "os_version": str(os_info.get("version") or machine.os_version)[:60],
                 "os_build": str(os_info.get("build") or machine.os_build)[:60],
             },
-            commit=False,
         )
     return True
 

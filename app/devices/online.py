@@ -61,7 +61,7 @@ def note_online_changes(now: datetime | None = None, batch: int = 1000) -> tuple
         feed.note(
             db.session(), tenant_id, "device.online" if online else "device.offline", machine_id=machine_id
         )
-    db.session.commit()
+    db.session.flush()
     return min(len(rows), batch), len(rows) > batch
 
 

@@ -89,7 +89,7 @@ def register(
     if not created:
         revoke_tokens(machine, "re-registered", now)
     token, record = issue_token(machine, now)
-    db.session.commit()
+    db.session.flush()
     return Registration(
         machine=machine, token=token, expires_at=record.expires_at, user=user, reused=not created
     )

@@ -33,7 +33,7 @@ def set_usb_policy(machine: Machine, mode: str, actor: User) -> UsbPolicy:
         db.session.add(policy)
     policy.mode, policy.status, policy.message = mode, UsbPolicyStatus.PENDING, None
     policy.requested_by_id, policy.requested_at, policy.acknowledged_at = actor.id, utcnow(), None
-    db.session.commit()
+    db.session.flush()
     return policy
 
 
@@ -57,7 +57,7 @@ def acknowledge_usb_policy(machine: Machine, status: str, message: str | None) -
     policy.status = UsbPolicyStatus(status)
     policy.message = (message or "")[:2000] or None
     policy.acknowledged_at = utcnow()
-    db.session.commit()
+    db.session.flush()
     return policy
 
 
@@ -76,5 +76,4 @@ def expire_stale_usb_policies(now: datetime | None = None, batch: int = 500) -> 
             .values(status=UsbPolicyStatus.EXPIRED, message="Sem confirmação do agente no prazo.")
             .execution_options(synchronize_session=False)
         )
-    db.session.commit()
     return len(ids)

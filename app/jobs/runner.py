@@ -1,10 +1,11 @@
 """How a job runs, and how it is queued.
 
-`run_job` is the one place that runs a job: it starts the job in no tenant's scope (the job
-goes tenant by tenant with tenancy.for_each_tenant or scope, or says why it looks across
-tenants with all_tenants), records the run (Tarefas), logs its summary line and queues a
-follow-up run while work remains. The in-process scheduler, the cron HTTP
-endpoint, the CLI and RQ's workers (workers/runner.py `execute`) all call it.
+`run_job` is the one place that runs a job, and the boundary of its unit of work: it starts the
+job in no tenant's scope (the job goes tenant by tenant with tenancy.for_each_tenant or scope,
+or says why it looks across tenants with all_tenants); the job's work and its record (Tarefas)
+are committed together; a failed run's work is rolled back and only its failure is recorded. It
+logs the summary line and queues a follow-up run while work remains. The in-process scheduler,
+the cron HTTP endpoint, the CLI and RQ's workers (workers/runner.py `execute`) all call it.
 
 `submit`/`enqueue` put a run on RQ when REDIS_URL is set, with the job's timeout and
 retries, to be run by any worker; without Redis (the embedded default), or when Redis does
@@ -29,7 +30,7 @@ from app.extensions import db
 from app.jobs.registry import job_spec
 from app.models.types import utcnow
 from app.redis_client import get_redis
-from app.services import tenancy
+from app.services import tenancy, transaction
 from app.services.job_runs import JobOutcome, record_run
 
 log = logging.getLogger("chamados.jobs")
@@ -58,21 +59,11 @@ def run_job(name: str, trigger: str, *, chain: int = 0, attempt: int = 1, **kwar
     try:
         with tenancy.scope(tenancy.NO_TENANT):  # each job says whose rows it works on (registry)
             outcome = spec.run(**kwargs)
+            record_run(spec.name, trigger, started_at, outcome=outcome, attempt=attempt)
+            transaction.commit()  # the run's work and its record, together
     except Exception:
-        db.session.rollback()
-        duration_ms = int((time.perf_counter() - clock) * 1000)
-        error = traceback.format_exc()
-        record_run(spec.name, trigger, started_at, error=error, attempt=attempt)
-        log.error(
-            "job=%s trigger=%s status=failed attempt=%d duration_ms=%d error=%s",
-            spec.name,
-            trigger,
-            attempt,
-            duration_ms,
-            error.strip().splitlines()[-1],
-        )
+        _record_failure(spec.name, trigger, started_at, attempt, clock)
         raise
-    record_run(spec.name, trigger, started_at, outcome=outcome, attempt=attempt)
     log.info(
         "job=%s trigger=%s status=ok changed=%d more=%s duration_ms=%d %s",
         spec.name,
@@ -90,6 +81,22 @@ def run_job(name: str, trigger: str, *, chain: int = 0, attempt: int = 1, **kwar
                 "job=%s chain limit %d reached; the next scheduled run continues", spec.name, MAX_CHAIN
             )
     return outcome
+
+
+def _record_failure(name: str, trigger: str, started_at, attempt: int, clock: float) -> None:
+    """Nothing of a failed run is kept but the record of its failure (Saúde → Tarefas)."""
+    transaction.rollback()
+    error = traceback.format_exc()
+    record_run(name, trigger, started_at, error=error, attempt=attempt)
+    transaction.commit()
+    log.error(
+        "job=%s trigger=%s status=failed attempt=%d duration_ms=%d error=%s",
+        name,
+        trigger,
+        attempt,
+        int((time.perf_counter() - clock) * 1000),
+        error.strip().splitlines()[-1],
+    )
 
 
 # --- queueing -----------------------------------------------------------------------

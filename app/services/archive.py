@@ -189,13 +189,12 @@ def _archive_resolved(older_than_days: int, archive_dir: str | None, now: dateti
         return result
     os.replace(partial, final)
     for start in range(0, len(written), 1000):
-        db.session.execute(
+        db.session.execute(  # the session's tickets learn it too ("evaluate": no SELECT)
             update(Ticket)
             .where(Ticket.id.in_(written[start : start + 1000]))
             .values(archived_at=now)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session="evaluate")
         )
-    db.session.commit()
     result.path = str(final)
     return result
 
@@ -268,7 +267,7 @@ def restore_archive(path: str) -> RestoreResult:
                 result.skip("formato_desconhecido")
                 continue
             _restore_one(record, lookup, result)
-    db.session.commit()
+    db.session.flush()
     return result
 
 

@@ -50,8 +50,7 @@ def authenticate(email: str, password: str) -> LoginResult:
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         if user.has_two_factor:
-            db.session.commit()
-            return LoginResult(user, needs_second_factor=True)
+            return LoginResult(user, needs_second_factor=True)  # the boundary commits what changed
         return _signed_in(user, email)
     return _refused(email, candidates[0], "senha inválida", INVALID_CREDENTIALS)
 
@@ -79,7 +78,6 @@ def _signed_in(user: User, email: str, changes: dict | None = None) -> LoginResu
     audit.record(
         "login.sucesso", actor=user, target=user, target_type="usuário", target_label=email, changes=changes
     )
-    db.session.commit()
     return LoginResult(user)
 
 
@@ -92,6 +90,7 @@ def _refused(email: str, user: User | None, reason: str, message: str) -> LoginR
         target_label=email[:254],
         changes={"motivo": [None, reason]},
     )
+    # Committed here: the refusal's answer is a 401, whose work the request's boundary rolls back.
     db.session.commit()
     return LoginResult(None, message)
 

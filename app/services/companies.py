@@ -88,7 +88,7 @@ def create_company(tenant_id: int, *, name: str, apelido: str, cnpj: str = "") -
     )
     _check_apelido_free(company.apelido)
     db.session.add(company)
-    db.session.commit()
+    db.session.flush()
     return company
 
 
@@ -110,7 +110,7 @@ def update_company(
 def rotate_provisioning_code(company: Company) -> str:
     """A new code for new agent installs; devices already registered keep their tokens."""
     company.provisioning_code = generate_provisioning_code()
-    db.session.commit()
+    db.session.flush()
     return company.provisioning_code
 
 

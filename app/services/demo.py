@@ -118,9 +118,7 @@ def _ensure_user(tenant, summary, email, name, role, password, company_id=None, 
             password=password,
             company_id=company_id,
             persona=persona,
-            commit=False,
         )
-        db.session.flush()
         summary.created.append(f"usuário {email}")
     return user
 
@@ -168,7 +166,6 @@ def _seed_demo_tenant(tenant: Tenant, admin_email: str, admin_password: str, adm
     summary.logins.append(
         (collaborators[1].email, DEMO_PASSWORD, "Colaboradora, gestora da empresa (portal)")
     )
-    db.session.commit()
 
     existing = db.session.scalar(select(func.count()).select_from(Ticket))
     if not existing:
@@ -199,7 +196,7 @@ def _seed_chat(agent) -> list[str]:
     post_message(ticket, author=agent, from_device=False, body=DEMO_CHAT_QUESTION)
     post_message(ticket, author=None, from_device=True, body=DEMO_CHAT_ANSWER)
     db.session.execute(delete(EmailMessage).where(EmailMessage.ticket_id == ticket.id))  # made-up people
-    db.session.commit()
+    db.session.flush()
     return [f"chat ao vivo no chamado #{ticket.reference} ({hostname})"]
 
 
@@ -306,10 +303,9 @@ def _seed_tickets(tenant, queues, agents, collaborators) -> None:
             # The others stay unassigned and untouched: what the Painel puts first.
             _work_ticket(ticket, status, rng.choice(agents))
         _backdate(ticket, created, now)
-        db.session.commit()
+        db.session.flush()
     # The demo's people are made up: nothing it did is e-mailed to them.
     db.session.execute(delete(EmailMessage).where(EmailMessage.created_at >= seeding_started))
-    db.session.commit()
 
 
 def _work_ticket(ticket, status, agent) -> None:

@@ -1,7 +1,7 @@
 """The record of background job runs, shown on Saúde → Tarefas.
 
-`record_run` is the only writer. A successful run that changed nothing is
-folded into the job's latest row when that row is also "nothing to do", so a
+`record_run` is the only writer (the job runner commits it). A successful run that changed
+nothing is folded into the job's latest row when that row is also "nothing to do", so a
 one-minute job adds a row only when something happens (or fails).
 """
 
@@ -51,7 +51,6 @@ def record_run(
             latest.repeats += 1
             latest.finished_at = finished_at
             latest.duration_ms = duration_ms
-            db.session.commit()
             return latest
     run = JobRun(
         job=job,
@@ -66,7 +65,7 @@ def record_run(
         error=error[-ERROR_MAX_CHARS:] if error else None,
     )
     db.session.add(run)
-    db.session.commit()
+    db.session.flush()
     return run
 
 

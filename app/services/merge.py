@@ -101,41 +101,36 @@ def preview(duplicate: User, survivor: User) -> MergePreview:
 
 
 def merge(duplicate: User, survivor: User, actor: User) -> MergePreview:
-    """Move everything, deactivate the duplicate, remember its e-mail. All or nothing."""
+    """Move everything, deactivate the duplicate, remember its e-mail. All or nothing: one unit
+    of work, committed or rolled back whole at its boundary."""
     summary = preview(duplicate, survivor)
     if duplicate.id == actor.id:
         raise ValidationError("Você não pode mesclar a própria conta em outra.", field="survivor")
     old, new = duplicate.id, survivor.id
-    try:
-        _resolve_conflicts(old, new)
-        for model, column, _label in REFERENCES:
-            _move(model, column, old, new)
-        _move_audit_targets(old, new)
-        db.session.add(
-            UserAlias(tenant_id=duplicate.tenant_id, email=duplicate.email, user_id=new, merged_user_id=old)
+    _resolve_conflicts(old, new)
+    for model, column, _label in REFERENCES:
+        _move(model, column, old, new)
+    _move_audit_targets(old, new)
+    db.session.add(
+        UserAlias(tenant_id=duplicate.tenant_id, email=duplicate.email, user_id=new, merged_user_id=old)
+    )
+    duplicate.is_active = False
+    duplicate.password_hash = None
+    duplicate.totp_secret = duplicate.totp_enabled_at = duplicate.totp_last_step = None
+    for model, column in DELETED:
+        db.session.execute(
+            delete(model).where(getattr(model, column) == old).execution_options(synchronize_session=False)
         )
-        duplicate.is_active = False
-        duplicate.password_hash = None
-        duplicate.totp_secret = duplicate.totp_enabled_at = duplicate.totp_last_step = None
-        for model, column in DELETED:
-            db.session.execute(
-                delete(model)
-                .where(getattr(model, column) == old)
-                .execution_options(synchronize_session=False)
-            )
-        audit.record(
-            "usuário.mesclar",
-            actor=actor,
-            target=survivor,
-            target_type="usuário",
-            target_label=survivor.email,
-            changes={"mesclada": [duplicate.email, survivor.email]}
-            | {label: [0, count] for label, count in summary.counts if count},
-        )
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    audit.record(
+        "usuário.mesclar",
+        actor=actor,
+        target=survivor,
+        target_type="usuário",
+        target_label=survivor.email,
+        changes={"mesclada": [duplicate.email, survivor.email]}
+        | {label: [0, count] for label, count in summary.counts if count},
+    )
+    db.session.flush()
     return summary
 
 

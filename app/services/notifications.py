@@ -90,7 +90,7 @@ def set_preferences(user: User, enabled_kinds: Iterable[str]) -> bool:
         return False
     preferences["email_off"] = off
     user.preferences = preferences
-    db.session.commit()
+    db.session.flush()
     return True
 
 
@@ -258,6 +258,7 @@ def send_due(now: datetime | None = None, batch: int = SEND_BATCH) -> SendResult
             result.sent += 1
         if message.status != EmailStatus.PENDING and message.kind in SECRET_LINK_KINDS:
             message.body_text = message.body_html = LINK_REMOVED
+        # Committed now, not with the job: a message sent stays recorded as sent (never sent twice).
         db.session.commit()
     return result
 
@@ -323,7 +324,6 @@ def queue_daily_digests(now: datetime | None = None) -> JobOutcome:
     """Run hourly: a tenant whose local hour is ALERTS_LOCAL_HOUR gets its digest, once a day."""
     now = now or utcnow()
     queued = sum(tenancy.for_each_tenant(lambda tenant: _queue_digest(tenant, now)))
-    db.session.commit()
     return JobOutcome(changed=queued, summary=f"resumos diários na fila: {queued}")
 
 

@@ -91,7 +91,7 @@ def _request_reset(email: str, now: datetime) -> None:
             )
             notifications.notify_password_reset(user, reset_link(token), int(RESET_TTL.total_seconds() // 60))
             _audit_request(user, "senha.redefinição_pedida", {})
-        db.session.commit()
+        db.session.flush()
 
 
 def _audit_request(user: User, action: str, changes: dict) -> None:
@@ -139,7 +139,7 @@ def reset_password(token: str | None, password: str, confirmation: str, now: dat
         replace_password(user, password)
         db.session.execute(delete(PasswordResetToken).where(PasswordResetToken.user_id == user.id))
         notifications.notify_password_changed(user, "pelo link de redefinição enviado por e-mail")
-        db.session.commit()
+        db.session.flush()
     return user
 
 
@@ -179,7 +179,7 @@ def change_password(user: User, current: str, password: str, confirmation: str) 
     )
     replace_password(user, password)
     notifications.notify_password_changed(user, "em Minha conta")
-    db.session.commit()
+    db.session.flush()
 
 
 def validate_email(email: str) -> str:

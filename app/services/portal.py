@@ -80,9 +80,8 @@ def open_ticket(
         description_html=description_html,
         machine_id=viewer.machine.id if viewer.machine else None,
         company_id=(viewer.machine.company_id if viewer.machine else None) or viewer.user.company_id,
-        commit=False,
     )
     for filename, data in files:
         save_attachment(ticket, viewer.user, filename, data)
-    db.session.commit()
+    db.session.flush()
     return ticket

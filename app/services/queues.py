@@ -77,7 +77,7 @@ def create_queue(tenant_id: int, name: str) -> Queue:
     _check_name_free(name)
     queue = Queue(tenant_id=tenant_id, name=name)
     db.session.add(queue)
-    db.session.commit()
+    db.session.flush()
     return queue
 
 
@@ -88,7 +88,7 @@ def rename_queue(queue: Queue, name: str) -> None:
     if name != queue.name:
         _check_name_free(name, except_id=queue.id)
         queue.name = name
-        db.session.commit()
+        db.session.flush()
 
 
 def delete_queue(queue: Queue) -> None:
@@ -97,4 +97,4 @@ def delete_queue(queue: Queue) -> None:
     if db.session.scalar(select(Ticket.id).where(Ticket.queue_id == queue.id).limit(1)) is not None:
         raise Conflict("A fila tem chamados; mova-os para outra fila antes de excluir.")
     db.session.delete(queue)
-    db.session.commit()
+    db.session.flush()

@@ -87,7 +87,7 @@ def request_export(user: User, filters: TicketFilters) -> ReportExport:
         tenant_id=user.tenant_id, requested_by_id=user.id, filters_query=filters.query_string()
     )
     db.session.add(export)
-    db.session.commit()
+    db.session.flush()
     return export
 
 
@@ -171,6 +171,8 @@ def _claim(export_id: int, now: datetime) -> ReportExport | None:
         .values(status=ExportStatus.RUNNING, started_at=now, attempts=ReportExport.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
+    # Committed before the file is built: another runner skips it instead of waiting on its lock,
+    # and no write lock is held while the file is written (SQLite).
     db.session.commit()
     return db.session.get(ReportExport, export_id) if claimed else None
 
@@ -184,12 +186,12 @@ def _build(export: ReportExport) -> bool:
         rows = write_csv(export, partial)
         os.replace(partial, directory / file_name)
     except Exception as error:  # the export records the failure; the job goes on with the next one
-        db.session.rollback()
+        db.session.rollback()  # a failed statement's transaction: nothing since the claim's commit
         partial.unlink(missing_ok=True)
         export = db.session.get(ReportExport, export.id)
         export.error = f"{type(error).__name__}: {error}"[:1000]
         export.status = ExportStatus.FAILED if export.attempts >= MAX_ATTEMPTS else ExportStatus.PENDING
-        db.session.commit()
+        db.session.flush()
         current_app.logger.exception("report export %s failed (attempt %s)", export.id, export.attempts)
         return False
     export.status = ExportStatus.DONE
@@ -198,7 +200,7 @@ def _build(export: ReportExport) -> bool:
     export.row_count = rows
     export.error = None
     export.finished_at = utcnow()
-    db.session.commit()
+    db.session.flush()
     return True
 
 

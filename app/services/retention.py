@@ -143,6 +143,7 @@ def _delete_batch(rule: RetentionRule, now: datetime, batch: int) -> int:
     if model is ReportExport:
         _remove_export_files(ids)
     db.session.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
+    # One short transaction per batch, not one per run: a sweep never holds a busy table's locks long.
     db.session.commit()
     return len(ids)
 

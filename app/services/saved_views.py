@@ -36,7 +36,7 @@ def _set_preference(user: User, key: str, value) -> bool:
     else:
         preferences[key] = value
     user.preferences = preferences  # a new dict, so SQLAlchemy sees the change
-    db.session.commit()
+    db.session.flush()
     return True
 
 
@@ -80,7 +80,7 @@ def create_view(user: User, name: str, query: str) -> SavedView:
         raise ValidationError(f"Limite de {MAX_VIEWS} visões atingido.", field="name")
     view = SavedView(user_id=user.id, name=name, query=canonical_query(user, query))
     db.session.add(view)
-    db.session.commit()
+    db.session.flush()
     return view
 
 
@@ -98,10 +98,10 @@ def rename_view(user: User, view_id: int, name: str) -> SavedView:
         if _name_taken(user, name, except_id=view.id):
             raise ValidationError("Você já tem uma visão com este nome.", field="name")
         view.name = name
-        db.session.commit()
+        db.session.flush()
     return view
 
 
 def delete_view(user: User, view_id: int) -> None:
     db.session.delete(get_view(user, view_id))
-    db.session.commit()
+    db.session.flush()

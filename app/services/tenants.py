@@ -27,5 +27,4 @@ def create_tenant(key: str, name: str) -> Tenant:
     db.session.flush()
     with tenancy.scope(tenant.id):  # its first queue, among its own rows
         default_queue(tenant.id)
-    db.session.commit()
     return tenant

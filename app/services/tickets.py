@@ -71,7 +71,6 @@ def create_ticket(
     priority: TicketPriority | str = TicketPriority.MEDIUM,
     machine_id: int | None = None,
     actor: User | None = None,
-    commit: bool = True,
 ) -> Ticket:
     """Open a ticket. Without a queue it goes to "Chamados" (created if missing)."""
     subject = " ".join((subject or "").split())
@@ -113,8 +112,7 @@ def create_ticket(
         preview=html_to_text(ticket.description_html)[:200],
     )
     notifications.notify_ticket_opened(ticket)
-    if commit:
-        db.session.commit()
+    db.session.flush()
     return ticket
 
 
@@ -142,10 +140,9 @@ def allowed_actions(ticket: Ticket) -> list[str]:
 
 
 def _stale(ticket: Ticket) -> Conflict:
-    db.session.rollback()
-    current = db.session.get(Ticket, ticket.id)
+    db.session.refresh(ticket)  # the status someone else gave it
     return Conflict(
-        f"O chamado foi alterado por outra pessoa e agora está {TicketStatus(current.status).label}. "
+        f"O chamado foi alterado por outra pessoa e agora está {TicketStatus(ticket.status).label}. "
         "Recarregue a página.",
         code="stale_ticket",
     )
@@ -198,15 +195,15 @@ def change_status(
                 created_at=now,
             )
         )
-    db.session.commit()
-    db.session.refresh(ticket)
+    db.session.flush()
+    db.session.refresh(ticket)  # the UPDATE's values
     return ticket
 
 
 def _apply_transition(
     ticket: Ticket, action: str, expected: TicketStatus, actor: User | None, now: datetime, reason: str = ""
 ) -> None:
-    """Move the ticket (if it is still `expected`) and write the timeline events; no commit.
+    """Move the ticket (if it is still `expected`) and write the timeline events.
 
     `actor` None is the system (the lunch auto-pause job)."""
     _sources, target = TRANSITIONS[action]
@@ -272,8 +269,7 @@ def auto_pause_queue(
         try:
             _apply_transition(ticket, "pausar", TicketStatus.IN_PROGRESS, None, now, LUNCH_PAUSE_REASON)
         except Conflict:
-            continue  # moved by someone meanwhile (_stale rolled back; nothing pending)
-        db.session.commit()
+            continue  # moved by someone meanwhile: its UPDATE changed nothing
         paused += 1
     return paused, len(tickets) > batch
 
@@ -291,13 +287,13 @@ def staff_member(tenant_id: int, user_id: int | None) -> User | None:
     return user
 
 
-def assign(ticket: Ticket, assignee_id: int | None, actor: User, *, commit: bool = True) -> bool:
+def assign(ticket: Ticket, assignee_id: int | None, actor: User) -> bool:
     """Set or clear the assignee. Returns False when nothing changed (nothing is written)."""
     assignee = staff_member(ticket.tenant_id, assignee_id)
     if ticket.assignee_id == (assignee.id if assignee else None):
         return False
     previous = ticket.assignee
-    ticket.assignee_id = assignee.id if assignee else None
+    ticket.assignee = assignee
     record_event(
         ticket,
         "ASSIGNED" if assignee else "UNASSIGNED",
@@ -307,26 +303,24 @@ def assign(ticket: Ticket, assignee_id: int | None, actor: User, *, commit: bool
         from_name=previous.name if previous else None,
     )
     notifications.notify_assigned(ticket, assignee, actor)
-    if commit:
-        db.session.commit()
+    db.session.flush()
     return True
 
 
-def change_queue(ticket: Ticket, queue_id: int, actor: User, *, commit: bool = True) -> bool:
+def change_queue(ticket: Ticket, queue_id: int, actor: User) -> bool:
     queue = db.session.get(Queue, queue_id) if queue_id else None
     if queue is None or queue.tenant_id != ticket.tenant_id:
         raise ValidationError("Fila inválida.", field="queue")
     if ticket.queue_id == queue.id:
         return False
     previous = ticket.queue.name
-    ticket.queue_id = queue.id
+    ticket.queue = queue
     record_event(ticket, "QUEUE_CHANGED", actor, from_name=previous, to_name=queue.name)
-    if commit:
-        db.session.commit()
+    db.session.flush()
     return True
 
 
-def change_priority(ticket: Ticket, priority: str, actor: User, *, commit: bool = True) -> bool:
+def change_priority(ticket: Ticket, priority: str, actor: User) -> bool:
     try:
         priority = TicketPriority(priority)
     except ValueError:
@@ -336,8 +330,7 @@ def change_priority(ticket: Ticket, priority: str, actor: User, *, commit: bool 
     previous = TicketPriority(ticket.priority)
     ticket.priority = priority
     record_event(ticket, "PRIORITY_CHANGED", actor, **{"from": previous.value, "to": priority.value})
-    if commit:
-        db.session.commit()
+    db.session.flush()
     return True
 
 
@@ -358,15 +351,15 @@ def bulk_update(user: User, ticket_ids: list[int], action: str, value: str) -> i
     for ticket in tickets:
         if action == "atribuir":
             target = None if value in ("", "nenhum") else _positive_int(value, "assignee")
-            did_change = assign(ticket, target, user, commit=False)
+            did_change = assign(ticket, target, user)
         elif action == "fila":
-            did_change = change_queue(ticket, _positive_int(value, "queue"), user, commit=False)
+            did_change = change_queue(ticket, _positive_int(value, "queue"), user)
         else:
-            did_change = change_priority(ticket, value, user, commit=False)
+            did_change = change_priority(ticket, value, user)
         if did_change:
             ticket.updated_at = utcnow()
             changed += 1
-    db.session.commit()
+    db.session.flush()
     return changed
 
 
@@ -410,7 +403,7 @@ def add_comment(
     if author.is_staff and visibility is CommentVisibility.PUBLIC and ticket.first_response_at is None:
         ticket.first_response_at = now
     notifications.notify_comment(ticket, comment, author)
-    db.session.commit()
+    db.session.flush()
     return comment
 
 
@@ -456,9 +449,7 @@ def open_ticket_for(
         company_id=company_id,
         priority=priority,
         actor=actor,
-        commit=False,
     )
     if assignee is not None:
-        assign(ticket, assignee.id, actor, commit=False)
-    db.session.commit()
+        assign(ticket, assignee.id, actor)
     return ticket

@@ -153,7 +153,7 @@ def enable(user: User, secret: str, code: str) -> list[str]:
     user.totp_enabled_at = utcnow()
     user.totp_last_step = step
     codes = _replace_recovery_codes(user)
-    db.session.commit()
+    db.session.flush()
     return codes
 
 
@@ -230,8 +230,7 @@ def disable(user: User, *, actor: User, password: str | None = None, code: str |
         elif check_code(user, code) is None:
             errors["code"] = WRONG_SIGN_IN_CODE
         if errors:
-            db.session.rollback()
-            raise FieldErrors(errors)
+            raise FieldErrors(errors)  # its 4xx answer rolls back whatever the check touched
     elif not can(actor, "admin.security") or actor.tenant_id != user.tenant_id:
         raise PermissionDenied("Só um administrador pode desativar a verificação de outra pessoa.")
     _turn_off(user, actor, "o próprio usuário" if by_self else f"administrador {actor.email}")
@@ -258,14 +257,13 @@ def _turn_off(user: User, actor: User | None, by: str) -> None:
     user.totp_enabled_at = None
     user.totp_last_step = None
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    db.session.commit()
+    db.session.flush()
 
 
 def regenerate_recovery_codes(user: User, code: str | None) -> list[str]:
     """New recovery codes (the old ones stop working), for the app's current code."""
     if check_code(user, code, recovery=False) is None:
-        db.session.rollback()
-        raise ValidationError(WRONG_CODE, field="code")
+        raise ValidationError(WRONG_CODE, field="code")  # its 4xx answer rolls back the check
     audit.record(
         "2fa.códigos_gerados",
         actor=user,
@@ -275,7 +273,7 @@ def regenerate_recovery_codes(user: User, code: str | None) -> list[str]:
         covers=user,
     )
     codes = _replace_recovery_codes(user)
-    db.session.commit()
+    db.session.flush()
     return codes
 
 
@@ -313,7 +311,7 @@ def set_requirement(tenant: Tenant, required: bool, *, actor: User) -> bool:
         covers=tenant,
     )
     tenant.require_two_factor = required
-    db.session.commit()
+    db.session.flush()
     return True
 
 

@@ -89,7 +89,6 @@ def create_user(
     password: str | None = None,
     company_id: int | None = None,
     persona: Persona | str | None = None,
-    commit: bool = True,
 ) -> User:
     email, name, role = _validated_person(tenant_id, email, name, role, company_id)
     persona = _validated_persona(persona)
@@ -106,8 +105,7 @@ def create_user(
         password_hash=hash_password(password) if password else None,
     )
     db.session.add(user)
-    if commit:
-        db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -149,7 +147,7 @@ def set_password(user: User, password: str) -> None:
     one ends (the session epoch is part of each session's user id)."""
     validate_password(password)
     replace_password(user, password)
-    db.session.commit()
+    db.session.flush()
 
 
 def replace_password(user: User, password: str) -> None:

@@ -26,7 +26,7 @@ from app.devices.sessions import open_device_session
 from app.devices.tickets import open_ticket_from_device
 from app.devices.tokens import authenticate_token, hash_token
 from app.devices.usb import acknowledge_usb_policy
-from app.extensions import csrf, db
+from app.extensions import csrf
 from app.security import bearer_token, current_device_session
 from app.services import rate_limits
 from app.services.errors import DomainError
@@ -74,7 +74,6 @@ def _refuse_floods() -> None:
 
 @bp.errorhandler(DomainError)
 def _agent_error(error: DomainError):
-    db.session.rollback()
     body = {"code": error.code, "message": error.message}
     if error.field:
         body["field"] = error.field

@@ -3,7 +3,7 @@ websocket /ws/chat shared by staff browsers and devices. The rules are in
 app/chat/; the socket protocol in app/chat/socket.py."""
 
 import orjson
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.chat import messages as chat_messages
@@ -25,6 +25,7 @@ from app.security import (
 )
 from app.services.errors import DomainError
 from app.services.permissions import sees_company
+from app.views.errors import flash_refusal
 from app.views.forms import uploaded_files_with_types
 from app.views.template_helpers import is_fragment_request
 from app.views.tickets import ticket_or_404
@@ -36,7 +37,7 @@ FIRST_FRAME_SECONDS = 10
 def _panel(ticket: Ticket, error: str | None = None, status: int = 200, body: str = ""):
     if not is_fragment_request():
         if error:
-            flash(error, "error")
+            flash_refusal(error)
         return redirect(url_for("tickets.show", reference=ticket.reference) + "#chat")
     return render_template(
         "tickets/_chat.html", chat_error=error, chat_body=body, ticket=ticket, **chat_reads.panel(ticket)
@@ -54,7 +55,6 @@ def _change_session(reference: int, change):
     try:
         change(current_user, ticket)
     except DomainError as error:
-        db.session.rollback()
         return _panel(ticket, error.message, error.status)
     return _panel(ticket)
 
@@ -81,7 +81,6 @@ def send(reference: int):
             ticket, author=current_user, from_device=False, body=request.form.get("body"), files=files
         )
     except DomainError as error:
-        db.session.rollback()
         # What was typed comes back with the message, so nothing is lost.
         return _panel(ticket, error.message, error.status, body=request.form.get("body", ""))
     return _panel(ticket)

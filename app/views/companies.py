@@ -3,7 +3,6 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.extensions import db
 from app.models import Company
 from app.security import requires
 from app.services import companies as company_service
@@ -35,7 +34,6 @@ def new():
             cnpj=form.get("cnpj", ""),
         )
     except DomainError as error:
-        db.session.rollback()
         return render_template(
             "companies/form.html", company=None, values=form, errors={error.field: error.message}
         ), 422
@@ -68,7 +66,6 @@ def edit(company_id: int):
             is_active=form.get("is_active") == "1",
         )
     except DomainError as error:
-        db.session.rollback()
         values = {**form, "is_active": form.get("is_active") == "1"}
         return render_template(
             "companies/form.html", company=company, values=values, errors={error.field: error.message}

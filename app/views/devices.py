@@ -13,6 +13,7 @@ from app.services import tenancy
 from app.services.errors import DomainError
 from app.services.permissions import DEFAULT_PERSONA
 from app.services.ticket_filters import company_choices
+from app.views.errors import flash_refusal
 from app.views.forms import query_number
 from app.views.template_helpers import is_fragment_request
 
@@ -59,7 +60,6 @@ def external_inventory_credentials():
             tenant, request.form.get("username", ""), request.form.get("password", "")
         )
     except DomainError as error:
-        db.session.rollback()
         return _render_external_inventory(error=error, username=request.form.get("username", "")), 422
     flash("Usuário e senha do inventário salvos. Configure os agentes com --user e --password.", "success")
     return redirect(url_for("devices.external_inventory"))
@@ -139,8 +139,7 @@ def _act(machine_id: int, action, success: str):
     try:
         action(machine)
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        flash_refusal(error.message)
     else:
         flash(success, "success")
     return redirect(url_for("devices.show", machine_id=machine_id))
@@ -194,6 +193,5 @@ def toggle_active(machine_id: int):
 
     def apply(machine):
         machine.is_active = active
-        db.session.commit()
 
     return _act(machine_id, apply, "Dispositivo reativado." if active else "Dispositivo desativado.")

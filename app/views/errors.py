@@ -1,8 +1,17 @@
 """Error answers: JSON for the API, a fragment for htmx, a full page otherwise."""
 
-from flask import jsonify, render_template, request
+from flask import flash, jsonify, render_template, request
+
+from app.services import transaction
 
 TOO_MANY_REQUESTS = "Muitas tentativas. Aguarde um pouco e tente novamente."
+
+
+def flash_refusal(message: str) -> None:
+    """A refusal answered with a redirect: a success to the request's boundary, which would
+    commit. Nothing of the refused change is kept; the next page says why."""
+    transaction.rollback()
+    flash(message, "error")
 
 
 def json_error(status: int, code: str, message: str, **extra):

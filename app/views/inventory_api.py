@@ -16,7 +16,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from app.devices import external_inventory as inventory_service
 from app.devices.external_inventory import Message
-from app.extensions import csrf, db
+from app.extensions import csrf
 from app.services import rate_limits
 from app.services.errors import DomainError
 
@@ -49,7 +49,6 @@ def receive(code: str | None):
         protocol = "json" if message.protocol == "json" or _is_glpi_agent() else "xml"
         return _answer(_handle(code, message), protocol, compression)
     except DomainError as refusal:
-        db.session.rollback()
         log.warning(
             "inventory refused: status=%s code=%s addr=%s path=%s detail=%s",
             refusal.status, refusal.code, request.remote_addr, request.path, refusal.message,

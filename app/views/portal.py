@@ -8,7 +8,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.chat import read_models as chat_reads
-from app.extensions import db
 from app.models import TicketStatus
 from app.security import current_device_session, current_persona, current_user_can, portal_required
 from app.services import portal as portal_service
@@ -17,6 +16,7 @@ from app.services import timeline
 from app.services.errors import DomainError
 from app.services.permissions import reopen_deadline
 from app.services.portal import PortalViewer
+from app.views.errors import flash_refusal
 from app.views.forms import query_number, uploaded_files
 from app.views.template_helpers import is_fragment_request
 
@@ -52,7 +52,6 @@ def new():
                 viewer, values["subject"], values["description"], uploaded_files()
             )
         except DomainError as exc:
-            db.session.rollback()
             error = exc
         else:
             flash(f"Chamado #{ticket.reference} aberto. Acompanhe por aqui.", "success")
@@ -97,9 +96,8 @@ def comment(reference: int):
     try:
         ticket_service.add_comment(ticket, current_user, body, "PUBLIC", uploaded_files())
     except DomainError as error:
-        db.session.rollback()
         if not is_fragment_request():
-            flash(error.message, "error")
+            flash_refusal(error.message)
             return redirect(url_for("portal.show", reference=reference))
         # The form comes back with what was typed: nothing is lost.
         return render_template(

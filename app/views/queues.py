@@ -3,12 +3,12 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.extensions import db
 from app.models import Queue
 from app.security import requires
 from app.services import queues as queue_service
 from app.services import tenancy
 from app.services.errors import DomainError
+from app.views.errors import flash_refusal
 
 bp = Blueprint("queues", __name__)
 
@@ -23,8 +23,7 @@ def _run(action, success: str):
     try:
         action()
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        flash_refusal(error.message)
     else:
         flash(success, "success")
     return redirect(url_for("queues.index"))

@@ -8,9 +8,10 @@ from werkzeug.datastructures import MultiDict
 
 from app.models import ExportStatus
 from app.security import staff_required
-from app.services import reports
+from app.services import reports, transaction
 from app.services.errors import DomainError
 from app.services.ticket_filters import parse_filters
+from app.views.errors import flash_refusal
 from app.views.forms import query_number
 
 bp = Blueprint("reports", __name__)
@@ -42,13 +43,19 @@ def request_export():
         filters = parse_filters(MultiDict(parse_qsl(query)), current_user.tenant_id)
         reports.request_export(current_user, filters)
     except DomainError as error:
-        flash(error.message, "error")
+        flash_refusal(error.message)
         return redirect(url_for("tickets.index") + (f"?{query}" if query else ""))
+    # Start at once, once the export is committed (the runner, on RQ or a thread, must find it);
+    # the 15-minute schedule only catches what this missed (worker down...).
+    transaction.after_commit(_start_export)
+    return redirect(url_for("reports.index"))
+
+
+def _start_export() -> None:
+    """Run when the request commits, before its session cookie is written: the flash still goes out."""
     from app.jobs.runner import submit
 
-    # Start at once; the 15-minute schedule only catches what this missed (worker down...).
-    submission = submit("report_export_runner", trigger="enqueue")
-    if submission.fell_back:
+    if submit("report_export_runner", trigger="enqueue").fell_back:
         flash(
             "Exportação pedida. A fila de tarefas (Redis) não respondeu, então este servidor gera o "
             "arquivo; ele aparece aqui quando estiver pronto.",
@@ -56,7 +63,6 @@ def request_export():
         )
     else:
         flash("Exportação pedida. O arquivo aparece aqui quando estiver pronto.", "success")
-    return redirect(url_for("reports.index"))
 
 
 @bp.get("/relatorios/<int:export_id>/arquivo")

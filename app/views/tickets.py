@@ -36,6 +36,7 @@ from app.services.ticket_filters import (
     parse_filters,
 )
 from app.views.downloads import send_attachment
+from app.views.errors import flash_refusal
 from app.views.forms import uploaded_files
 from app.views.template_helpers import is_fragment_request
 
@@ -145,7 +146,7 @@ def create_view():
     try:
         view = saved_views.create_view(current_user, request.form.get("name", ""), _filter_fields_of_form())
     except DomainError as error:
-        flash(error.message, "error")
+        flash_refusal(error.message)
         return _views_panel(422) if is_fragment_request() else _back_to_list(request.form.get("query", ""))
     flash(f"Visão “{view.name}” criada.", "success")
     return _views_panel() if is_fragment_request() else _back_to_list(view.query)
@@ -159,7 +160,7 @@ def rename_view(view_id: int):
         flash(f"Visão renomeada para “{view.name}”.", "success")
         status = 200
     except DomainError as error:
-        flash(error.message, "error")
+        flash_refusal(error.message)
         status = error.status
     return _views_panel(status) if is_fragment_request() else _back_to_list("")
 
@@ -182,7 +183,7 @@ def bulk():
         changed = ticket_service.bulk_update(current_user, ids, action, value)
         flash(f"{changed} chamado(s) alterado(s).", "success")
     except DomainError as error:
-        flash(error.message, "error")
+        flash_refusal(error.message)  # a ticket refused: none of them changes
     return _back_to_list(query)
 
 
@@ -218,7 +219,6 @@ def new():
             assignee_id=_optional_int(form.get("assignee_id")),
         )
     except DomainError as error:
-        db.session.rollback()
         return render_template(
             "tickets/new.html", values=form, errors={error.field or "form": error.message}, **_form_choices()
         ), error.status
@@ -326,9 +326,8 @@ def comment(reference: int):
             files,
         )
     except DomainError as error:
-        db.session.rollback()
         if not is_fragment_request():
-            flash(error.message, "error")
+            flash_refusal(error.message)
             return redirect(url_for("tickets.show", reference=reference))
         # Re-render the form with what was typed, so nothing is lost.
         return render_template(

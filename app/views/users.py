@@ -17,6 +17,7 @@ from app.services.errors import DomainError
 from app.services.numbers import record_number
 from app.services.permissions import DEFAULT_PERSONA
 from app.views.account import keep_signed_in
+from app.views.errors import flash_refusal
 
 bp = Blueprint("users", __name__)
 
@@ -80,7 +81,6 @@ def new():
             persona=form.get("persona"),
         )
     except DomainError as error:
-        db.session.rollback()
         return render_template(
             "users/form.html", person=None, values=form, errors={error.field: error.message}, **_choices()
         ), 422
@@ -115,7 +115,6 @@ def edit(user_id: int):
             persona=form.get("persona", ""),  # unset is the default persona, not "unchanged"
         )
     except DomainError as error:
-        db.session.rollback()
         values = {**form, "is_active": form.get("is_active") == "1"}
         return render_template(
             "users/form.html",
@@ -135,7 +134,7 @@ def set_password(user_id: int):
     try:
         user_service.set_password(person, request.form.get("password", ""))
     except DomainError as error:
-        flash(error.message, "error")
+        flash_refusal(error.message)
         return redirect(url_for("users.edit", user_id=person.id))
     if person.id == current_user.id:
         keep_signed_in(current_user)  # the admin's own other sessions end, not this one
@@ -209,7 +208,6 @@ def merge(user_id: int):
             return redirect(url_for("users.edit", user_id=survivor.id))
         preview = merge_service.preview(duplicate, survivor)
     except DomainError as error:
-        db.session.rollback()
         return render_template(
             "users/merge.html", duplicate=duplicate, email=email, preview=None, error=error.message
         ), 422

@@ -187,6 +187,7 @@ def test_an_admin_requiring_the_second_factor_sends_an_agent_to_enrol(
 ):
     secret = two_factor.new_secret()
     two_factor.enable(admin_user, secret, pyotp.TOTP(secret).now())
+    db.session.commit()  # the browser's requests see it
     page = watched
     _sign_in_with_password(page, admin_user.email, PASSWORD)
     page.get_by_label("Código de verificação").fill(pyotp.TOTP(secret).at(time.time() + 30))

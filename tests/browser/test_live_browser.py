@@ -36,6 +36,7 @@ def test_the_list_and_the_ticket_page_follow_anothers_changes(new_page, agent_us
 
     # Ana starts #1 in her browser while Bruno has it open with a half-written comment.
     assign(first, colleague.id, agent_user)
+    db.session.commit()  # the browser's requests see it
     bruno.goto(f"/chamados/{first.reference}")
     editor = bruno.locator("#comment-editor")
     editor.click()
@@ -83,11 +84,13 @@ def test_the_portal_sees_the_public_reply_and_never_the_internal_note(
 ):
     ticket = make_ticket("Monitor piscando", requester=collaborator)
     assign(ticket, agent_user.id, agent_user)
+    db.session.commit()  # the browser's requests see it
     portal = new_page()
     browser_login(portal, collaborator)
     portal.goto(f"/portal/chamados/{ticket.reference}")
     add_comment(ticket, agent_user, "<p>Nota interna: trocar o cabo.</p>", "INTERNAL")
     add_comment(ticket, agent_user, "<p>Vamos trocar o cabo amanhã.</p>", "PUBLIC")
+    db.session.commit()  # the browser's requests see it
     timeline = portal.locator("#timeline")
     expect(timeline).to_contain_text("Vamos trocar o cabo amanhã.", timeout=LIVE)
     expect(timeline).not_to_contain_text("Nota interna")

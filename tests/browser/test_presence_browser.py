@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from app.extensions import db
 from app.models import Role
 from app.services.tickets import assign, change_status
 from tests.conftest import browser_login, make_user
@@ -38,6 +39,7 @@ def test_who_has_a_ticket_open_and_who_is_writing(new_page, tenant, make_ticket)
     ticket = make_ticket("Impressora da recepção")
     other = make_ticket("E-mail não sincroniza")
     assign(ticket, ana.id, ana)
+    db.session.commit()  # the browser's requests see it
 
     his = new_page()
     his.set_viewport_size(DESKTOP)
@@ -73,6 +75,7 @@ def test_who_has_a_ticket_open_and_who_is_writing(new_page, tenant, make_ticket)
     editor.type("Vou trocar o toner")
     expect(box.locator(".presence-typing")).to_have_text("Ana Souza está escrevendo…", timeout=LIVE)
     change_status(ticket, "iniciar", bruno)
+    db.session.commit()  # the browser's requests see it
     expect(his.locator("#ticket-main [data-status]")).to_have_text("Em andamento", timeout=LIVE)
     expect(box).to_contain_text("Também neste chamado: Ana Souza")
     expect(box).to_contain_text("Ana Souza está escrevendo…")

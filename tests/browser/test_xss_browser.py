@@ -118,6 +118,7 @@ def _named_world(tenant, admin_user, register_device):
     tickets.assign(ticket, admin_user.id, admin_user)
     tickets.change_queue(ticket, queue.id, admin_user)  # the timeline names the queue
     tickets.add_comment(ticket, person, f"<p>{escape(PAYLOAD)}</p>")
+    db.session.commit()  # the services flush; the browser's requests see only what is committed
     return {
         "queue": queue.id,
         "empty_queue": empty_queue.id,
@@ -266,6 +267,7 @@ def test_trix_and_htmx_work_under_the_policy(page, tenant, admin_user, queue):
     """A CSP mistake usually shows as a dead editor: Trix's toolbar, its hidden dialogs (its own
     <style>, allowed by hash), typing, and the ticket it sends; htmx's config and indicator CSS."""
     company = companies.create_company(tenant.id, name=PAYLOAD, apelido="xss-empresa")
+    db.session.commit()
     watch = Watch(page)
     browser_login(page, admin_user)
     page.set_viewport_size({"width": 1440, "height": 900})
