@@ -339,7 +339,10 @@ def test_a_staff_cookie_without_origin_is_not_a_staff_socket(app, live_server, a
     socket = WebSocketClient.connect(_url(live_server), headers={"Cookie": f"session={cookie}"})
     try:
         _send(socket, type="ping")
-        assert _next(socket, "error")["code"] == "not_authenticated"
+        try:
+            assert _next(socket, "error")["code"] == "not_authenticated"
+        except ConnectionClosed as closed:  # the close can overtake the error frame under load
+            assert (closed.reason, closed.message) == (4401, "not_authenticated")
     finally:
         socket.close()
 
