@@ -257,7 +257,13 @@ def _seed_devices(tenant) -> list[str]:
 
 
 DEMO_OS = {"name": "Windows 11 Pro", "version": "11", "build": "26100", "arch": "x86_64"}
-DEMO_METRICS = {"cpuPercent": 12.5, "memoryPercent": 48.0, "uptimeSeconds": 7200}
+DEMO_METRICS = {
+    "cpuPercent": 12.5,
+    "memoryPercent": 48.0,
+    "uptimeSeconds": 7200,
+    # The inventory's disk (98 of 256 GB free), as a heartbeat measures it.
+    "disks": [{"mount": "C:", "freePercent": 38.3, "freeBytes": 98_000_000_000}],
+}
 
 
 def _demo_inventory(hostname: str, serial: str, mac: str) -> dict:
