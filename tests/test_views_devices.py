@@ -272,7 +272,7 @@ def test_one_disk_shows_one_free_space_figure_the_freshest(agent_client, app, re
         app,
         auth,
         inventory=sample_inventory(free=20_000_000_000),
-        metrics={"cpuPercent": 5, "disks": [{"mount": "C:", "freePercent": 7.8, "freeBytes": 20_000_000_000}]},
+        metrics={"cpuPercent": 5, "disks": [{"mount": "C:", "freePercent": 7.8, "freeBytes": 20 * 10**9}]},
     )
     html = agent_client.get(page).get_data(as_text=True)
     assert _disk_cells(html) == ["20.0 GB (8%)"]
@@ -286,9 +286,8 @@ def test_several_disks_keep_the_inventory_figures_and_say_the_heartbeat_apart(
     body, auth = register_device()
     inventory = sample_inventory(free=128_000_000_000)
     inventory["disks"].append({"mount": "D:", "fs": "NTFS", "totalBytes": 1_000_000_000_000, "freeBytes": 0})
-    _beat(
-        app, auth, inventory=inventory, metrics={"disks": [{"mount": "C:", "freePercent": 50}, {"mount": "D:"}]}
-    )
+    metrics = {"disks": [{"mount": "C:", "freePercent": 50}, {"mount": "D:"}]}
+    _beat(app, auth, inventory=inventory, metrics=metrics)
     html = agent_client.get(f"/dispositivos/{body['machineId']}").get_data(as_text=True)
     assert _disk_cells(html) == ["128.0 GB (50%)", "0.0 GB (0%)"]
     assert "Espaço livre do inventário, em" in html

@@ -205,7 +205,8 @@ def disk_usage(inventory: dict, inventory_at: datetime | None, latest: FreeSpace
         free = only.total_bytes * latest.percent / 100 if only.total_bytes else None
         rows = [DiskRow(only.mount, only.fs, only.total_bytes, free, latest.percent)]
         return DiskUsage(rows, latest.taken_at, from_heartbeat=True, lowest_now=None)
-    return DiskUsage(rows, inventory_at, from_heartbeat=False, lowest_now=latest if fresher and rows else None)
+    lowest_now = latest if fresher and rows else None
+    return DiskUsage(rows, inventory_at, from_heartbeat=False, lowest_now=lowest_now)
 
 
 def last_seen(machine: Machine) -> datetime | None:

@@ -19,7 +19,11 @@ def test_a_device_with_500_programs_fits_and_puts_alerts_and_tickets_first(
         headers=auth,
         json={
             "inventory": sample_inventory(software=[f"Programa {number:03d}" for number in range(500)]),
-            "metrics": {"cpuPercent": 35, "memoryPercent": 70, "disks": [{"mount": "C:", "freePercent": 4.2}]},
+            "metrics": {
+                "cpuPercent": 35,
+                "memoryPercent": 70,
+                "disks": [{"mount": "C:", "freePercent": 4.2}],
+            },
             "alerts": [{"kind": "disk_low", "severity": "warning", "details": {"mount": "C:", "free": 4.2}}],
         },
     )

@@ -12,6 +12,14 @@ from tests.browser.test_accessibility_browser import axe_violations
 from tests.conftest import browser_login
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+SHORTCUT_TEXTS = (
+    "Próximo / anterior chamado",
+    "Abrir o chamado selecionado",
+    "Ir para a busca",
+    "Responder",
+    "Atribuir o chamado a mim",
+    "Mostrar estes atalhos",
+)
 
 
 def _selected(page):
@@ -133,8 +141,7 @@ def test_question_mark_lists_the_shortcuts_in_portuguese_and_esc_closes(page, ag
         page.keyboard.press("Shift+Slash")  # "?"
         dialog = page.get_by_role("dialog", name="Atalhos do teclado")
         expect(dialog).to_be_visible()
-        for text in ("Próximo / anterior chamado", "Abrir o chamado selecionado", "Ir para a busca", "Responder",
-                     "Atribuir o chamado a mim", "Mostrar estes atalhos"):  # fmt: skip
+        for text in SHORTCUT_TEXTS:
             expect(dialog).to_contain_text(text)
         box = dialog.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= width, box
@@ -193,5 +200,6 @@ def test_the_close_dialog_is_accessible(page, agent_user, make_ticket):
     page.get_by_role("button", name="Encerrar", exact=True).click()
     dialog = page.get_by_role("dialog", name=f"Encerrar chamado #{ticket.reference}")
     expect(dialog).to_be_visible()
-    expect(dialog.get_by_role("textbox", name="Mensagem de encerramento (enviada ao solicitante)")).to_be_visible()
+    message = dialog.get_by_role("textbox", name="Mensagem de encerramento (enviada ao solicitante)")
+    expect(message).to_be_visible()
     assert axe_violations(page) == []

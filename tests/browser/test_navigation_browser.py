@@ -15,7 +15,7 @@ def test_back_and_forward_in_the_list_raise_no_script_error(page, agent_user, ma
     make_ticket("Rede lenta")
     errors = []
     page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-    page.on("console", lambda message: message.type == "error" and errors.append(f"{page.url}: {message.text}"))
+    page.on("console", lambda line: line.type == "error" and errors.append(f"{page.url}: {line.text}"))
     browser_login(page, agent_user)
     page.goto("/chamados?f=1")
     table = page.locator("#ticket-table")
