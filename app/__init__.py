@@ -86,6 +86,11 @@ def _init_extensions(app: Flask) -> None:
 
         with app.app_context():
             install_idle_ping(db.engine, app.config["DATABASE_PING_IDLE_SECONDS"])
+    else:
+        from app.db_sqlite import install_search_fold
+
+        with app.app_context():
+            install_search_fold(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
     sock.init_app(app)

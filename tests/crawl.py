@@ -42,6 +42,7 @@ class CrawlResult:
     statuses: dict[Link, int] = field(default_factory=dict)
     content_types: dict[Link, str] = field(default_factory=dict)
     forms: list[Form] = field(default_factory=list)
+    bodies: dict[Link, str] = field(default_factory=dict)  # every HTML answer, page or fragment
     truncated: bool = False
 
     def server_errors(self) -> list[tuple[str, int]]:
@@ -178,6 +179,7 @@ def crawl(client, start: str = "/") -> CrawlResult:
         body = response.get_data(as_text=True)
         if not (response.content_type or "").startswith("text/html"):
             continue
+        result.bodies[link] = body
         page = parse(body)
         final = response.request.path + (
             f"?{response.request.query_string.decode()}" if response.request.query_string else ""

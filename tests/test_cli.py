@@ -35,6 +35,39 @@ def test_seed_demo_is_idempotent_and_keeps_passwords(app):
     assert authenticate("admin@demo.chamados.local", "trocada-pelo-admin").user is not None
 
 
+def test_every_demo_ticket_is_described_as_its_subject_says(app, demo):
+    """A demo ticket's description is what a requester would write for its subject (not the
+    subject again, nor another ticket's story)."""
+    from app.services.demo import DEMO_CHAT_SUBJECT, SUBJECTS
+
+    tickets = db.session.execute(select(Ticket.subject, Ticket.description_text)).all()
+    assert len(tickets) >= 50
+    for subject, description in tickets:
+        if subject == DEMO_CHAT_SUBJECT:
+            assert description.startswith(subject)
+            continue
+        assert description == SUBJECTS[subject], subject
+        assert description != subject and len(description) > len(subject) / 2
+    # Every subject's story names what the subject is about.
+    keywords = {
+        "Impressora não imprime": "impressora",
+        "Sem acesso ao e-mail": "e-mail",
+        "Computador lento ao iniciar": "computador",
+        "Wi-Fi caindo na recepção": "internet sem fio",
+        "Instalar certificado digital": "certificado digital",
+        "Erro ao abrir o sistema fiscal": "sistema fiscal",
+        "Trocar senha do usuário": "senha",
+        "Backup não concluído": "backup",
+        "Monitor sem imagem": "monitor",
+        "VPN não conecta": "vpn",
+        "Atualização do Windows travada": "windows",
+        "Scanner não aparece na rede": "scanner",
+    }
+    assert set(keywords) == set(SUBJECTS)
+    for subject, keyword in keywords.items():
+        assert keyword in SUBJECTS[subject].lower(), subject
+
+
 def test_queues_ensure_creates_chamados_for_every_tenant(app, tenant, other_tenant):
     result = app.test_cli_runner().invoke(args=["queues", "ensure"])
     assert result.exit_code == 0 and "2 tenant(s)" in result.output

@@ -5,7 +5,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
-from app.models import Company, Queue, Role, TicketPriority, TicketStatus
+from app.models import Company, Queue, Role, Ticket, TicketPriority, TicketStatus
 from app.services.ticket_filters import (
     COUNT_CAP,
     MAX_PAGE_SIZE,
@@ -67,6 +67,66 @@ def test_postgres_search_is_accent_insensitive_and_stemmed(agent_user, make_tick
     assert _refs(agent_user, {"q": "atualizacao"}) == [ticket.reference]
     assert _refs(agent_user, {"q": "windows travado"}) == [ticket.reference]
     assert _refs(agent_user, {"q": "nao inicia"}) == [ticket.reference]
+
+
+def test_search_fold_removes_accents_and_case():
+    from app.db_sqlite import search_fold
+
+    assert search_fold("Atualização") == "atualizacao"
+    assert search_fold("NÃO INICIA, JOSÉ") == "nao inicia, jose"
+    assert search_fold("Straße") == "strasse"
+    assert search_fold(None) is None
+
+
+def test_search_ignores_accents_and_case_on_every_database(agent_user, make_ticket):
+    """SQLite (search_fold) finds what PostgreSQL (unaccent in chamados_pt) finds."""
+    update = make_ticket(
+        "Atualização do Windows travada", description_html="<p>Não inicia após o reinício</p>"
+    )
+    plain = make_ticket("Atualizacao de antivirus", description_html="<p>sem acento</p>")
+    make_ticket("Outro assunto", description_html="<p>Nada a ver</p>")
+    both = sorted([update.reference, plain.reference])
+    assert sorted(_refs(agent_user, {"q": "atualizacao"})) == both
+    assert sorted(_refs(agent_user, {"q": "Atualização"})) == both
+    assert sorted(_refs(agent_user, {"q": "ATUALIZAÇÃO"})) == both
+    assert _refs(agent_user, {"q": "nao inicia"}) == [update.reference]
+    assert _refs(agent_user, {"q": "NÃO INICIA"}) == [update.reference]
+    assert _refs(agent_user, {"q": "antivírus"}) == [plain.reference]
+
+
+def test_search_through_the_list_page_ignores_accents(agent_client, make_ticket):
+    ticket = make_ticket("Atualização do sistema de caixa")
+    make_ticket("Impressora sem tinta")
+    page = agent_client.get("/chamados?f=1&q=atualizacao").get_data(as_text=True)
+    assert "Atualização do sistema de caixa" in page
+    assert "Impressora sem tinta" not in page
+    assert f"#{ticket.reference}" in page
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="LIKE's wildcards are SQLite's side of the search")
+def test_sqlite_search_takes_percent_and_underscore_as_typed(agent_user, make_ticket):
+    discount = make_ticket("Desconto de 50% no sistema")
+    make_ticket("Desconto de 5000 no sistema")
+    underscore = make_ticket("Pasta rede_financeiro sumiu")
+    make_ticket("Pasta redeXfinanceiro sumiu")
+    assert _refs(agent_user, {"q": "50%"}) == [discount.reference]
+    assert _refs(agent_user, {"q": "rede_financeiro"}) == [underscore.reference]
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="the GIN index is PostgreSQL's")
+def test_postgres_search_still_uses_its_gin_index(agent_user, make_ticket):
+    from sqlalchemy import text
+
+    from app.services.ticket_filters import filtered_query
+
+    make_ticket("Atualização do Windows travada")
+    filters = parse_filters(MultiDict({"q": "atualizacao"}), agent_user.tenant_id)
+    statement = filtered_query(agent_user, filters, TZ).with_only_columns(Ticket.id)
+    compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+    db.session.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(db.session.scalars(text(f"EXPLAIN {compiled}")))
+    db.session.rollback()
+    assert "ix_tickets_search" in plan, plan
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ def seed(admin_user, agent_user):
 def test_admins_see_the_log_newest_first(admin_client, admin_user, agent_user):
     seed(admin_user, agent_user)
     page = admin_client.get("/admin/auditoria").get_data(as_text=True)
-    assert "Auditoria" in page and "Empresa alterada" in page and "name: Antiga → Nova" in page
+    assert "Auditoria" in page and "Empresa alterada" in page and "nome: Antiga → Nova" in page
     table = page[page.index('id="audit-table"') :]
     assert table.index("Login recusado") < table.index("Empresa alterada")
 
@@ -67,3 +67,28 @@ def test_csv_export_streams_the_filtered_log(admin_client, admin_user, agent_use
     db.session.commit()
     typed = admin_client.get("/admin/auditoria.csv?acao=login.falha", buffered=True).get_data(as_text=True)
     assert ";'=1+1;" in typed and ";=1+1;" not in typed
+
+
+def test_changes_read_in_portuguese_without_python_values(admin_client, admin_user, agent_user, app):
+    """A failed sign-in, a deactivated person, lists: never None, True, False or a list's repr."""
+    from tests.conftest import login
+
+    login(app.test_client(), agent_user.email, "senha-errada")
+    audit.record(
+        "usuário.alterar",
+        actor=admin_user,
+        target=agent_user,
+        target_type="usuário",
+        target_label=agent_user.email,
+        changes={"is_active": [True, False], "role": ["agent", "admin"], "mac_addresses": [[], ["AA", "BB"]]},
+    )
+    db.session.commit()
+    page = admin_client.get("/admin/auditoria").get_data(as_text=True)
+    table = page[page.index('id="audit-table"') :]
+    assert "motivo: — → senha inválida" in table
+    assert "ativo: sim → não" in table and "papel: Agente → Administrador" in table
+    assert "endereços MAC: — → AA, BB" in table
+    for python in ("None", "True", "False", "['"):
+        assert python not in table
+    csv = admin_client.get("/admin/auditoria.csv", buffered=True).get_data(as_text=True)
+    assert "motivo: — → senha inválida" in csv and "None" not in csv

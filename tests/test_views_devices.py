@@ -209,3 +209,86 @@ def test_a_too_long_device_name_comes_back_with_what_was_typed(agent_client, reg
     assert answer.status_code == 422 and "Nome de exibição: até 120 caracteres." in html
     assert f'value="{typed}"' in html and "anotado</textarea>" in html
     assert db.session.get(Machine, body["machineId"]).display_name is None
+
+
+def _beat(app, auth, **body):
+    response = app.test_client().post("/api/machines/heartbeat", headers=auth, json=body)
+    assert response.status_code == 200, response.get_json()
+
+
+def test_device_page_shows_alerts_and_tickets_first_and_programs_in_a_box(
+    agent_client, app, register_device, make_ticket
+):
+    body, auth = register_device()
+    programs = [f"Programa {number:03d}" for number in range(500)]
+    _beat(
+        app,
+        auth,
+        inventory=sample_inventory(software=programs),
+        metrics={"cpuPercent": 40, "memoryPercent": 60},
+        alerts=[{"kind": "disk_low", "severity": "warning", "details": {"mount": "C:", "free": 4}}],
+    )
+    make_ticket("Impressora do caixa", machine_id=body["machineId"])
+    html = agent_client.get(f"/dispositivos/{body['machineId']}").get_data(as_text=True)
+    order = [html.index(f'id="{part}"') for part in ("alerts", "device-tickets", "description", "inventory")]
+    assert order == sorted(order), order
+    assert "Pouco espaço em disco" in html and "Impressora do caixa" in html
+    box = html[html.index('class="software-scroll"') :]
+    assert 'tabindex="0"' in box[:200] and 'aria-label="Programas instalados"' in box[:200]
+    assert box.count("<tr><td>Programa ") == 500 and "500 de 500 programas" in html
+    search = agent_client.get(
+        f"/dispositivos/{body['machineId']}?software=programa 49",
+        headers={"HX-Request": "true", "HX-Target": "software-table"},
+    ).get_data(as_text=True)
+    assert "10 de 500 programas" in search and 'class="software-scroll"' in search
+
+
+def test_one_sample_is_no_chart_yet(agent_client, app, register_device):
+    body, auth = register_device()
+    page = f"/dispositivos/{body['machineId']}"
+    assert "Sem métricas nas últimas 24 horas." in agent_client.get(page).get_data(as_text=True)
+    _beat(app, auth, metrics={"cpuPercent": 40.4, "memoryPercent": 61.6})
+    html = agent_client.get(page).get_data(as_text=True)
+    assert "Ainda sem dados suficientes para o gráfico: uma amostra até agora." in html
+    assert "CPU 40%" in html and "memória 62%" in html
+    assert "<polyline" not in html and "<svg" not in html
+
+
+def _disk_cells(html):
+    table = html[html.index('id="disk-table"') : html.index("</table>", html.index('id="disk-table"'))]
+    return re.findall(r"<td>([^<]*)</td></tr>", table)
+
+
+def test_one_disk_shows_one_free_space_figure_the_freshest(agent_client, app, register_device):
+    body, auth = register_device()
+    page = f"/dispositivos/{body['machineId']}"
+    _beat(app, auth, inventory=sample_inventory(free=50_000_000_000))
+    html = agent_client.get(page).get_data(as_text=True)
+    assert _disk_cells(html) == ["50.0 GB (20%)"] and "Espaço livre do inventário, em" in html
+
+    # The disk fills up: the inventory is not stored again (free space is no inventory change),
+    # the heartbeat says it. One figure, the heartbeat's, and where it came from.
+    _beat(
+        app,
+        auth,
+        inventory=sample_inventory(free=20_000_000_000),
+        metrics={"cpuPercent": 5, "disks": [{"mount": "C:", "freePercent": 7.8, "freeBytes": 20 * 10**9}]},
+    )
+    html = agent_client.get(page).get_data(as_text=True)
+    assert _disk_cells(html) == ["20.0 GB (8%)"]
+    assert "Espaço livre informado pelo último heartbeat, em" in html
+    assert "50.0 GB" not in html and "Menor espaço livre" not in html
+
+
+def test_several_disks_keep_the_inventory_figures_and_say_the_heartbeat_apart(
+    agent_client, app, register_device
+):
+    body, auth = register_device()
+    inventory = sample_inventory(free=128_000_000_000)
+    inventory["disks"].append({"mount": "D:", "fs": "NTFS", "totalBytes": 1_000_000_000_000, "freeBytes": 0})
+    metrics = {"disks": [{"mount": "C:", "freePercent": 50}, {"mount": "D:"}]}
+    _beat(app, auth, inventory=inventory, metrics=metrics)
+    html = agent_client.get(f"/dispositivos/{body['machineId']}").get_data(as_text=True)
+    assert _disk_cells(html) == ["128.0 GB (50%)", "0.0 GB (0%)"]
+    assert "Espaço livre do inventário, em" in html
+    assert "informa 50% livres no disco mais cheio" in html

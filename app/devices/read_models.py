@@ -113,7 +113,18 @@ def chart_points(machine_id: int, hours: int = 24, width: int = 600, height: int
             coords.append(f"{x:.1f},{y:.1f}")
         return " ".join(coords)
 
-    return {"cpu": points(1), "memory": points(2), "count": len(samples), "width": width, "height": height}
+    cpu, memory = points(1), points(2)
+    latest = samples[-1] if samples else None
+    return {
+        "cpu": cpu,
+        "memory": memory,
+        "count": len(samples),
+        # A line needs two points: with fewer the page says so (and shows the one sample).
+        "drawable": max(len(cpu.split()), len(memory.split())) >= 2,
+        "latest": {"cpu": latest[1], "memory": latest[2], "at": latest[0]} if latest else None,
+        "width": width,
+        "height": height,
+    }
 
 
 def device_detail(machine: Machine) -> dict:
@@ -132,13 +143,70 @@ def device_detail(machine: Machine) -> dict:
         .order_by(MachineToken.id.desc())
         .limit(20)
     ).all()
-    latest_free = db.session.scalar(
-        select(MetricSample.disk_free_percent)
+    latest = db.session.execute(
+        select(MetricSample.taken_at, MetricSample.disk_free_percent)
         .where(MetricSample.machine_id == machine.id)
         .order_by(MetricSample.taken_at.desc())
         .limit(1)
-    )
-    return {"alerts": alerts, "tickets": tickets, "tokens": tokens, "latest_free": latest_free}
+    ).first()
+    return {
+        "alerts": alerts,
+        "tickets": tickets,
+        "tokens": tokens,
+        "latest_free": FreeSpaceSample(latest[0], latest[1]) if latest and latest[1] is not None else None,
+    }
+
+
+@dataclass(frozen=True)
+class FreeSpaceSample:
+    """What the newest heartbeat said of the disks: the free share of the fullest one."""
+
+    taken_at: datetime
+    percent: float
+
+
+@dataclass(frozen=True)
+class DiskRow:
+    mount: str
+    fs: str
+    total_bytes: int | None
+    free_bytes: float | None
+    free_percent: float | None
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    """The disks table: one free-space figure per disk, and when and where it was measured.
+
+    Two sources say how full a disk is. The inventory carries each disk's free space as it was
+    when the inventory was stored, and a new one is stored only when something else changes
+    (free space is left out of its hash: app/devices/inventory.py, VOLATILE_DISK_KEYS), so it
+    grows stale. A heartbeat's metric sample is fresh, but keeps only the free share of the
+    fullest disk. With one disk that is its figure, and it replaces the inventory's; with more,
+    each disk keeps the inventory's and the heartbeat's lowest share is said apart, with its time.
+    """
+
+    rows: list[DiskRow]
+    measured_at: datetime | None
+    from_heartbeat: bool
+    lowest_now: FreeSpaceSample | None  # several disks: the heartbeat's figure, said apart
+
+
+def disk_usage(inventory: dict, inventory_at: datetime | None, latest: FreeSpaceSample | None) -> DiskUsage:
+    disks = [disk for disk in inventory.get("disks") or [] if isinstance(disk, dict)]
+    rows = []
+    for disk in disks:
+        total, free = disk.get("totalBytes"), disk.get("freeBytes")
+        percent = 100 * free / total if free is not None and total else None
+        rows.append(DiskRow(str(disk.get("mount") or "—"), disk.get("fs") or "—", total, free, percent))
+    fresher = latest is not None and (inventory_at is None or latest.taken_at >= inventory_at)
+    if fresher and len(rows) == 1:
+        only = rows[0]
+        free = only.total_bytes * latest.percent / 100 if only.total_bytes else None
+        rows = [DiskRow(only.mount, only.fs, only.total_bytes, free, latest.percent)]
+        return DiskUsage(rows, latest.taken_at, from_heartbeat=True, lowest_now=None)
+    lowest_now = latest if fresher and rows else None
+    return DiskUsage(rows, inventory_at, from_heartbeat=False, lowest_now=lowest_now)
 
 
 def last_seen(machine: Machine) -> datetime | None:

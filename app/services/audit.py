@@ -29,9 +29,13 @@ from app.models import (
     Company,
     Machine,
     MachineLink,
+    Persona,
     Queue,
+    Role,
     Tenant,
     UsbPolicy,
+    UsbPolicyMode,
+    UsbPolicyStatus,
     User,
 )
 from app.models.types import utcnow
@@ -124,6 +128,8 @@ def _jsonable(value):
         return value.isoformat()
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, list | tuple):  # serial numbers, MAC addresses: a list, not its repr
+        return [_jsonable(item) for item in value]
     return str(value)
 
 
@@ -309,8 +315,70 @@ def action_choices() -> list[str]:
     return sorted(set(used) | {"login.sucesso", "login.falha"})
 
 
+# How a changed field is named on the page and in the CSV (a field not listed keeps its key).
+FIELD_LABELS = {
+    "name": "nome",
+    "email": "e-mail",
+    "role": "papel",
+    "company_id": "empresa",
+    "persona": "persona",
+    "password_hash": "senha",
+    "is_active": "ativo",
+    "provisioning_code": "código de provisionamento",
+    "cnpj": "CNPJ",
+    "display_name": "nome de exibição",
+    "notes": "observações",
+    "fingerprint": "impressão digital",
+    "serial_numbers": "números de série",
+    "mac_addresses": "endereços MAC",
+    "os_name": "sistema",
+    "os_version": "versão do sistema",
+    "os_build": "build do sistema",
+    "os_arch": "arquitetura",
+    "source": "origem",
+    "assigned_user_id": "usuário vinculado",
+    "machine_id": "dispositivo",
+    "user_id": "usuário",
+    "mode": "modo",
+    "status": "situação",
+    "message": "mensagem",
+    "requested_by_id": "pedido por",
+    "requested_at": "pedido em",
+    "acknowledged_at": "confirmado em",
+    "key": "chave",
+    "timezone": "fuso horário",
+    "inventory_username": "usuário do inventário",
+    "inventory_password_hash": "senha do inventário",
+    "tokens_revogados": "tokens revogados",
+}
+# Stored enum values, in the words the pages use for them.
+VALUE_LABELS = {
+    "role": {role.value: role.label for role in Role},
+    "persona": {persona.value: persona.label for persona in Persona},
+    "mode": {mode.value: mode.label for mode in UsbPolicyMode},
+    "status": {status.value: status.label for status in UsbPolicyStatus},
+}
+EMPTY_VALUE = "—"
+
+
+def format_value(field: str, value) -> str:
+    """A stored before/after value as a person reads it: never None, True or False."""
+    if value is None or value == "" or value == []:
+        return EMPTY_VALUE
+    if isinstance(value, bool):
+        return "sim" if value else "não"
+    if isinstance(value, list):
+        return ", ".join(format_value(field, item) for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {format_value(key, item)}" for key, item in value.items())
+    return VALUE_LABELS.get(field, {}).get(value, str(value))
+
+
 def format_changes(changes: dict) -> str:
-    return "; ".join(f"{field}: {before!s} → {after!s}" for field, (before, after) in sorted(changes.items()))
+    return "; ".join(
+        f"{FIELD_LABELS.get(field, field)}: {format_value(field, before)} → {format_value(field, after)}"
+        for field, (before, after) in sorted(changes.items())
+    )
 
 
 CSV_HEADER = ["Data/hora", "Responsável", "Ação", "Alvo", "Identificador", "Alterações", "IP"]

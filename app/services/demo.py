@@ -75,20 +75,28 @@ COMPANIES = (
         ),
     ),
 )
-SUBJECTS = (
-    "Impressora não imprime",
-    "Sem acesso ao e-mail",
-    "Computador lento ao iniciar",
-    "Wi-Fi caindo na recepção",
-    "Instalar certificado digital",
-    "Erro ao abrir o sistema fiscal",
-    "Trocar senha do usuário",
-    "Backup não concluído",
-    "Monitor sem imagem",
-    "VPN não conecta",
-    "Atualização do Windows travada",
-    "Scanner não aparece na rede",
-)
+# Each demo subject with a description a requester would write for it.
+SUBJECTS = {
+    "Impressora não imprime": "A impressora do escritório recebe os documentos, mas não imprime nada. "
+    "Já desliguei e liguei de novo.",
+    "Sem acesso ao e-mail": "Desde hoje de manhã o e-mail pede a senha e não aceita. "
+    "Não consigo ler nem enviar mensagens.",
+    "Computador lento ao iniciar": "O computador demora mais de dez minutos para ligar e abrir os programas.",
+    "Wi-Fi caindo na recepção": "A internet sem fio da recepção cai várias vezes por hora. "
+    "No escritório funciona normalmente.",
+    "Instalar certificado digital": "Preciso do certificado digital A1 da empresa instalado neste "
+    "computador para emitir notas. O arquivo e a senha estão comigo.",
+    "Erro ao abrir o sistema fiscal": "O sistema fiscal mostra uma mensagem de erro ao abrir e fecha "
+    "em seguida.",
+    "Trocar senha do usuário": "Esqueci a senha do meu usuário do computador. Podem criar uma nova?",
+    "Backup não concluído": "O aviso do backup diz que a cópia de ontem à noite não terminou.",
+    "Monitor sem imagem": "O monitor liga (a luz acende), mas fica sem imagem.",
+    "VPN não conecta": "Em casa a VPN da empresa não conecta: fica em “conectando” e desiste.",
+    "Atualização do Windows travada": "O Windows está travado em “Trabalhando nas atualizações” "
+    "desde o fim do expediente.",
+    "Scanner não aparece na rede": "O scanner da recepção não aparece mais na lista de dispositivos "
+    "da rede para digitalizar.",
+}
 
 
 @dataclass
@@ -246,7 +254,13 @@ def _seed_devices(tenant) -> list[str]:
 
 
 DEMO_OS = {"name": "Windows 11 Pro", "version": "11", "build": "26100", "arch": "x86_64"}
-DEMO_METRICS = {"cpuPercent": 12.5, "memoryPercent": 48.0, "uptimeSeconds": 7200}
+DEMO_METRICS = {
+    "cpuPercent": 12.5,
+    "memoryPercent": 48.0,
+    "uptimeSeconds": 7200,
+    # The inventory's disk (98 of 256 GB free), as a heartbeat measures it.
+    "disks": [{"mount": "C:", "freePercent": 38.3, "freeBytes": 98_000_000_000}],
+}
 
 
 def _demo_inventory(hostname: str, serial: str, mac: str) -> dict:
@@ -290,12 +304,12 @@ def _seed_tickets(tenant, queues, agents, collaborators) -> None:
         requester = rng.choice(collaborators)
         status = statuses[index % len(statuses)]
         created = now - timedelta(days=rng.uniform(0, 30), minutes=rng.randint(0, 600))
-        subject = rng.choice(SUBJECTS)
+        subject = rng.choice(list(SUBJECTS))
         ticket = create_ticket(
             tenant_id=tenant.id,
             requester=requester,
             subject=subject,
-            description_html=f"<p>{subject}. Pode verificar, por favor?</p>",
+            description_html=f"<p>{SUBJECTS[subject]}</p>",
             queue_id=rng.choice(queues).id if index % 3 else None,
             priority=rng.choice(list(TicketPriority)),
         )

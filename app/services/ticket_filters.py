@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, or_, select, text, tuple_
 from sqlalchemy.orm import joinedload, load_only
 
+from app.db_sqlite import FOLD_FUNCTION, search_fold
 from app.extensions import db
 from app.models import STAFF_ROLES, Company, Queue, Ticket, TicketPriority, TicketStatus, User
 from app.services.errors import DomainError
@@ -172,6 +173,11 @@ def _day_start(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
 
 
+def _like_escaped(term: str) -> str:
+    """A term matched as typed: its % and _ are letters, not LIKE's wildcards."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _text_condition(term: str):
     reference = term.lstrip("#")
     by_reference = Ticket.reference == int(reference) if reference.isdigit() else None
@@ -179,10 +185,12 @@ def _text_condition(term: str):
         matches = text(f"{SEARCH_VECTOR_SQL} @@ websearch_to_tsquery('chamados_pt', :term)").bindparams(
             term=term
         )
-    else:  # SQLite: a plain case-insensitive substring match
-        pattern = f"%{term.lower()}%"
+    else:  # SQLite: a substring match ignoring case and accents, as PostgreSQL's search does
+        pattern = "%" + _like_escaped(search_fold(term)) + "%"
+        fold = getattr(func, FOLD_FUNCTION)
         matches = or_(
-            func.lower(Ticket.subject).like(pattern), func.lower(Ticket.description_text).like(pattern)
+            fold(Ticket.subject).like(pattern, escape="\\"),
+            fold(Ticket.description_text).like(pattern, escape="\\"),
         )
     return or_(by_reference, matches) if by_reference is not None else matches
 

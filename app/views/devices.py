@@ -131,6 +131,9 @@ def _page_context(machine: Machine, **extra) -> dict:
         **read_models.device_detail(machine),
         **extra,
     }
+    context["disks"] = read_models.disk_usage(
+        inventory, snapshot.created_at if snapshot else None, context["latest_free"]
+    )
     return context
 
 
