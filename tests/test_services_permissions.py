@@ -84,6 +84,7 @@ Y, N = True, False
 WITHOUT_TARGET = {
     "staff.pages": (Y, Y, Y, N, N, N),
     "portal.pages": (N, N, N, Y, Y, Y),
+    "portal.company_tickets": (N, N, N, N, Y, N),
     "admin.companies": (Y, N, N, N, N, N),
     "admin.users": (Y, N, N, N, N, N),
     "admin.queues": (Y, N, N, N, N, N),

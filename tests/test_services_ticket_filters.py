@@ -11,6 +11,7 @@ from app.services.ticket_filters import (
     MAX_PAGE_SIZE,
     FilterError,
     count_tickets,
+    filter_chips,
     list_tickets,
     parse_filters,
 )
@@ -201,6 +202,79 @@ def test_keyset_pages_cover_every_ticket_once_even_with_ties(agent_user, make_ti
             break
         cursor = page.next_cursor
     assert sorted(seen) == sorted(t.reference for t in tickets) and len(seen) == 23
+
+
+@pytest.mark.parametrize("sort", ["criado", "prioridade"])
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_previous_pages_read_backwards_are_the_pages_read_forwards(agent_user, make_ticket, sort, direction):
+    same_moment = datetime(2026, 5, 1, 9, tzinfo=UTC)
+    tickets = [make_ticket(f"T{i}", priority=list(TicketPriority)[i % 3]) for i in range(12)]
+    for ticket in tickets[:6]:  # ties: only the id orders them
+        ticket.created_at = same_moment
+    db.session.commit()
+    filters = parse_filters(
+        MultiDict({"ordem": sort, "direcao": direction, "por_pagina": "5"}), agent_user.tenant_id
+    )
+    forwards, cursor = [], None
+    while True:
+        page = list_tickets(agent_user, filters, cursor, TZ)
+        forwards.append(page)
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert [len(page.tickets) for page in forwards] == [5, 5, 2]
+    assert forwards[0].previous_cursor is None and all(page.previous_cursor for page in forwards[1:])
+    # From the last page back to the first, through each page's previous_cursor.
+    page = forwards[-1]
+    for expected in reversed(forwards[:-1]):
+        page = list_tickets(agent_user, filters, None, TZ, before=page.previous_cursor)
+        assert [t.reference for t in page.tickets] == [t.reference for t in expected.tickets]
+        assert page.next_cursor == expected.next_cursor
+    assert page.previous_cursor is None  # back at the first page
+
+
+def test_a_previous_page_that_reaches_the_start_is_the_whole_first_page(agent_user, make_ticket):
+    tickets = [make_ticket(f"T{i}") for i in range(8)]
+    filters = parse_filters(MultiDict({"por_pagina": "5", "ordem": "referencia"}), agent_user.tenant_id)
+    first = list_tickets(agent_user, filters, None, TZ)
+    # Before the first page's last row there are only four rows: "back" from there is the first page.
+    started_late = list_tickets(agent_user, filters, None, TZ, before=first.next_cursor)
+    assert started_late.previous_cursor is None
+    newest = sorted((t.reference for t in tickets), reverse=True)[:5]
+    assert [t.reference for t in started_late.tickets] == newest
+
+
+def test_filter_chips_name_each_filter_and_drop_only_it(tenant, company, agent_user, queue):
+    args = MultiDict(
+        [
+            ("status", "PENDING"),
+            ("status", "PAUSED"),
+            ("prioridade", "URGENT"),
+            ("fila", str(queue.id)),
+            ("empresa", str(company.id)),
+            ("responsavel", "nenhum"),
+            ("q", "impressora"),
+            ("de", "2026-05-01"),
+            ("ordem", "atualizado"),
+        ]
+    )
+    filters = parse_filters(args, tenant.id)
+    chips = filter_chips(filters, [queue], [company], [])
+    assert [chip.label for chip in chips] == [
+        "Status: Pendente",
+        "Status: Pausado",
+        "Prioridade: Urgente",
+        f"Fila: {queue.name}",
+        "Empresa: paoquente",
+        "Responsável: Sem responsável",
+        "Busca: “impressora”",
+        "Criado de: 01/05/2026",
+    ]
+    without_pending = parse_qsl(chips[0].query)
+    assert ("status", "PENDING") not in without_pending and ("status", "PAUSED") in without_pending
+    assert ("ordem", "atualizado") in without_pending  # the sort is not a filter: it stays
+    assert len(without_pending) == len(filters.to_params()) - 1
+    assert filter_chips(parse_filters(MultiDict({"ordem": "atualizado"}), tenant.id)) == []
 
 
 def test_a_forged_cursor_is_a_400(agent_user):

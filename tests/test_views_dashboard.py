@@ -1,3 +1,5 @@
+import re
+
 from app.models import TicketStatus
 
 
@@ -18,3 +20,12 @@ def test_latest_fragment_refreshes_alone(agent_client, make_ticket):
     response = agent_client.get("/painel/ultimos", headers={"HX-Request": "true"})
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html and "Novo chamado chegou" in html
+
+
+def test_each_status_card_has_its_colour_and_a_space_before_its_number(agent_client, make_ticket):
+    make_ticket("Em andamento", status=TicketStatus.IN_PROGRESS)
+    html = agent_client.get("/").get_data(as_text=True)
+    card = re.search(r'<a class="counter counter-in_progress"[^>]*>(.*?)</a>', html, re.S).group(1)
+    badge = '<span class="badge badge-blue" data-status="IN_PROGRESS">Em andamento</span>'
+    assert f"{badge} <strong>1</strong>" in card
+    assert 'class="counter counter-pending"' in html and 'class="counter counter-paused"' in html

@@ -35,6 +35,17 @@ def test_health_page_for_staff_is_in_portuguese(agent_client):
     assert "Saúde do sistema" in html and "Banco de dados" in html and "Operacional" in html
 
 
+def test_health_page_shows_heartbeat_times_in_local_time(agent_client, monkeypatch):
+    from app.views import health
+
+    beat = "2026-05-01T12:30:45+00:00"
+    monkeypatch.setattr(
+        health, "check_queue", lambda: {"status": "ok", "mode": "in_process", "scheduler_last_beat": beat}
+    )
+    html = agent_client.get("/admin/saude").get_data(as_text=True)
+    assert "01/05/2026 09:30:45" in html and beat not in html  # America/Sao_Paulo, not ISO
+
+
 def test_login_still_works_when_redis_is_down(make_app, agent_user):
     from tests.conftest import login
 

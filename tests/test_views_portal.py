@@ -57,6 +57,20 @@ def test_company_manager_persona_sees_the_company_tickets(app, make_ticket, tena
     assert "De outra empresa" not in html
 
 
+def test_the_menu_names_the_list_the_portal_shows(app, collaborator_client, tenant, company):
+    def menu(client, path="/portal/chamados/novo"):
+        html = client.get(path).get_data(as_text=True)
+        return html[html.index('<nav class="mainnav"') : html.index("</nav>")]
+
+    own = menu(collaborator_client)
+    assert "Meus chamados" in own and "Chamados da empresa" not in own
+    manager = make_user(tenant, Role.COLLABORATOR, email="gerente@paoquente.test", company=company)
+    manager.persona = Persona.MANAGER
+    db.session.commit()
+    as_manager = logged_in_client(app, manager)
+    assert "Chamados da empresa" in menu(as_manager) and "Meus chamados" not in menu(as_manager)
+
+
 def test_collaborator_opens_a_ticket_with_an_attachment(collaborator_client, collaborator, queue):
     response = collaborator_client.post(
         "/portal/chamados/novo",

@@ -6,7 +6,7 @@ from app.extensions import db
 from app.models import Comment, Role, Ticket, TicketStatus
 from app.services import saved_views, tenancy
 from app.services.tickets import create_ticket
-from tests.conftest import make_user
+from tests.conftest import logged_in_client, make_user
 
 HTMX = {"HX-Request": "true"}
 TABLE = {**HTMX, "HX-Target": "ticket-results"}
@@ -78,6 +78,91 @@ def test_page_size_is_clamped_and_next_page_link_works(agent_client, tenant, col
     second = agent_client.get(next_url.replace("&amp;", "&")).get_data(as_text=True)
     assert len(_rows(second)) == 5 and "Primeira página" in second
     assert not set(_rows(first)) & set(_rows(second))
+
+
+def test_pages_go_forwards_and_back_with_their_number(agent_client, tenant, collaborator):
+    for i in range(12):
+        create_ticket(tenant_id=tenant.id, requester=collaborator, subject=f"T{i}")
+    db.session.commit()
+    first = agent_client.get("/chamados?f=1&por_pagina=5").get_data(as_text=True)
+    assert "Página 1" in first and 'rel="prev"' not in first and "Primeira página" not in first
+
+    def follow(html, rel):
+        url = re.search(rf'href="([^"]+)"[^>]* rel="{rel}"', html).group(1).replace("&amp;", "&")
+        return url, agent_client.get(url).get_data(as_text=True)
+
+    second_url, second = follow(first, "next")
+    assert "pagina=2" in second_url and "Página 2" in second
+    _, third = follow(second, "next")
+    assert "Página 3" in third and len(_rows(third)) == 2 and 'rel="next"' not in third
+    back_url, back = follow(third, "prev")
+    assert "antes=" in back_url and "Página 2" in back and _rows(back) == _rows(second)
+    _, start = follow(back, "prev")
+    assert "Página 1" in start and _rows(start) == _rows(first) and 'rel="prev"' not in start
+    # htmx gets the same page, and the address bar keeps where it is.
+    fragment = agent_client.get(back_url, headers=TABLE)
+    assert _rows(fragment.get_data(as_text=True)) == _rows(second)
+    assert fragment.headers["HX-Push-Url"] == back_url
+
+
+def test_active_filters_show_as_chips_that_each_remove_their_filter(agent_client, make_ticket, agent_user):
+    make_ticket("Pendente urgente", priority="URGENT")
+    make_ticket("Pausado urgente", priority="URGENT", status=TicketStatus.PAUSED)
+    make_ticket("Pendente baixa", priority="LOW")
+    html = agent_client.get("/chamados?f=1&status=PENDING&prioridade=URGENT").get_data(as_text=True)
+    hidden = '<span class="visually-hidden">Remover o filtro </span>'
+    chip = r'<a class="chip" href="([^"]+)"[^>]*>' + hidden + "([^<]+)<"
+    chips = {label: href.replace("&amp;", "&") for href, label in re.findall(chip, html)}
+    assert set(chips) == {"Status: Pendente", "Prioridade: Urgente"}
+    assert chips["Status: Pendente"] == "/chamados?f=1&prioridade=URGENT"
+    assert "Pendente urgente" in html and "Pausado urgente" not in html
+    without_status = agent_client.get(chips["Status: Pendente"]).get_data(as_text=True)
+    assert "Pendente urgente" in without_status and "Pausado urgente" in without_status
+    assert "Pendente baixa" not in without_status  # the other filter stays
+    # A filter changed with htmx sends the chips again with the rows.
+    fragment = agent_client.get("/chamados?f=1&status=PAUSED", headers=TABLE).get_data(as_text=True)
+    assert '<div id="filter-chips" class="chips" hx-swap-oob="true">' in fragment
+    assert "Status: Pausado" in fragment and "Prioridade: Urgente" not in fragment
+    assert 'class="chip"' not in agent_client.get("/chamados?f=1").get_data(as_text=True)
+
+
+def test_the_column_chooser_is_saved_per_person_and_applied(agent_client, app, tenant, make_ticket):
+    ticket = make_ticket("Impressora")
+    html = agent_client.get("/chamados?f=1").get_data(as_text=True)
+    assert '<th class="col-fila">Fila</th>' in html and 'class="col-atualizado"' in html
+    assert 'class="col-tempo"' not in html  # not among the default columns
+    response = agent_client.post(
+        "/chamados/colunas", data={"coluna": ["tempo", "status", "qualquer"], "query": "status=PENDING&fila="}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/chamados?f=1&status=PENDING"
+    html = agent_client.get("/chamados?f=1").get_data(as_text=True)
+    header = re.search(r"<thead>(.*?)</thead>", html, re.S).group(1)
+    assert re.findall(r'<th class="col-(\w+)"', header) == ["check", "ref", "subject", "status", "tempo"]
+    row = re.search(rf'<tr data-reference="{ticket.reference}">(.*?)</tr>', html, re.S).group(1)
+    assert 'class="col-tempo"' in row and 'class="col-fila"' not in row and "Impressora" in row
+    assert 'value="tempo" checked' in html and 'value="fila" >' in html
+    # The rows a live refresh fetches are this person's columns too; another person keeps the default.
+    assert 'class="col-fila"' not in agent_client.get("/chamados?f=1", headers=TABLE).get_data(as_text=True)
+    colleague = logged_in_client(app, make_user(tenant, Role.AGENT, email="colega@acme.test"))
+    assert 'class="col-fila"' in colleague.get("/chamados?f=1").get_data(as_text=True)
+
+
+def test_saved_views_show_their_counts_after_the_list(agent_client, agent_user, make_ticket, monkeypatch):
+    from app.services import ticket_filters
+
+    for i in range(3):
+        make_ticket(f"P{i}")
+    make_ticket("Pausado", status=TicketStatus.PAUSED)
+    pending = saved_views.create_view(agent_user, "Pendentes", "status=PENDING")
+    paused = saved_views.create_view(agent_user, "Pausados", "status=PAUSED")
+    page = agent_client.get("/chamados?f=1").get_data(as_text=True)
+    assert 'hx-get="/chamados/visoes/contagens" hx-trigger="load"' in page  # the list does not wait
+    assert 'id="view-count-' not in page
+    monkeypatch.setattr(ticket_filters, "COUNT_CAP", 2)
+    panel = agent_client.get("/chamados/visoes/contagens", headers=HTMX).get_data(as_text=True)
+    assert re.search(rf'id="view-count-{pending.id}" title="Mais de 2 chamados">2\+</span>', panel)
+    assert f'id="view-count-{paused.id}">1</span>' in panel
+    assert "hx-trigger" not in panel and 'id="flash-area"' not in panel  # loads once; leaves messages be
 
 
 def test_other_tenants_tickets_never_show(agent_client, other_tenant):

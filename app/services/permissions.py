@@ -121,6 +121,10 @@ def _sees_ticket(visitor: Visitor, ticket) -> bool:
     return can_view_ticket(visitor.user, ticket, visitor.persona)
 
 
+def _sees_company(visitor: Visitor, _target=None) -> bool:
+    return sees_company(visitor.user, visitor.persona)
+
+
 def _reopens(visitor: Visitor, ticket: Ticket) -> bool:
     """A resolved ticket: staff any time, the requester side until the reopen deadline."""
     if ticket.status != TicketStatus.RESOLVED:
@@ -175,6 +179,7 @@ RULES: dict[str, Rule] = {
     # The two sides of the app.
     "staff.pages": _staff,  # Painel, Chamados, Dispositivos, Relatórios, Saúde, the chat widget
     "portal.pages": _collaborator,  # /portal: collaborators, company managers, device sessions
+    "portal.company_tickets": _sees_company,  # the portal lists the company's tickets, not one's own
     # Administration.
     "admin.companies": _admin,
     "admin.users": _admin,  # people, devices in Usuários, merging accounts

@@ -1,9 +1,11 @@
-"""A user's default ticket filter ("Salvar como padrão") and named views ("Minhas visões").
+"""A user's ticket list as they set it up: the default filter ("Salvar como padrão"), named
+views ("Minhas visões", with how many tickets each shows) and the columns shown ("Colunas").
 
-Both are stored on the server, so they follow the user to any browser. Queries
+All of it is stored on the server, so it follows the user to any browser. Queries
 are re-parsed before they are stored: only canonical, valid filters are kept.
 """
 
+from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
 from sqlalchemy import select
@@ -12,10 +14,26 @@ from werkzeug.datastructures import MultiDict
 from app.extensions import db
 from app.models import SavedView, User
 from app.services.errors import NotFound, ValidationError
-from app.services.ticket_filters import parse_filters
+from app.services.ticket_filters import FilterError, TicketCount, count_tickets, parse_filters
 
 DEFAULT_KEY = "ticket_filter_default"
+COLUMNS_KEY = "ticket_columns"
 MAX_VIEWS = 30
+
+# The list's optional columns, in the order shown (Nº and Assunto always show).
+COLUMNS = {
+    "status": "Status",
+    "prioridade": "Prioridade",
+    "fila": "Fila",
+    "empresa": "Empresa",
+    "solicitante": "Solicitante",
+    "responsavel": "Responsável",
+    "tempo": "Tempo",
+    "criado": "Criado em",
+    "atualizado": "Atualizado",
+}
+# What a person who never chose sees: what fits beside a readable subject at 1440 px.
+DEFAULT_COLUMNS = ("status", "prioridade", "fila", "empresa", "solicitante", "responsavel", "atualizado")
 
 
 def canonical_query(user: User, query: str) -> str:
@@ -105,3 +123,41 @@ def rename_view(user: User, view_id: int, name: str) -> SavedView:
 def delete_view(user: User, view_id: int) -> None:
     db.session.delete(get_view(user, view_id))
     db.session.flush()
+
+
+# --- how many tickets each view shows -------------------------------------------------
+
+
+def view_counts(user: User, views: Iterable[SavedView], timezone: str) -> dict[int, TicketCount | None]:
+    """The count beside each view (None for a view whose filter no longer parses: a deleted
+    queue...). Each is `count_tickets`, capped at COUNT_CAP + 1 rows, and views with the same
+    query are counted once, so 30 views cost at most 30 small bounded queries."""
+    by_query: dict[str, TicketCount | None] = {}
+    counts = {}
+    for view in views:
+        if view.query not in by_query:
+            args = MultiDict(parse_qsl(view.query, keep_blank_values=False))
+            try:
+                by_query[view.query] = count_tickets(user, parse_filters(args, user.tenant_id), timezone)
+            except FilterError:
+                by_query[view.query] = None
+        counts[view.id] = by_query[view.query]
+    return counts
+
+
+# --- the columns shown ------------------------------------------------------------------
+
+
+def list_columns(user: User) -> list[str]:
+    """The optional columns this person shows, in display order."""
+    chosen = (user.preferences or {}).get(COLUMNS_KEY)
+    if not isinstance(chosen, list):
+        return list(DEFAULT_COLUMNS)
+    return [key for key in COLUMNS if key in chosen]
+
+
+def save_columns(user: User, keys: Iterable[str]) -> list[str]:
+    """Keep the chosen columns (unknown keys dropped); the default set is stored as nothing."""
+    chosen = [key for key in COLUMNS if key in set(keys)]
+    _set_preference(user, COLUMNS_KEY, None if chosen == list(DEFAULT_COLUMNS) else chosen)
+    return chosen

@@ -3,7 +3,8 @@
 `parse_filters` turns query-string arguments into a `TicketFilters` (refusing
 unknown ids with a clear message, clamping out-of-range numbers), and
 `list_tickets` runs it. The same object renders back to a canonical query
-string, which is what "Salvar como padrão" and "Minhas visões" store.
+string, which is what "Salvar como padrão" and "Minhas visões" store, and into
+the chips above the list (`filter_chips`: each one the query without that filter).
 """
 
 from __future__ import annotations
@@ -90,6 +91,16 @@ class TicketFilters:
 
     def query_string(self) -> str:
         return urlencode(self.to_params())
+
+    def sorted_by(self, sort: str) -> str:
+        """The query string sorted by `sort`: newest/highest first, or flipped when already so."""
+        direction = "asc" if self.sort == sort and self.direction == "desc" else "desc"
+        params = [(k, v) for k, v in self.to_params() if k not in ("ordem", "direcao")]
+        if sort != "criado":
+            params.append(("ordem", sort))
+        if direction != "desc":
+            params.append(("direcao", direction))
+        return urlencode(params)
 
     @property
     def is_default(self) -> bool:
@@ -272,7 +283,7 @@ LIST_LOAD_OPTIONS = (
         Ticket.assignee_id,
     ),
     joinedload(Ticket.queue).load_only(Queue.name),
-    joinedload(Ticket.company).load_only(Company.apelido),
+    joinedload(Ticket.company).load_only(Company.apelido, Company.name),
     joinedload(Ticket.assignee).load_only(User.name),
     joinedload(Ticket.requester).load_only(User.name),
 )
@@ -281,7 +292,8 @@ LIST_LOAD_OPTIONS = (
 @dataclass
 class TicketPage:
     tickets: list[Ticket]
-    next_cursor: str | None
+    next_cursor: str | None  # the next page: the rows after this one's last
+    previous_cursor: str | None = None  # the previous page: the rows before this one's first
 
 
 @dataclass
@@ -290,25 +302,37 @@ class TicketCount:
     capped: bool  # there are more than COUNT_CAP
 
 
-def list_tickets(user: User, filters: TicketFilters, cursor: str | None, timezone: str) -> TicketPage:
+def list_tickets(
+    user: User, filters: TicketFilters, cursor: str | None, timezone: str, before: str | None = None
+) -> TicketPage:
+    """One page of the list: the first, the one after `cursor` (a row's sort key and id), or the
+    one just before `before` (read backwards, then turned round). Either way one indexed query of
+    per_page + 1 rows: the extra row says whether there is more in the direction read."""
     column = SORT_COLUMNS[filters.sort]
-    base = filtered_query(user, filters, timezone)
-    query = base
-    if cursor:
-        value, ticket_id = decode_cursor(cursor, filters.sort)
+    query = filtered_query(user, filters, timezone)
+    forwards = not before
+    ascending = (filters.direction == "asc") == forwards
+    if cursor or before:
+        value, ticket_id = decode_cursor(before or cursor, filters.sort)
         key = tuple_(column, Ticket.id)
-        query = query.where(
-            key > (value, ticket_id) if filters.direction == "asc" else key < (value, ticket_id)
-        )
-    order = (
-        (column.asc(), Ticket.id.asc()) if filters.direction == "asc" else (column.desc(), Ticket.id.desc())
-    )
+        query = query.where(key > (value, ticket_id) if ascending else key < (value, ticket_id))
+    order = (column.asc(), Ticket.id.asc()) if ascending else (column.desc(), Ticket.id.desc())
     rows = list(
         db.session.scalars(query.options(*LIST_LOAD_OPTIONS).order_by(*order).limit(filters.per_page + 1))
     )
     has_more = len(rows) > filters.per_page
     rows = rows[: filters.per_page]
-    return TicketPage(tickets=rows, next_cursor=encode_cursor(rows[-1], filters.sort) if has_more else None)
+    if not forwards and not has_more:
+        # Back at the start (or a page shortened by tickets gone meanwhile): the real first page.
+        return list_tickets(user, filters, None, timezone)
+    if not forwards:
+        rows.reverse()
+    if not rows:
+        return TicketPage(tickets=[], next_cursor=None)
+    first, last = encode_cursor(rows[0], filters.sort), encode_cursor(rows[-1], filters.sort)
+    if forwards:  # a page reached forwards has a previous one unless it is the first
+        return TicketPage(rows, last if has_more else None, previous_cursor=first if cursor else None)
+    return TicketPage(rows, next_cursor=last, previous_cursor=first)
 
 
 def count_tickets(user: User, filters: TicketFilters, timezone: str) -> TicketCount:
@@ -322,6 +346,53 @@ def count_tickets(user: User, filters: TicketFilters, timezone: str) -> TicketCo
     limited = base.with_only_columns(Ticket.id).order_by(None).limit(COUNT_CAP + 1).subquery()
     total = db.session.scalar(select(func.count()).select_from(limited))
     return TicketCount(total=min(total, COUNT_CAP), capped=total > COUNT_CAP)
+
+
+# --- chips: the active filters above the list -------------------------------
+
+# Parameters that are filters (a chip each); ordem, direcao and por_pagina are not.
+CHIP_LABELS = {
+    "status": "Status",
+    "prioridade": "Prioridade",
+    "fila": "Fila",
+    "empresa": "Empresa",
+    "responsavel": "Responsável",
+    "solicitante": "Solicitante",
+    "q": "Busca",
+    "de": "Criado de",
+    "ate": "Criado até",
+}
+
+
+@dataclass(frozen=True)
+class FilterChip:
+    label: str  # "Status: Pendente"
+    query: str  # the list's query string without this filter
+
+
+def filter_chips(filters: TicketFilters, queues=(), companies=(), assignees=()) -> list[FilterChip]:
+    """One chip per active filter value, in the order of the canonical query string. Names come
+    from the filter form's choices (queues, companies, assignees), already loaded for the page."""
+    names = {
+        "status": {s.value: s.label for s in TicketStatus},
+        "prioridade": {p.value: p.label for p in TicketPriority},
+        "fila": {str(q.id): q.name for q in queues},
+        "empresa": {str(c.id): c.apelido for c in companies},
+        "responsavel": {UNASSIGNED: "Sem responsável", **{str(u.id): u.name for u in assignees}},
+    }
+    params = filters.to_params()
+    chips = []
+    for index, (key, value) in enumerate(params):
+        if key not in CHIP_LABELS:
+            continue
+        shown = names[key].get(value, value) if key in names else value
+        if key in ("de", "ate"):
+            shown = date.fromisoformat(value).strftime("%d/%m/%Y")
+        elif key == "q":
+            shown = f"“{value}”"
+        rest = params[:index] + params[index + 1 :]
+        chips.append(FilterChip(label=f"{CHIP_LABELS[key]}: {shown}", query=urlencode(rest)))
+    return chips
 
 
 # --- choices for the filter form ------------------------------------------

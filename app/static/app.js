@@ -58,6 +58,55 @@
     }
   }, true);
 
+  // Dropdowns (<details data-dropdown>: "Filtros", "Colunas") and the phone's "Menu" close on
+  // Escape and on a click outside them. They open and close without this, as any <details>.
+  function openMenus() {
+    return document.querySelectorAll("details[data-dropdown][open], .site-menu[open]");
+  }
+  function menuIsFolded(menu) {
+    return !menu.classList.contains("site-menu") || getComputedStyle(menu.querySelector("summary")).display !== "none";
+  }
+  document.addEventListener("click", function (event) {
+    openMenus().forEach(function (menu) {
+      if (!menu.contains(event.target) && menuIsFolded(menu)) menu.open = false;
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    openMenus().forEach(function (menu) {
+      if (!menuIsFolded(menu)) return;
+      var inside = menu.contains(document.activeElement);
+      menu.open = false;
+      if (inside) menu.querySelector("summary").focus();
+    });
+  });
+
+  // The top bar's menu shows in the bar on wide screens through ::details-content (app.css);
+  // a browser without it gets the <details> opened there instead, and folded again on a phone.
+  if (window.CSS && CSS.supports && !CSS.supports("selector(::details-content)")) {
+    var wide = window.matchMedia("(min-width: 721px)");
+    var place = function () {
+      var menu = document.getElementById("site-menu");
+      if (menu) menu.open = wide.matches;
+    };
+    document.addEventListener("DOMContentLoaded", place);
+    wide.addEventListener("change", place);
+  }
+
+  // Phones: the floating "Chats ativos" box (staff) comes folded, as open it covered the page;
+  // once the person opens or folds it, it stays so through its refreshes (chat.js reloads it).
+  var chatBoxWanted = null;
+  document.addEventListener("click", function (event) {
+    var summary = event.target.closest(".chat-widget-box > summary");
+    if (summary) chatBoxWanted = !summary.parentNode.open;
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var widget = event.detail.target;
+    if (!widget || widget.id !== "chat-widget") return;
+    var box = widget.querySelector(".chat-widget-box");
+    if (box && window.matchMedia("(max-width: 720px)").matches) box.open = chatBoxWanted === true;
+  });
+
   // Trix: files go through the form's own file input (checked on the server), not inline.
   document.addEventListener("trix-file-accept", function (event) { event.preventDefault(); });
 

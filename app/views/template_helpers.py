@@ -1,6 +1,6 @@
 """Jinja globals and filters shared by every template."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, request
@@ -27,11 +27,35 @@ def layout() -> str:
     return "_fragment.html" if is_fragment_request() else "base.html"
 
 
-def localtime(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+def localtime(value: datetime | str | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    """A moment in the install's time zone. Also an ISO text (what the health checks report);
+    a time without a zone is UTC there."""
+    if not value:
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+    zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
+    return value.astimezone(zone).strftime(fmt)
+
+
+def shortdate(value: datetime | None) -> str:
+    """A list's compact moment: "30/11 04:30" this year, "30/11/2025" before (the full moment
+    goes in the cell's title)."""
     if value is None:
         return "—"
     zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
-    return value.astimezone(zone).strftime(fmt)
+    local = value.astimezone(zone)
+    return local.strftime("%d/%m %H:%M" if local.year == datetime.now(zone).year else "%d/%m/%Y")
+
+
+def thousands(value: int) -> str:
+    """12345 -> "12.345", as numbers are written in Portuguese."""
+    return f"{value:,}".replace(",", ".")
 
 
 def note_feed_seq() -> None:
@@ -50,6 +74,8 @@ def register(app: Flask) -> None:
     app.jinja_env.globals.update(layout=layout, is_fragment_request=is_fragment_request, can=current_user_can)
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["thousands"] = thousands
+    app.jinja_env.filters["shortdate"] = shortdate
 
     page_headers = security_headers.html_headers(app.config)
 

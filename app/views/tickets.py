@@ -32,6 +32,7 @@ from app.services.ticket_filters import (
     assignee_choices,
     company_choices,
     count_tickets,
+    filter_chips,
     list_tickets,
     parse_filters,
 )
@@ -47,20 +48,35 @@ def _timezone() -> str:
     return current_app.config["DEFAULT_TIMEZONE"]
 
 
-def _list_context(filters, page=None, error=None) -> dict:
+def _list_context(filters, page=None, error=None, page_number=1) -> dict:
+    queues, companies, assignees = list_queues(), company_choices(), assignee_choices()
     return {
         "filters": filters,
         "page": page,
+        "page_number": page_number,
         "error": error,
-        "queues": list_queues(),
-        "companies": company_choices(),
-        "assignees": assignee_choices(),
+        "queues": queues,
+        "companies": companies,
+        "assignees": assignees,
+        "chips": filter_chips(filters, queues, companies, assignees),
+        "columns": saved_views.list_columns(current_user),
+        "column_labels": saved_views.COLUMNS,
         "sort_labels": SORT_LABELS,
         "unassigned": UNASSIGNED,
         "priorities": list(TicketPriority),
         "views": saved_views.list_views(current_user),
         "default_query": saved_views.default_query(current_user),
     }
+
+
+def _page_number(page) -> int:
+    """Which page this is, as shown ("Página 3"). The list's pages are keyset pages, reached by
+    ?cursor= (the rows after one) or ?antes= (the rows before one), with no offset to count them
+    by: the links carry the number (?pagina=), and only the first page is known for sure."""
+    if page.previous_cursor is None:
+        return 1
+    number = record_number(request.args.get("pagina")) or 2
+    return max(number, 2)
 
 
 @bp.get("/chamados")
@@ -74,22 +90,35 @@ def index():
             return redirect(url_for("tickets.index") + "?f=1&" + default)
     try:
         filters = parse_filters(request.args, current_user.tenant_id)
-        page = list_tickets(current_user, filters, request.args.get("cursor"), _timezone())
+        page = list_tickets(
+            current_user, filters, request.args.get("cursor"), _timezone(), before=request.args.get("antes")
+        )
     except FilterError as error:
         context = _list_context(TicketFilters(), error=error.message)
         template = "tickets/_results.html" if _wants_table() else "tickets/index.html"
         return render_template(template, **context), 400
-    context = _list_context(filters, page)
+    number = _page_number(page)
+    context = _list_context(filters, page, page_number=number)
     if _wants_table():
         # Push the canonical URL (no empty fields) so the address bar stays short and shareable.
-        url = _list_url(filters.query_string(), request.args.get("cursor"))
+        url = _list_url(filters.query_string(), **_page_args(page, number))
         return render_template("tickets/_results.html", **context), {"HX-Push-Url": url}
     return render_template("tickets/index.html", **context)
 
 
-def _list_url(query: str, cursor: str | None = None) -> str:
+def _page_args(page, number: int) -> dict:
+    """This page's own cursor arguments, as the request gave them (the first page has none)."""
+    if number == 1:
+        return {}
+    return {key: request.args[key] for key in ("cursor", "antes") if request.args.get(key)} | {
+        "pagina": str(number)
+    }
+
+
+def _list_url(query: str, cursor: str | None = None, antes: str | None = None, pagina: str | None = None):
     url = url_for("tickets.index") + "?f=1" + (f"&{query}" if query else "")
-    return url + (f"&cursor={cursor}" if cursor else "")
+    pages = [("cursor", cursor), ("antes", antes), ("pagina", pagina)]
+    return url + "".join(f"&{key}={value}" for key, value in pages if value)
 
 
 def _wants_table() -> bool:
@@ -116,6 +145,29 @@ def count():
     filters = parse_filters(request.args, current_user.tenant_id)
     result = count_tickets(current_user, filters, _timezone())
     return render_template("tickets/_count.html", count=result)
+
+
+@bp.get("/chamados/visoes/contagens")
+@staff_required
+def view_counts():
+    """The saved views panel with how many tickets each view shows, loaded after the list."""
+    views = saved_views.list_views(current_user)
+    return render_template(
+        "tickets/_views.html",
+        views=views,
+        view_counts=saved_views.view_counts(current_user, views, _timezone()),
+        counting=True,
+        default_query=saved_views.default_query(current_user),
+    )
+
+
+@bp.post("/chamados/colunas")
+@staff_required
+def save_columns():
+    """Colunas: which of the list's columns this person sees, kept in their preferences."""
+    saved_views.save_columns(current_user, request.form.getlist("coluna"))
+    flash("Colunas salvas.", "success")
+    return _back_to_list(saved_views.canonical_query(current_user, request.form.get("query", "")))
 
 
 @bp.post("/chamados/padrao")

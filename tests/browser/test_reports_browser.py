@@ -14,8 +14,10 @@ def test_export_the_filtered_list_and_download_the_csv(page, agent_user, make_ti
     make_ticket("Rede lenta")
     browser_login(page, agent_user)
     page.goto("/chamados?f=1")
+    page.get_by_text("Filtros", exact=True).click()  # the whole filter form opens on demand
     page.get_by_label("Pausado").check()
     expect(page.locator("#ticket-table")).not_to_contain_text("Rede lenta")
+    page.keyboard.press("Escape")  # and folds again
     page.get_by_role("button", name="Exportar CSV").click()
 
     expect(page).to_have_url(re.compile(r"/relatorios$"))

@@ -15,10 +15,12 @@ def test_filter_then_reload_keeps_the_filter(page, agent_user, make_ticket):
     browser_login(page, agent_user)
     page.goto("/chamados?f=1")
     expect(page.locator("#ticket-table")).to_contain_text("Rede lenta")
+    page.get_by_text("Filtros", exact=True).click()  # the whole filter form opens on demand
     page.get_by_label("Pausado").check()
     expect(page).to_have_url(re.compile(r"/chamados\?f=1&status=PAUSED$"))
     expect(page.locator("#ticket-table")).not_to_contain_text("Rede lenta")
     expect(page.locator(".count")).to_have_text("1 chamado(s)")
+    expect(page.locator("#filter-chips .chip")).to_have_text(["Remover o filtro Status: Pausado×"])
     page.reload()
     expect(page.get_by_label("Pausado")).to_be_checked()
     expect(page.locator("#ticket-table")).to_contain_text("Impressora travada")
@@ -33,8 +35,11 @@ def test_saved_default_follows_the_user_to_another_browser(new_page, agent_user,
     first = new_page()
     browser_login(first, agent_user)
     first.goto("/chamados?f=1")
-    first.get_by_label("Prioridade", exact=True).select_option("URGENT")
+    first.get_by_text("Filtros", exact=True).click()
+    first.locator("#ticket-filters").get_by_label("Prioridade", exact=True).select_option("URGENT")
     expect(first.locator("#ticket-table")).not_to_contain_text("Pode esperar")
+    first.keyboard.press("Escape")  # the filter panel folds again
+    expect(first.locator("#filter-panel")).not_to_have_attribute("open", "")
     first.get_by_role("button", name="Salvar como padrão").click()
     expect(first.locator("#flash-area")).to_contain_text("Filtro salvo como padrão.")
 
@@ -103,3 +108,28 @@ def test_assigning_enables_the_editor_without_reload(page, agent_user, make_tick
     page.get_by_role("button", name="Enviar comentário").click()
     expect(page.locator("#timeline")).to_contain_text("Olá, já estou olhando.")
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
+
+
+def test_a_chip_removes_its_filter_and_the_columns_follow_the_person(page, agent_user, make_ticket):
+    make_ticket("Impressora travada", status=TicketStatus.PAUSED)
+    make_ticket("Rede lenta")
+    browser_login(page, agent_user)
+    page.goto("/chamados?f=1&status=PAUSED")
+    expect(page.locator("#ticket-table")).not_to_contain_text("Rede lenta")
+    page.locator("#filter-chips").get_by_role("link", name="Status: Pausado").click()
+    expect(page).to_have_url(re.compile(r"/chamados\?f=1$"))
+    expect(page.locator("#ticket-table")).to_contain_text("Rede lenta")
+    expect(page.locator("#filter-chips .chip")).to_have_count(0)
+
+    page.get_by_text("Colunas", exact=True).click()
+    page.locator(".column-chooser").get_by_label("Fila").uncheck()
+    page.locator(".column-chooser").get_by_label("Tempo").check()
+    page.get_by_role("button", name="Salvar colunas").click()
+    expect(page.locator("#flash-area")).to_contain_text("Colunas salvas.")
+    expect(page.locator("#ticket-table th.col-tempo")).to_have_text("Tempo")
+    expect(page.locator("#ticket-table th.col-fila")).to_have_count(0)
+    page.reload()
+    expect(page.locator("#ticket-table th.col-tempo")).to_have_text("Tempo")
+    # The subject is one line; the whole of it is in its title.
+    subject = page.locator("#ticket-rows td.col-subject a").first
+    expect(subject).to_have_attribute("title", re.compile("Rede lenta|Impressora travada"))
