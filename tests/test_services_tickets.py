@@ -108,7 +108,9 @@ def test_iniciar_moves_to_em_andamento_and_takes_the_ticket(make_ticket, agent_u
     change_status(ticket, "iniciar", agent_user, expected_status="PENDING")
     assert ticket.status is TicketStatus.IN_PROGRESS
     assert ticket.assignee_id == agent_user.id
-    assert ticket.in_progress_since is not None and ticket.first_response_at is not None
+    assert ticket.in_progress_since is not None
+    # Starting is not an answer: the requester has heard nothing yet (only a public reply counts).
+    assert ticket.first_response_at is None
     assert [e.type for e in _events(ticket)] == ["CREATED", "STATUS_CHANGED", "ASSIGNED"]
 
 
@@ -276,6 +278,26 @@ def test_public_staff_comment_is_the_first_response(make_ticket, agent_user):
     ).all()
     assert [c.body_html for c in comments] == ["<p>Nota interna</p>", "<p>Olá!</p>"]
     assert [a.filename for a in comments[1].attachments] == ["log.txt"]
+
+
+def test_first_response_is_the_first_public_reply_by_staff_only(make_ticket, agent_user, collaborator):
+    ticket = make_ticket(assignee_id=agent_user.id)
+    change_status(ticket, "iniciar", agent_user)
+    change_status(ticket, "pausar", agent_user, reason="Aguardando peça")
+    add_comment(ticket, agent_user, "<p>Nota</p>", "INTERNAL")
+    add_comment(ticket, collaborator, "<p>Alguma novidade?</p>", "PUBLIC")
+    assert ticket.first_response_at is None
+    reply = add_comment(ticket, agent_user, "<p>Peça chega amanhã.</p>", "PUBLIC")
+    assert ticket.first_response_at == reply.created_at
+    add_comment(ticket, agent_user, "<p>Chegou.</p>", "PUBLIC")
+    assert ticket.first_response_at == reply.created_at  # the first one stays
+
+
+def test_a_closing_message_is_a_first_response(make_ticket, agent_user):
+    ticket = make_ticket(assignee_id=agent_user.id)
+    change_status(ticket, "encerrar", agent_user, message_html="<p>Resolvido por telefone.</p>")
+    closing = db.session.scalars(select(Comment).where(Comment.ticket_id == ticket.id)).one()
+    assert ticket.first_response_at == closing.created_at
 
 
 def test_collaborators_cannot_write_internal_comments(make_ticket, collaborator):

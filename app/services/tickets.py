@@ -198,6 +198,8 @@ def change_status(
                 created_at=now,
             )
         )
+        # The closing message is a public reply: it answers a ticket nobody had answered yet.
+        note_public_reply(ticket, actor, now)
     db.session.commit()
     db.session.refresh(ticket)
     return ticket
@@ -215,9 +217,8 @@ def _apply_transition(
         elapsed = int((now - ticket.in_progress_since).total_seconds())
         values.update(worked_seconds=(ticket.worked_seconds or 0) + max(elapsed, 0), in_progress_since=None)
     if target == TicketStatus.IN_PROGRESS:
+        # Starting work is not an answer: only a public staff comment is the first response.
         values["in_progress_since"] = now
-        if ticket.first_response_at is None:
-            values["first_response_at"] = now
     if target == TicketStatus.RESOLVED:
         values["resolved_at"] = now
     if action == "reabrir":
@@ -380,6 +381,14 @@ def _positive_int(value: str, field: str) -> int:
 # --- comments -----------------------------------------------------------------
 
 
+def note_public_reply(ticket: Ticket, author: User, at: datetime) -> None:
+    """The first response: the first public reply by staff (a comment or a closing message).
+
+    Starting, assigning or an internal note do not count: the requester has heard nothing yet."""
+    if author.is_staff and ticket.first_response_at is None:
+        ticket.first_response_at = at
+
+
 def add_comment(
     ticket: Ticket,
     author: User,
@@ -407,8 +416,8 @@ def add_comment(
     for filename, data in files:
         save_attachment(ticket, author, filename, data, comment_id=comment.id)
     ticket.updated_at = now
-    if author.is_staff and visibility is CommentVisibility.PUBLIC and ticket.first_response_at is None:
-        ticket.first_response_at = now
+    if visibility is CommentVisibility.PUBLIC:
+        note_public_reply(ticket, author, now)
     notifications.notify_comment(ticket, comment, author)
     db.session.commit()
     return comment
