@@ -135,6 +135,49 @@ def test_bulk_assign_from_the_list(agent_client, make_ticket, agent_user):
     assert [db.session.get(Ticket, t.id).assignee_id for t in tickets] == [agent_user.id, agent_user.id, None]
 
 
+def test_bulk_to_what_it_already_is_is_a_neutral_message(agent_client, make_ticket, agent_user):
+    tickets = [make_ticket(f"T{i}", assignee_id=agent_user.id) for i in range(2)]
+    response = agent_client.post(
+        "/chamados/em-massa",
+        data={"ticket": [str(t.id) for t in tickets], "bulk": f"atribuir:{agent_user.id}"},
+        follow_redirects=True,
+    )
+    html = response.get_data(as_text=True)
+    neutral = "Nenhum chamado mudou: os selecionados já estavam com Artur Agente."
+    assert f'<div class="flash flash-info">{neutral}</div>' in html
+    assert "0 chamado(s)" not in html
+
+
+def test_bulk_pause_and_close_from_the_list(agent_client, make_ticket, agent_user):
+    from app.services.tickets import change_status
+
+    ticket = make_ticket("Em andamento")
+    change_status(ticket, "iniciar", agent_user)
+    list_page = agent_client.get("/chamados?f=1").get_data(as_text=True)
+    assert '<option value="pausar">Pausar</option>' in list_page and 'name="reason"' in list_page
+    assert 'id="bulk-message-editor"' in list_page
+    response = agent_client.post(
+        "/chamados/em-massa",
+        data={"ticket": [str(ticket.id)], "bulk": "pausar", "reason": "Almoço"},
+        follow_redirects=True,
+    )
+    assert "1 chamado(s) pausado(s)." in response.get_data(as_text=True)
+    refused = agent_client.post(
+        "/chamados/em-massa",
+        data={"ticket": [str(ticket.id)], "bulk": "encerrar", "message": ""},
+        follow_redirects=True,
+    )
+    assert "Escreva a mensagem de encerramento." in refused.get_data(as_text=True)
+    done = agent_client.post(
+        "/chamados/em-massa",
+        data={"ticket": [str(ticket.id)], "bulk": "encerrar", "message": "<p>Resolvido.</p>"},
+        follow_redirects=True,
+    )
+    assert "1 chamado(s) encerrado(s)." in done.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket.id).status is TicketStatus.RESOLVED
+
+
 # --- new ticket -------------------------------------------------------------------
 
 

@@ -179,9 +179,17 @@ def bulk():
     ids = [number for number in map(record_number, request.form.getlist("ticket")) if number]
     action, _, value = request.form.get("bulk", "").partition(":")
     try:
-        changed = ticket_service.bulk_update(current_user, ids, action, value)
-        flash(f"{changed} chamado(s) alterado(s).", "success")
+        result = ticket_service.bulk_update(
+            current_user,
+            ids,
+            action,
+            value,
+            reason=request.form.get("reason", ""),
+            message_html=request.form.get("message", ""),
+        )
+        flash(*result.message())
     except DomainError as error:
+        db.session.rollback()
         flash(error.message, "error")
     return _back_to_list(query)
 
