@@ -317,3 +317,23 @@ def test_clearing_the_default_works_without_htmx_too(agent_client, make_ticket):
     assert form, "the clear-default form has no plain POST fallback"
     response = agent_client.post(form.group(1), data={"csrf_token": token}, follow_redirects=True)
     assert response.status_code == 200 and "Filtro padrão removido." in response.get_data(as_text=True)
+
+
+# --- ticket page: timeline order --------------------------------------------------
+
+
+def test_timeline_order_is_saved_per_person_and_moves_the_editor(agent_client, make_ticket, agent_user):
+    ticket = make_ticket("Lento", assignee_id=agent_user.id)
+    page = agent_client.get(f"/chamados/{ticket.reference}").get_data(as_text=True)
+    assert page.index('id="timeline"') < page.index('id="comment-form"')  # oldest first: reply at the end
+    assert '<button type="submit" name="ordem" value="antigos" aria-pressed="true">' in page
+    response = agent_client.post(
+        f"/chamados/{ticket.reference}/linha-do-tempo/ordem", data={"ordem": "recentes"}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/chamados/{ticket.reference}#timeline"
+    page = agent_client.get(f"/chamados/{ticket.reference}").get_data(as_text=True)
+    assert page.index('id="comment-form"') < page.index('id="timeline"')
+    assert '<button type="submit" name="ordem" value="recentes" aria-pressed="true">' in page
+    bad = agent_client.post(f"/chamados/{ticket.reference}/linha-do-tempo/ordem", data={"ordem": "x"})
+    assert bad.status_code == 422 and "Ordem da linha do tempo inválida." in bad.get_data(as_text=True)

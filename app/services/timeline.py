@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
-from app.models import Comment, CommentVisibility, Ticket, TicketEvent, TicketPriority, TicketStatus
+from app.models import Comment, CommentVisibility, Ticket, TicketEvent, TicketPriority, TicketStatus, User
 from app.models.chat import CHAT_END_REASONS
+from app.services.errors import ValidationError
 
 
 @dataclass
@@ -24,9 +25,9 @@ class TimelineEntry:
 PUBLIC_EVENT_TYPES = frozenset({"CREATED", "STATUS_CHANGED"})
 
 
-def timeline(ticket: Ticket, *, include_internal: bool) -> list[TimelineEntry]:
-    """Events and comments of a ticket, merged in time order. Without
-    `include_internal`: public comments and public events only (the portal)."""
+def timeline(ticket: Ticket, *, include_internal: bool, newest_first: bool = False) -> list[TimelineEntry]:
+    """Events and comments of a ticket, merged in time order (oldest first, or newest first).
+    Without `include_internal`: public comments and public events only (the portal)."""
     event_query = (
         select(TicketEvent)
         .where(TicketEvent.ticket_id == ticket.id)
@@ -47,8 +48,33 @@ def timeline(ticket: Ticket, *, include_internal: bool) -> list[TimelineEntry]:
     comments = db.session.scalars(comment_query).all()
     entries = [TimelineEntry(e.created_at, "event", e) for e in events]
     entries += [TimelineEntry(c.created_at, "comment", c) for c in comments]
-    entries.sort(key=lambda entry: (entry.at, 0 if entry.kind == "event" else 1))
+    entries.sort(key=lambda entry: (entry.at, 0 if entry.kind == "event" else 1), reverse=newest_first)
     return entries
+
+
+# --- the order a person reads it in (saved per person, like their e-mail switches) -----------
+
+ORDER_KEY = "timeline_order"
+OLDEST_FIRST = "antigos"
+NEWEST_FIRST = "recentes"
+ORDERS = {OLDEST_FIRST: "Mais antigos primeiro", NEWEST_FIRST: "Mais recentes primeiro"}
+
+
+def order_of(user: User) -> str:
+    """The person's timeline order; oldest first unless they chose otherwise."""
+    value = (user.preferences or {}).get(ORDER_KEY)
+    return value if value in ORDERS else OLDEST_FIRST
+
+
+def set_order(user: User, order: str) -> bool:
+    """Save the person's order; writes nothing when it is already so."""
+    if order not in ORDERS:
+        raise ValidationError("Ordem da linha do tempo inválida.", field="ordem")
+    if order_of(user) == order:
+        return False
+    user.preferences = {**(user.preferences or {}), ORDER_KEY: order}  # a new dict: SQLAlchemy sees it
+    db.session.commit()
+    return True
 
 
 # A timeline line for an event type this code does not know (an older or newer release wrote it).

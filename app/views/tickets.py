@@ -249,9 +249,14 @@ def ticket_or_404(reference: int) -> Ticket:
 
 
 def _ticket_context(ticket: Ticket) -> dict:
+    order = timeline.order_of(current_user)
     return {
         "ticket": ticket,
-        "timeline": timeline.timeline(ticket, include_internal=True),
+        "timeline": timeline.timeline(
+            ticket, include_internal=True, newest_first=order == timeline.NEWEST_FIRST
+        ),
+        "timeline_order": order,
+        "timeline_orders": timeline.ORDERS,
         "ticket_files": ticket_service.ticket_attachments(ticket),
         "actions": ticket_service.allowed_actions(ticket),
         "describe_event": timeline.describe_event,
@@ -293,6 +298,15 @@ def change_status(reference: int):
     if not is_fragment_request():
         flash("Status atualizado.", "success")
     return _ticket_update(ticket, editor_changed=had_assignee != (ticket.assignee_id is not None))
+
+
+@bp.post("/chamados/<int:reference>/linha-do-tempo/ordem")
+@staff_required
+def timeline_order(reference: int):
+    """Newest or oldest first, saved for the person (every ticket, every browser)."""
+    ticket = ticket_or_404(reference)
+    timeline.set_order(current_user, request.form.get("ordem", ""))
+    return redirect(url_for("tickets.show", reference=ticket.reference) + "#timeline", code=303)
 
 
 @bp.post("/chamados/<int:reference>/responsavel")
