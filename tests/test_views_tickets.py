@@ -337,3 +337,21 @@ def test_timeline_order_is_saved_per_person_and_moves_the_editor(agent_client, m
     assert '<button type="submit" name="ordem" value="recentes" aria-pressed="true">' in page
     bad = agent_client.post(f"/chamados/{ticket.reference}/linha-do-tempo/ordem", data={"ordem": "x"})
     assert bad.status_code == 422 and "Ordem da linha do tempo inválida." in bad.get_data(as_text=True)
+
+
+# --- ticket page: Atribuir a mim ----------------------------------------------------
+
+
+def test_assign_to_me_shows_until_the_ticket_is_mine(agent_client, make_ticket, agent_user, admin_user):
+    ticket = make_ticket("Sem dono", assignee_id=admin_user.id)
+    page = agent_client.get(f"/chamados/{ticket.reference}").get_data(as_text=True)
+    assert 'id="assign-to-me">Atribuir a mim</button>' in page
+    assert f'name="assignee_id" value="{agent_user.id}"' in page
+    response = agent_client.post(
+        f"/chamados/{ticket.reference}/responsavel", data={"assignee_id": str(agent_user.id)}, headers=HTMX
+    )
+    assert response.status_code == 200
+    assert "Atribuir a mim" not in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket.id).assignee_id == agent_user.id
+    assert "Atribuir a mim" not in agent_client.get(f"/chamados/{ticket.reference}").get_data(as_text=True)
