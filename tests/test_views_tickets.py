@@ -355,3 +355,21 @@ def test_assign_to_me_shows_until_the_ticket_is_mine(agent_client, make_ticket, 
     db.session.expire_all()
     assert db.session.get(Ticket, ticket.id).assignee_id == agent_user.id
     assert "Atribuir a mim" not in agent_client.get(f"/chamados/{ticket.reference}").get_data(as_text=True)
+
+
+# --- ticket page: sidebar -----------------------------------------------------------
+
+
+def test_the_sidebar_shows_the_requester_and_the_device(agent_client, chat_device, make_ticket):
+    setup = chat_device()
+    other = make_ticket("Outro problema", requester=setup.ticket.requester)
+    html = agent_client.get(f"/chamados/{setup.ticket.reference}").get_data(as_text=True)
+    start = html.index('<aside id="ticket-sidebar"')
+    side = html[start : html.index("</aside>", start)]
+    assert f'data-live="ticket:{setup.ticket.reference} machine:{setup.machine_id}"' in side
+    assert "joana@paoquente.test" in side and "Padaria Pão Quente" in side
+    assert f"#{other.reference} · Outro problema" in side
+    assert 'id="side-device-state">Online</span>' in side and "recepcao-01" in side
+    assert "Windows 11 Pro (26100)" in side and "Alertas abertos (0)" in side
+    assert f'hx-post="/chamados/{setup.ticket.reference}/chat/iniciar" hx-target="#chat"' in side
+    assert 'id="side-start-chat">Iniciar chat' in side

@@ -18,7 +18,7 @@ from app.chat import read_models as chat_service
 from app.extensions import db
 from app.models import Attachment, CommentVisibility, Ticket, TicketPriority
 from app.security import current_user_can, staff_required
-from app.services import saved_views, timeline
+from app.services import saved_views, ticket_sidebar, timeline
 from app.services import tickets as ticket_service
 from app.services.errors import DomainError
 from app.services.numbers import record_number
@@ -269,7 +269,12 @@ def _ticket_context(ticket: Ticket) -> dict:
 @staff_required
 def show(reference: int):
     ticket = ticket_or_404(reference)
-    return render_template("tickets/show.html", **_ticket_context(ticket), **chat_service.panel(ticket))
+    return render_template(
+        "tickets/show.html",
+        **_ticket_context(ticket),
+        **chat_service.panel(ticket),
+        sidebar=ticket_sidebar.sidebar(current_user, ticket),
+    )
 
 
 def _ticket_update(ticket: Ticket, *, editor_changed: bool = False, primary: str = "main"):
