@@ -98,6 +98,7 @@ BLUEPRINT_MODULES = (
     "agent_api",
     "audit",
     "auth",
+    "canned_replies",
     "chat",
     "companies",
     "cron",

@@ -18,7 +18,7 @@ from app.chat import read_models as chat_service
 from app.extensions import db
 from app.models import Attachment, CommentVisibility, Ticket, TicketPriority
 from app.security import current_user_can, staff_required
-from app.services import saved_views, ticket_sidebar, timeline
+from app.services import canned_replies, saved_views, ticket_sidebar, timeline
 from app.services import tickets as ticket_service
 from app.services.errors import DomainError
 from app.services.numbers import record_number
@@ -257,12 +257,20 @@ def _ticket_context(ticket: Ticket) -> dict:
         ),
         "timeline_order": order,
         "timeline_orders": timeline.ORDERS,
+        **_comment_form_context(),
         "ticket_files": ticket_service.ticket_attachments(ticket),
         "actions": ticket_service.allowed_actions(ticket),
         "describe_event": timeline.describe_event,
         "format_duration": timeline.format_duration,
         **_form_choices(),
     }
+
+
+def _comment_form_context() -> dict:
+    """What the comment form needs besides the ticket: the respostas prontas of its menu."""
+    if not current_user_can("tickets.canned_replies"):
+        return {}
+    return {"canned_replies": canned_replies.list_replies()}
 
 
 @bp.get("/chamados/<int:reference>")
@@ -364,6 +372,7 @@ def comment(reference: int):
             comment_error=error.message,
             body=request.form.get("body", ""),
             visibility=request.form.get("visibility", "PUBLIC"),
+            **_comment_form_context(),
         ), error.status
     return _ticket_update(ticket, primary="comment")
 
