@@ -373,3 +373,69 @@ def test_the_sidebar_shows_the_requester_and_the_device(agent_client, chat_devic
     assert "Windows 11 Pro (26100)" in side and "Alertas abertos (0)" in side
     assert f'hx-post="/chamados/{setup.ticket.reference}/chat/iniciar" hx-target="#chat"' in side
     assert 'id="side-start-chat">Iniciar chat' in side
+
+
+# --- ticket page: merging ---------------------------------------------------------------
+
+
+def test_merge_flow_choose_preview_confirm(agent_client, make_ticket, agent_user):
+    survivor = make_ticket("Impressora", assignee_id=agent_user.id)
+    duplicate = make_ticket("Impressora de novo")
+    page = agent_client.get(f"/chamados/{duplicate.reference}").get_data(as_text=True)
+    assert (
+        f'href="/chamados/{duplicate.reference}/mesclar" id="merge-link">Mesclar em outro chamado</a>' in page
+    )
+    form = agent_client.get(f"/chamados/{duplicate.reference}/mesclar").get_data(as_text=True)
+    assert "Número do chamado que fica" in form and 'id="merge-preview"' not in form
+    preview = agent_client.get(f"/chamados/{duplicate.reference}/mesclar?destino=%23{survivor.reference}")
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and 'id="merge-preview"' in html
+    assert "Eventos da linha do tempo: <strong>1</strong>" in html
+    assert f"Mesclar #{duplicate.reference} no #{survivor.reference}</button>" in html
+    db.session.expire_all()
+    assert db.session.get(Ticket, duplicate.id).status is TicketStatus.PENDING  # a preview changes nothing
+
+    done = agent_client.post(
+        f"/chamados/{duplicate.reference}/mesclar", data={"destino": str(survivor.reference)}
+    )
+    assert done.status_code == 302 and done.headers["Location"] == f"/chamados/{survivor.reference}"
+    page = agent_client.get(f"/chamados/{survivor.reference}").get_data(as_text=True)
+    assert f"Chamado #{duplicate.reference} mesclado no #{survivor.reference}." in page
+    assert f'<a href="/chamados/{duplicate.reference}">abrir #{duplicate.reference}</a>' in page
+    merged = agent_client.get(f"/chamados/{duplicate.reference}").get_data(as_text=True)
+    assert f'Mesclado no chamado <a href="/chamados/{survivor.reference}">#{survivor.reference}</a>' in merged
+    assert 'id="merge-link"' not in merged  # resolved: nothing more to merge
+
+
+def test_merge_bad_input_answers_4xx_in_portuguese_keeping_what_was_typed(agent_client, make_ticket):
+    duplicate = make_ticket("Duplicado")
+    resolved = make_ticket("Resolvido", status=TicketStatus.RESOLVED)
+    url = f"/chamados/{duplicate.reference}/mesclar"
+    for typed, status, message in (
+        ("abc", 422, "Informe o número do chamado que fica (por exemplo, 1234)."),
+        ("99999", 422, "Chamado #99999 não encontrado."),
+        (str(duplicate.reference), 422, "Um chamado não pode ser mesclado nele mesmo: escolha outro."),
+        (str(resolved.reference), 409, f"O chamado #{resolved.reference} está resolvido"),
+    ):
+        for response in (
+            agent_client.get(url, query_string={"destino": typed}),
+            agent_client.post(url, data={"destino": typed}),
+        ):
+            html = response.get_data(as_text=True)
+            assert response.status_code == status, (typed, response.status_code)
+            assert message in html and f'name="destino" id="merge-target" value="{typed}"' in html
+    assert agent_client.get(f"/chamados/{resolved.reference}/mesclar").status_code == 409
+    db.session.expire_all()
+    assert db.session.get(Ticket, duplicate.id).status is TicketStatus.PENDING
+
+
+def test_collaborators_cannot_merge(app, collaborator, make_ticket):
+    from tests.conftest import logged_in_client
+
+    survivor, duplicate = make_ticket("Fica"), make_ticket("Sai")
+    portal = logged_in_client(app, collaborator)
+    url = f"/chamados/{duplicate.reference}/mesclar"
+    assert portal.get(url).headers["Location"] == "/portal"
+    assert portal.post(url, data={"destino": str(survivor.reference)}).status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Ticket, duplicate.id).status is TicketStatus.PENDING

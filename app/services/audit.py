@@ -87,6 +87,7 @@ ACTION_LABELS = {
     "resposta pronta.criar": "Resposta pronta criada",
     "resposta pronta.alterar": "Resposta pronta alterada",
     "resposta pronta.excluir": "Resposta pronta excluída",
+    "chamado.mesclar": "Chamados mesclados",
     "login.sucesso": "Login",
     "login.falha": "Login recusado",
 }

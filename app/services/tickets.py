@@ -160,7 +160,10 @@ def change_status(
     expected_status: str | None = None,
     message_html: str = "",
     reason: str = "",
+    commit: bool = True,
 ) -> Ticket:
+    """Move the ticket by `action`. With `commit=False` the change joins the caller's
+    transaction (a ticket merge); a stale ticket still rolls the whole transaction back."""
     if action not in TRANSITIONS:
         raise ValidationError("Ação desconhecida.", field="action")
     if action != "reabrir" and not can(actor, "tickets.change_status", ticket):
@@ -201,8 +204,9 @@ def change_status(
         )
         # The closing message is a public reply: it answers a ticket nobody had answered yet.
         note_public_reply(ticket, actor, now)
-    db.session.commit()
-    db.session.refresh(ticket)
+    if commit:
+        db.session.commit()
+        db.session.refresh(ticket)
     return ticket
 
 

@@ -18,9 +18,9 @@ from app.chat import read_models as chat_service
 from app.extensions import db
 from app.models import Attachment, CommentVisibility, Ticket, TicketPriority
 from app.security import current_user_can, staff_required
-from app.services import canned_replies, saved_views, ticket_sidebar, timeline
+from app.services import canned_replies, saved_views, ticket_merge, ticket_sidebar, timeline
 from app.services import tickets as ticket_service
-from app.services.errors import DomainError
+from app.services.errors import DomainError, ValidationError
 from app.services.numbers import record_number
 from app.services.permissions import visible_tickets
 from app.services.queues import existing_default_queue, list_queues
@@ -261,6 +261,8 @@ def _ticket_context(ticket: Ticket) -> dict:
         "ticket_files": ticket_service.ticket_attachments(ticket),
         "actions": ticket_service.allowed_actions(ticket),
         "describe_event": timeline.describe_event,
+        "merged_with": timeline.merged_with,
+        "merged_into": ticket_merge.merged_into(ticket),
         "format_duration": timeline.format_duration,
         **_form_choices(),
     }
@@ -375,6 +377,63 @@ def comment(reference: int):
             **_comment_form_context(),
         ), error.status
     return _ticket_update(ticket, primary="comment")
+
+
+# --- merging -------------------------------------------------------------------
+
+
+def _merge_target(source: Ticket, typed: str) -> Ticket:
+    """The survivor the person typed ("1234" or "#1234"), among the tickets they see."""
+    number = record_number(typed.strip().removeprefix("#"))
+    if number is None:
+        raise ValidationError("Informe o número do chamado que fica (por exemplo, 1234).", field="destino")
+    target = db.session.scalar(visible_tickets(current_user).where(Ticket.reference == number))
+    if target is None:
+        raise ValidationError(f"Chamado #{number} não encontrado.", field="destino")
+    return target
+
+
+def _merge_page(source: Ticket, typed: str, preview=None, error: DomainError | None = None):
+    page = render_template(
+        "tickets/merge.html",
+        ticket=source,
+        typed=typed,
+        preview=preview,
+        error=error.message if error else None,
+    )
+    return page, (error.status if error else 200)
+
+
+@bp.get("/chamados/<int:reference>/mesclar")
+@staff_required
+def merge(reference: int):
+    """Choose the survivor by number, then see what would move before confirming."""
+    source = ticket_or_404(reference)
+    typed = request.args.get("destino", "")[:20]
+    try:
+        ticket_merge.validate_source(source, current_user)
+        if not typed.strip():
+            return _merge_page(source, typed)
+        return _merge_page(
+            source, typed, ticket_merge.preview(source, _merge_target(source, typed), current_user)
+        )
+    except DomainError as error:
+        return _merge_page(source, typed, error=error)
+
+
+@bp.post("/chamados/<int:reference>/mesclar")
+@staff_required
+def merge_confirm(reference: int):
+    source = ticket_or_404(reference)
+    typed = request.form.get("destino", "")[:20]
+    try:
+        target = _merge_target(source, typed)
+        ticket_merge.merge(source, target, current_user)
+    except DomainError as error:
+        db.session.rollback()
+        return _merge_page(source, typed, error=error)
+    flash(f"Chamado #{source.reference} mesclado no #{target.reference}.", "success")
+    return redirect(url_for("tickets.show", reference=target.reference))
 
 
 @bp.get("/anexos/<int:attachment_id>")
