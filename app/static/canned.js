@@ -229,6 +229,12 @@
     event.stopPropagation();
   }, true);
 
+  // The page reflowed (a phone turned, a window resized): the cursor moved, the list follows.
+  window.addEventListener("resize", function () {
+    var element = editorElement();
+    if (slash && popup && element) place(element);
+  });
+
   // The form replaced (a comment sent, a live refresh): the list belonged to the old editor.
   document.addEventListener("htmx:beforeSwap", closeSlash);
   document.addEventListener("live:refreshed", function () { if (!document.getElementById(EDITOR_ID)) closeSlash(); });

@@ -18,10 +18,15 @@ DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-def _shots(page, name, full_page=False):
+def _shots(page, name, full_page=False, showing=None):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for size, suffix in ((DESKTOP, "desktop"), (PHONE, "mobile")):
         page.set_viewport_size(size)
+        if showing is not None:
+            showing.scroll_into_view_if_needed()
+        # The page's resize handlers (the "/" list follows the cursor) and a frame painted with
+        # them, before the picture.
+        page.wait_for_timeout(250)
         page.screenshot(path=SCREENSHOTS / f"ticket-page-{name}-{suffix}.png", full_page=full_page)
     page.set_viewport_size(DESKTOP)
 
@@ -84,7 +89,7 @@ def test_sidebar_assign_to_me_canned_reply_order_and_merge(
     listbox = page.locator("#canned-slash-list")
     expect(listbox.get_by_role("option")).to_have_text(["Reinício"])
     expect(editor).to_have_attribute("aria-expanded", "true")
-    _shots(page, "canned-slash")
+    _shots(page, "canned-slash", showing=editor)
     editor.press("Enter")
     expect(listbox).to_have_count(0)
     expect(editor).to_contain_text(f"Olá, joana! Reinicie a impressora, por favor ({ticket.reference}).")
@@ -104,7 +109,9 @@ def test_sidebar_assign_to_me_canned_reply_order_and_merge(
     # The order: newest first puts the latest comment on top and the editor above it.
     comments = page.locator("#timeline .comment")
     expect(comments.first).to_contain_text("Primeiro contato")
-    page.get_by_role("button", name="Mais recentes primeiro").click()
+    # A plain form: the page reloads (a live refresh of the old page may land first; wait).
+    with page.expect_navigation(url=re.compile(r"#timeline$")):
+        page.get_by_role("button", name="Mais recentes primeiro").click()
     expect(page.get_by_role("button", name="Mais recentes primeiro")).to_have_attribute(
         "aria-pressed", "true"
     )
@@ -114,7 +121,8 @@ def test_sidebar_assign_to_me_canned_reply_order_and_merge(
     expect(page.get_by_role("button", name="Mais recentes primeiro")).to_have_attribute(
         "aria-pressed", "true"
     )
-    page.get_by_role("button", name="Mais antigos primeiro").click()
+    with page.expect_navigation(url=re.compile(r"#timeline$")):
+        page.get_by_role("button", name="Mais antigos primeiro").click()
     expect(page.get_by_role("button", name="Mais antigos primeiro")).to_have_attribute("aria-pressed", "true")
 
     # Merge the duplicate into the ticket: choose by number, see what moves, confirm.
