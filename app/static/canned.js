@@ -128,7 +128,7 @@
     var element = editorElement();
     if (element) {
       element.removeAttribute("aria-activedescendant");
-      element.setAttribute("aria-expanded", "false");
+      element.removeAttribute("aria-controls");
     }
   }
 
@@ -162,8 +162,8 @@
       item.textContent = reply.title;
       popup.appendChild(item);
     });
+    // The editor is a textbox (aria-expanded is not allowed there): it points at the list instead.
     element.setAttribute("aria-controls", popup.id);
-    element.setAttribute("aria-expanded", "true");
     if (found.length) element.setAttribute("aria-activedescendant", "canned-slash-" + slash.active);
     else element.removeAttribute("aria-activedescendant");
     place(element);

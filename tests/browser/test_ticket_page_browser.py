@@ -88,7 +88,7 @@ def test_sidebar_assign_to_me_canned_reply_order_and_merge(
     editor.type("/rei")
     listbox = page.locator("#canned-slash-list")
     expect(listbox.get_by_role("option")).to_have_text(["Reinício"])
-    expect(editor).to_have_attribute("aria-expanded", "true")
+    expect(editor).to_have_attribute("aria-controls", "canned-slash-list")
     _shots(page, "canned-slash", showing=editor)
     editor.press("Enter")
     expect(listbox).to_have_count(0)
