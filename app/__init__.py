@@ -107,7 +107,6 @@ BLUEPRINT_MODULES = (
     "agent_api",
     "audit",
     "auth",
-    "canned_replies",
     "chat",
     "companies",
     "cron",
