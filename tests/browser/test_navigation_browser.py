@@ -20,9 +20,11 @@ def test_back_and_forward_in_the_list_raise_no_script_error(page, agent_user, ma
     page.goto("/chamados?f=1")
     table = page.locator("#ticket-table")
     expect(table).to_contain_text("Rede lenta")
+    page.get_by_text("Filtros", exact=True).click()  # the whole filter form opens on demand
     page.get_by_label("Pausado").check()  # htmx pushes the filtered list
     expect(page).to_have_url(re.compile(r"status=PAUSED"))
     expect(table).not_to_contain_text("Rede lenta")
+    page.keyboard.press("Escape")  # the filter panel folds away from the table
     page.get_by_role("link", name="Impressora travada").click()
     expect(page).to_have_url(re.compile(rf"/chamados/{paused.reference}$"))
 
