@@ -36,9 +36,9 @@ class Notifier:
                 pass
         if self.tray is not None:
             try:
-                self.tray.notify(message, title)
-                return "tray"
-            except Exception:  # NotImplementedError on backends without notifications, X errors...
+                if self.tray.notify(message, title):
+                    return "tray"
+            except Exception:  # the display went away (X errors): the log still has it
                 pass
         log.info("Notificação: %s — %s", title, message)
         return None

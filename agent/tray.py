@@ -121,10 +121,12 @@ class Tray:
             return False
         return True
 
-    def notify(self, message: str, title: str) -> None:
+    def notify(self, message: str, title: str) -> bool:
+        """Show a notification from the tray icon; False when this backend has none."""
         if self.icon is None or not getattr(self.icon, "HAS_NOTIFICATION", False):
-            raise NotImplementedError("sem notificações na bandeja")
+            return False
         self.icon.notify(message, title)
+        return True
 
     def stop(self) -> None:
         if self.icon is not None:

@@ -13,8 +13,9 @@ class Tray:
 
     def notify(self, message, title):
         if self.fails:
-            raise NotImplementedError
+            return False  # a tray backend without notifications
         self.shown.append((title, message))
+        return True
 
 
 def _run(returncode=0, raises=None, calls=None):
