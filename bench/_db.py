@@ -62,3 +62,34 @@ def start_gunicorn(root, env: dict, port: int):
             pass
         time.sleep(0.2)
     return server
+
+
+def production_env(root, url: str, redis_url: str, name: str, **extra) -> dict:
+    """The environment of a bench's servers: production settings on its own database and Redis."""
+    import os
+
+    return {
+        **os.environ,
+        "APP_ENV": "production",
+        "PUBLIC_BASE_URL": "http://127.0.0.1",  # production refuses to start without one
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "bench-" + "k" * 40,
+        "MACHINE_PROVISIONING_SECRET": "bench-provisioning-secret",
+        "LOG_LEVEL": "WARNING",
+        "HOST": "127.0.0.1",
+        "GUNICORN_MAX_REQUESTS": "0",
+        "INSTANCE_PATH": str(root / "instance" / name),
+        "FLASK_APP": "wsgi.py",
+        **extra,
+    }
+
+
+def migrate(root, env: dict) -> None:
+    """`flask db upgrade` on the bench's database."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    flask = str(Path(sys.executable).with_name("flask"))
+    subprocess.run([flask, "db", "upgrade"], cwd=root, env=env, check=True, capture_output=True)

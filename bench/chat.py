@@ -36,7 +36,7 @@ import psutil  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 import websockets  # noqa: E402
 
-from bench._db import recreate_database, start_gunicorn  # noqa: E402
+from bench._db import migrate, production_env, recreate_database, start_gunicorn  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/chamados_bench_chat"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
@@ -248,22 +248,8 @@ def main() -> None:
     url = os.environ.get("BENCH_CHAT_DATABASE_URL", DEFAULT_URL)
     redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
     recreate_database(url)
-    env = {
-        **os.environ,
-        "APP_ENV": "production",
-        "PUBLIC_BASE_URL": "http://127.0.0.1",  # production refuses to start without one
-        "DATABASE_URL": url,
-        "REDIS_URL": redis_url,
-        "SECRET_KEY": "bench-" + "k" * 40,
-        "MACHINE_PROVISIONING_SECRET": "bench-provisioning-secret",
-        "LOG_LEVEL": "WARNING",
-        "HOST": "127.0.0.1",
-        "GUNICORN_MAX_REQUESTS": "0",
-        "INSTANCE_PATH": str(ROOT / "instance" / "bench-chat"),
-        "FLASK_APP": "wsgi.py",
-    }
-    flask = str(Path(sys.executable).with_name("flask"))
-    subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    env = production_env(ROOT, url, redis_url, "bench-chat")
+    migrate(ROOT, env)
     pairs, cookie = seed(env, args.sessions)
     servers = start_servers(env, args.sessions)
     try:

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 import websockets  # noqa: E402
 
-from bench._db import recreate_database, start_gunicorn  # noqa: E402
+from bench._db import migrate, production_env, recreate_database, start_gunicorn  # noqa: E402
 from bench.chat import percentile, redis_round_trip  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/chamados_bench_devices"
@@ -253,23 +253,15 @@ def main() -> None:
     url = os.environ.get("BENCH_DEVICES_DATABASE_URL", DEFAULT_URL)
     redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
     recreate_database(url)
-    env = {
-        **os.environ,
-        "APP_ENV": "production",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{WEB_PORT}",
-        "DATABASE_URL": url,
-        "REDIS_URL": redis_url,
-        "SECRET_KEY": "bench-" + "k" * 40,
-        "MACHINE_PROVISIONING_SECRET": "bench-provisioning-secret",
-        "LOG_LEVEL": "WARNING",
-        "HOST": "127.0.0.1",
-        "GUNICORN_MAX_REQUESTS": "0",
-        "INSTANCE_PATH": str(ROOT / "instance" / "bench-devices"),
-        "FLASK_APP": "wsgi.py",
-        "CHAT_ALLOWED_ORIGINS": f"http://127.0.0.1:{WEB_PORT}",
-    }
-    flask = str(Path(sys.executable).with_name("flask"))
-    subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    env = production_env(
+        ROOT,
+        url,
+        redis_url,
+        "bench-devices",
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{WEB_PORT}",
+        CHAT_ALLOWED_ORIGINS=f"http://127.0.0.1:{WEB_PORT}",
+    )
+    migrate(ROOT, env)
     seeded_at = time.perf_counter()
     pairs, headers = seed(env, args.devices)
     print(

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 import websockets  # noqa: E402
 
-from bench._db import recreate_database, start_gunicorn  # noqa: E402
+from bench._db import migrate, production_env, recreate_database, start_gunicorn  # noqa: E402
 from bench.chat import percentile, redis_round_trip  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/chamados_bench_live"
@@ -96,7 +96,7 @@ def seed(env: dict, people: int) -> dict:
                 from app.models import Ticket
 
                 row = db.session.scalar(db.select(Ticket).where(Ticket.reference == ticket_ref))
-                assign(row, agent.id, agent, commit=False)
+                assign(row, agent.id, agent)
             db.session.commit()
             serializer = app.session_interface.get_signing_serializer(app)
 
@@ -141,6 +141,7 @@ def writer(env: dict, rate: float, seconds: float, tickets: dict, agent_id: int,
                 add_comment(
                     ticket, agent, "<p>Bench</p>", "PUBLIC" if kind == "comment.public" else "INTERNAL"
                 )
+            db.session.commit()  # the unit of work a request would end: the change and its event
             committed = time.monotonic()
             seq = db.session.scalar(db.select(Tenant.change_seq).where(Tenant.id == tenant_id))
             for number in range(last + 1, seq + 1):
@@ -272,28 +273,19 @@ def main() -> None:
     args = parser.parse_args()
     url = os.environ.get("BENCH_LIVE_DATABASE_URL", DEFAULT_URL)
     redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
-    env = {
-        **os.environ,
-        "APP_ENV": "production",
-        "PUBLIC_BASE_URL": "http://127.0.0.1",
-        "DATABASE_URL": url,
-        "REDIS_URL": redis_url,
-        "SECRET_KEY": "bench-" + "k" * 40,
-        "MACHINE_PROVISIONING_SECRET": "bench-provisioning-secret",
-        "LOG_LEVEL": "WARNING",
-        "HOST": "127.0.0.1",
-        "GUNICORN_MAX_REQUESTS": "0",
-        "INSTANCE_PATH": str(ROOT / "instance" / "bench-live"),
-        "FLASK_APP": "wsgi.py",
-        "CHAT_ALLOWED_ORIGINS": f"http://127.0.0.1:{STAFF_PORT},http://127.0.0.1:{PORTAL_PORT}",
-    }
+    env = production_env(
+        ROOT,
+        url,
+        redis_url,
+        "bench-live",
+        CHAT_ALLOWED_ORIGINS=f"http://127.0.0.1:{STAFF_PORT},http://127.0.0.1:{PORTAL_PORT}",
+    )
     if args.write:
         rate, seconds, tickets, agent_id, tenant_id = json.loads(args.write)
         writer(env, rate, seconds, tickets, agent_id, tenant_id)
         return
     recreate_database(url)
-    flask = str(Path(sys.executable).with_name("flask"))
-    subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    migrate(ROOT, env)
     seeded = seed(env, args.portal)
     seeded["tickets"] = {str(k): v for k, v in seeded["tickets"].items()}
     # The sockets pool as production runs it (README, "Sizing the sockets"): gevent by default.
