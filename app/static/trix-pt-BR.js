@@ -33,10 +33,32 @@
   var english = Trix.config.lang.bold;
   Object.keys(WORDS).forEach(function (key) { Trix.config.lang[key] = WORDS[key]; });
 
+  // A toolbar drawn in English gets the Portuguese words element by element. It is never
+  // drawn again: Trix keeps its state in these elements (a hidden link dialog's URL field is
+  // disabled, so the browser does not ask for it when the form is sent).
+  function translateInPlace(toolbar) {
+    var portuguese = document.createElement("div");
+    portuguese.innerHTML = Trix.config.toolbar.getDefaultHTML();
+    var KEYS = ["data-trix-attribute", "data-trix-action"];
+    toolbar.querySelectorAll("button").forEach(function (button) {
+      KEYS.forEach(function (key) {
+        var value = button.getAttribute(key);
+        if (!value) return;
+        var twin = portuguese.querySelector("button[" + key + '="' + value + '"]');
+        if (!twin) return;
+        button.title = twin.title;
+        button.textContent = twin.textContent;
+      });
+    });
+    var url = toolbar.querySelector('input[name="href"]');
+    var twinUrl = portuguese.querySelector('input[name="href"]');
+    if (url && twinUrl) url.placeholder = twinUrl.placeholder;
+  }
+
   function localize(toolbar) {
     if (!toolbar) return;
     var bold = toolbar.querySelector('[data-trix-attribute="bold"]');
-    if (bold && bold.title === english) toolbar.innerHTML = Trix.config.toolbar.getDefaultHTML();
+    if (bold && bold.title === english) translateInPlace(toolbar);
     var confirm = toolbar.querySelector('[data-trix-dialog="href"] [data-trix-method="setAttribute"]');
     if (confirm) confirm.value = "Vincular";
     var remove = toolbar.querySelector('[data-trix-dialog="href"] [data-trix-method="removeAttribute"]');

@@ -203,3 +203,42 @@ def test_the_close_dialog_is_accessible(page, agent_user, make_ticket):
     message = dialog.get_by_role("textbox", name="Mensagem de encerramento (enviada ao solicitante)")
     expect(message).to_be_visible()
     assert axe_violations(page) == []
+
+
+def test_a_toolbar_drawn_in_english_is_translated_and_its_form_still_sends(page, agent_user, queue):
+    """Under load Trix can draw a toolbar before trix-pt-BR.js set the words. That toolbar is
+    translated in place: drawn again, its hidden link dialog's required URL field came back
+    enabled and the browser refused to send the form (the reply never left the page)."""
+    browser_login(page, agent_user)
+    page.goto("/chamados/novo")
+    state = page.evaluate(
+        """() => new Promise((done) => {
+          const portuguese = Object.assign({}, Trix.config.lang);
+          Object.assign(Trix.config.lang, {bold: "Bold", italic: "Italic", undo: "Undo", url: "URL",
+                                           urlPlaceholder: "Enter a URL…"});
+          const form = document.createElement("form");
+          form.innerHTML = '<input type="hidden" id="late-body"><trix-editor input="late-body"></trix-editor>';
+          document.addEventListener("trix-initialize", (event) => {
+            if (!form.contains(event.target)) return;
+            setTimeout(() => {
+              const toolbar = event.target.toolbarElement;
+              done({
+                bold: toolbar.querySelector('[data-trix-attribute="bold"]').title,
+                undo: toolbar.querySelector('[data-trix-action="undo"]').textContent,
+                placeholder: toolbar.querySelector('input[name="href"]').placeholder,
+                urlDisabled: toolbar.querySelector('input[name="href"]').disabled,
+                sendable: form.checkValidity(),
+              });
+            }, 0);
+          });
+          document.querySelector("main").appendChild(form);  // its toolbar is drawn now, in English
+          Object.assign(Trix.config.lang, portuguese);  // as when trix-pt-BR.js runs after the draw
+        })"""
+    )
+    assert state == {
+        "bold": "Negrito",
+        "undo": "Desfazer",
+        "placeholder": "Digite uma URL…",
+        "urlDisabled": True,
+        "sendable": True,
+    }, state
