@@ -5,9 +5,10 @@
 
 Seeds its own database (BENCH_LIVE_DATABASE_URL, default the local `chamados_bench_live`,
 recreated each run): one tenant, an agent, 100 portal people each with tickets, 20 tickets
-of people nobody watches. Starts two gunicorn processes (gthread) sharing PostgreSQL and Redis
+of people nobody watches. Starts two gunicorn processes (gevent) sharing PostgreSQL and Redis
 (BENCH_REDIS_URL, default redis://127.0.0.1:6379/12): every staff screen's socket connects to
-process A, every portal screen's to process B. A writer process (this script, again) makes
+process A, every portal screen's to process B. Writer processes (this script, again; two
+by default, sharing the rate as web workers share requests) make
 changes through the app's services at a steady rate — public comments, internal notes, status
 and priority changes — and notes the moment each commit returned; every screen follows the
 feed from the number its page was built at. Halfway, every socket is closed and reopened with
@@ -116,16 +117,26 @@ def seed(env: dict, people: int) -> dict:
 
 def writer(env: dict, rate: float, seconds: float, tickets: dict, agent_id: int, tenant_id: int) -> None:
     """The writer process: changes at `rate`/s; prints one JSON line per commit (seqs, time, facts)."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
     from app.extensions import db
-    from app.models import Tenant, Ticket, User
-    from app.services import tenancy
+    from app.models import Ticket, User
+    from app.services import feed, tenancy
     from app.services.tickets import add_comment, change_priority
 
     app = _app(env)
     references = [int(reference) for reference in tickets]
+    numbered: list[int] = []
+
+    # Registered after the feed's own listener, so it runs once this commit's events have
+    # their numbers: with several writers, each one reports only its own.
+    @event.listens_for(Session, "before_commit")
+    def _note_numbers(session):
+        numbered.extend(each["seq"] for each in session.info.get(feed._NUMBERED, ()))
+
     with app.app_context(), tenancy.scope(tenant_id):
         agent = db.session.get(User, agent_id)
-        last = db.session.scalar(db.select(Tenant.change_seq).where(Tenant.id == tenant_id))
         stop_at = time.monotonic() + seconds
         due = time.monotonic()
         while time.monotonic() < stop_at:
@@ -143,8 +154,7 @@ def writer(env: dict, rate: float, seconds: float, tickets: dict, agent_id: int,
                 )
             db.session.commit()  # the unit of work a request would end: the change and its event
             committed = time.monotonic()
-            seq = db.session.scalar(db.select(Tenant.change_seq).where(Tenant.id == tenant_id))
-            for number in range(last + 1, seq + 1):
+            for number in numbered:
                 facts = {
                     "seq": number,
                     "at": committed,
@@ -152,7 +162,7 @@ def writer(env: dict, rate: float, seconds: float, tickets: dict, agent_id: int,
                     "internal": kind == "comment.internal",
                 }
                 print(json.dumps(facts), flush=True)
-            last = seq
+            numbered.clear()
 
 
 class Screen:
@@ -211,19 +221,26 @@ async def run_screens(args, seeded, env) -> tuple[list[Screen], list[dict], list
         sys.executable,
         __file__,
         "--write",
-        json.dumps([args.rate, args.seconds, seeded["tickets"], seeded["agent"], seeded["tenant"]]),
+        json.dumps(
+            [args.rate / args.writers, args.seconds, seeded["tickets"], seeded["agent"], seeded["tenant"]]
+        ),
     ]
-    process = await asyncio.create_subprocess_exec(*command, env=env, stdout=subprocess.PIPE)
+    # Several writer processes share the rate, as several web workers would take the requests.
+    processes = [
+        await asyncio.create_subprocess_exec(*command, env=env, stdout=subprocess.PIPE)
+        for _ in range(args.writers)
+    ]
     await asyncio.sleep(args.seconds / 2)
     # A network blip: every socket closes and reopens with the last number it saw.
     blip = [time.monotonic()]
     await asyncio.gather(*(screen.close() for screen in screens))
     await asyncio.gather(*(screen.open() for screen in screens))
     blip.append(time.monotonic())
-    output, _ = await process.communicate()
+    outputs = await asyncio.gather(*(process.communicate() for process in processes))
     await asyncio.sleep(2.0)  # late deliveries
     await asyncio.gather(*(screen.close() for screen in screens))
-    written = [json.loads(line) for line in output.decode().splitlines() if line.startswith("{")]
+    lines = [line for output, _ in outputs for line in output.decode().splitlines()]
+    written = [json.loads(line) for line in lines if line.startswith("{")]
     return screens, written, blip
 
 
@@ -267,6 +284,7 @@ def main() -> None:
     parser.add_argument("--portal", type=int, default=100)
     parser.add_argument("--rate", type=float, default=50.0, help="changes per second")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--writers", type=int, default=2, help="writer processes sharing the rate")
     parser.add_argument("--worker-class", default="gevent", help="the socket servers': gevent or gthread")
     parser.add_argument("--timeline", action="store_true", help="also print latency per 2-second slice")
     parser.add_argument("--write", help=argparse.SUPPRESS)  # the writer process
