@@ -107,6 +107,7 @@ BLUEPRINT_MODULES = (
     "agent_api",
     "audit",
     "auth",
+    "canned_replies",
     "chat",
     "companies",
     "cron",

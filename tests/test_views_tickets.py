@@ -246,6 +246,49 @@ def test_a_bulk_change_refused_halfway_changes_no_ticket(agent_client, make_tick
     assert priorities == {"MEDIUM"}
 
 
+def test_bulk_to_what_it_already_is_is_a_neutral_message(agent_client, make_ticket, agent_user):
+    tickets = [make_ticket(f"T{i}", assignee_id=agent_user.id) for i in range(2)]
+    response = agent_client.post(
+        "/chamados/em-massa",
+        data={"ticket": [str(t.id) for t in tickets], "bulk": f"atribuir:{agent_user.id}"},
+        follow_redirects=True,
+    )
+    html = response.get_data(as_text=True)
+    neutral = "Nenhum chamado mudou: os selecionados já estavam com Artur Agente."
+    assert f'<div class="flash flash-info">{neutral}</div>' in html
+    assert "0 chamado(s)" not in html
+
+
+def test_bulk_pause_and_close_from_the_list(agent_client, make_ticket, agent_user):
+    from app.services.tickets import change_status
+
+    ticket = make_ticket("Em andamento")
+    change_status(ticket, "iniciar", agent_user)
+    list_page = agent_client.get("/chamados?f=1").get_data(as_text=True)
+    assert '<option value="pausar">Pausar</option>' in list_page and 'name="reason"' in list_page
+    assert 'id="bulk-message-editor"' in list_page
+    response = agent_client.post(
+        "/chamados/em-massa",
+        data={"ticket": [str(ticket.id)], "bulk": "pausar", "reason": "Almoço"},
+        follow_redirects=True,
+    )
+    assert "1 chamado(s) pausado(s)." in response.get_data(as_text=True)
+    refused = agent_client.post(
+        "/chamados/em-massa",
+        data={"ticket": [str(ticket.id)], "bulk": "encerrar", "message": ""},
+        follow_redirects=True,
+    )
+    assert "Escreva a mensagem de encerramento." in refused.get_data(as_text=True)
+    done = agent_client.post(
+        "/chamados/em-massa",
+        data={"ticket": [str(ticket.id)], "bulk": "encerrar", "message": "<p>Resolvido.</p>"},
+        follow_redirects=True,
+    )
+    assert "1 chamado(s) encerrado(s)." in done.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket.id).status is TicketStatus.RESOLVED
+
+
 # --- new ticket -------------------------------------------------------------------
 
 
@@ -385,3 +428,125 @@ def test_clearing_the_default_works_without_htmx_too(agent_client, make_ticket):
     assert form, "the clear-default form has no plain POST fallback"
     response = agent_client.post(form.group(1), data={"csrf_token": token}, follow_redirects=True)
     assert response.status_code == 200 and "Filtro padrão removido." in response.get_data(as_text=True)
+
+
+# --- ticket page: timeline order --------------------------------------------------
+
+
+def test_timeline_order_is_saved_per_person_and_moves_the_editor(agent_client, make_ticket, agent_user):
+    ticket = make_ticket("Lento", assignee_id=agent_user.id)
+    page = agent_client.get(f"/chamados/{ticket.reference}").get_data(as_text=True)
+    assert page.index('id="timeline"') < page.index('id="comment-form"')  # oldest first: reply at the end
+    assert '<button type="submit" name="ordem" value="antigos" aria-pressed="true">' in page
+    response = agent_client.post(
+        f"/chamados/{ticket.reference}/linha-do-tempo/ordem", data={"ordem": "recentes"}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/chamados/{ticket.reference}#timeline"
+    page = agent_client.get(f"/chamados/{ticket.reference}").get_data(as_text=True)
+    assert page.index('id="comment-form"') < page.index('id="timeline"')
+    assert '<button type="submit" name="ordem" value="recentes" aria-pressed="true">' in page
+    bad = agent_client.post(f"/chamados/{ticket.reference}/linha-do-tempo/ordem", data={"ordem": "x"})
+    assert bad.status_code == 422 and "Ordem da linha do tempo inválida." in bad.get_data(as_text=True)
+
+
+# --- ticket page: Atribuir a mim ----------------------------------------------------
+
+
+def test_assign_to_me_shows_until_the_ticket_is_mine(agent_client, make_ticket, agent_user, admin_user):
+    ticket = make_ticket("Sem dono", assignee_id=admin_user.id)
+    page = agent_client.get(f"/chamados/{ticket.reference}").get_data(as_text=True)
+    assert 'id="assign-to-me">Atribuir a mim</button>' in page
+    assert f'name="assignee_id" value="{agent_user.id}"' in page
+    response = agent_client.post(
+        f"/chamados/{ticket.reference}/responsavel", data={"assignee_id": str(agent_user.id)}, headers=HTMX
+    )
+    assert response.status_code == 200
+    assert "Atribuir a mim" not in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket.id).assignee_id == agent_user.id
+    assert "Atribuir a mim" not in agent_client.get(f"/chamados/{ticket.reference}").get_data(as_text=True)
+
+
+# --- ticket page: sidebar -----------------------------------------------------------
+
+
+def test_the_sidebar_shows_the_requester_and_the_device(agent_client, chat_device, make_ticket):
+    setup = chat_device()
+    other = make_ticket("Outro problema", requester=setup.ticket.requester)
+    html = agent_client.get(f"/chamados/{setup.ticket.reference}").get_data(as_text=True)
+    start = html.index('<aside id="ticket-sidebar"')
+    side = html[start : html.index("</aside>", start)]
+    assert f'data-live="ticket:{setup.ticket.reference} machine:{setup.machine_id}"' in side
+    assert "joana@paoquente.test" in side and "Padaria Pão Quente" in side
+    assert f"#{other.reference} · Outro problema" in side
+    assert 'id="side-device-state">Online</span>' in side and "recepcao-01" in side
+    assert "Windows 11 Pro (26100)" in side and "Alertas abertos (0)" in side
+    assert f'hx-post="/chamados/{setup.ticket.reference}/chat/iniciar" hx-target="#chat"' in side
+    assert 'id="side-start-chat">Iniciar chat' in side
+
+
+# --- ticket page: merging ---------------------------------------------------------------
+
+
+def test_merge_flow_choose_preview_confirm(agent_client, make_ticket, agent_user):
+    survivor = make_ticket("Impressora", assignee_id=agent_user.id)
+    duplicate = make_ticket("Impressora de novo")
+    page = agent_client.get(f"/chamados/{duplicate.reference}").get_data(as_text=True)
+    assert (
+        f'href="/chamados/{duplicate.reference}/mesclar" id="merge-link">Mesclar em outro chamado</a>' in page
+    )
+    form = agent_client.get(f"/chamados/{duplicate.reference}/mesclar").get_data(as_text=True)
+    assert "Número do chamado que fica" in form and 'id="merge-preview"' not in form
+    preview = agent_client.get(f"/chamados/{duplicate.reference}/mesclar?destino=%23{survivor.reference}")
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and 'id="merge-preview"' in html
+    assert "Eventos da linha do tempo: <strong>1</strong>" in html
+    assert f"Mesclar #{duplicate.reference} no #{survivor.reference}</button>" in html
+    db.session.expire_all()
+    assert db.session.get(Ticket, duplicate.id).status is TicketStatus.PENDING  # a preview changes nothing
+
+    done = agent_client.post(
+        f"/chamados/{duplicate.reference}/mesclar", data={"destino": str(survivor.reference)}
+    )
+    assert done.status_code == 302 and done.headers["Location"] == f"/chamados/{survivor.reference}"
+    page = agent_client.get(f"/chamados/{survivor.reference}").get_data(as_text=True)
+    assert f"Chamado #{duplicate.reference} mesclado no #{survivor.reference}." in page
+    assert f'<a href="/chamados/{duplicate.reference}">abrir #{duplicate.reference}</a>' in page
+    merged = agent_client.get(f"/chamados/{duplicate.reference}").get_data(as_text=True)
+    assert f'Mesclado no chamado <a href="/chamados/{survivor.reference}">#{survivor.reference}</a>' in merged
+    assert 'id="merge-link"' not in merged  # resolved: nothing more to merge
+
+
+def test_merge_bad_input_answers_4xx_in_portuguese_keeping_what_was_typed(agent_client, make_ticket):
+    duplicate = make_ticket("Duplicado")
+    resolved = make_ticket("Resolvido", status=TicketStatus.RESOLVED)
+    url = f"/chamados/{duplicate.reference}/mesclar"
+    for typed, status, message in (
+        ("abc", 422, "Informe o número do chamado que fica (por exemplo, 1234)."),
+        ("99999", 422, "Chamado #99999 não encontrado."),
+        (str(duplicate.reference), 422, "Um chamado não pode ser mesclado nele mesmo: escolha outro."),
+        (str(resolved.reference), 409, f"O chamado #{resolved.reference} está resolvido"),
+    ):
+        for response in (
+            agent_client.get(url, query_string={"destino": typed}),
+            agent_client.post(url, data={"destino": typed}),
+        ):
+            html = response.get_data(as_text=True)
+            assert response.status_code == status, (typed, response.status_code)
+            assert message in html and f'name="destino" id="merge-target" value="{typed}"' in html
+    assert agent_client.get(f"/chamados/{resolved.reference}/mesclar").status_code == 409
+    db.session.expire_all()
+    assert db.session.get(Ticket, duplicate.id).status is TicketStatus.PENDING
+
+
+def test_collaborators_cannot_merge(app, collaborator, make_ticket):
+    from tests.conftest import logged_in_client
+
+    survivor, duplicate = make_ticket("Fica"), make_ticket("Sai")
+    portal = logged_in_client(app, collaborator)
+    url = f"/chamados/{duplicate.reference}/mesclar"
+    assert portal.get(url).headers["Location"] == "/portal"
+    assert portal.post(url, data={"destino": str(survivor.reference)}).status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Ticket, duplicate.id).status is TicketStatus.PENDING

@@ -1,6 +1,7 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
 from app.models.audit import AuditLog
+from app.models.canned_reply import CannedReply
 from app.models.chat import ChatMessage, ChatSessionStatus, LiveChatSession
 from app.models.company import Company, generate_provisioning_code
 from app.models.email import EmailMessage, EmailStatus
@@ -47,6 +48,7 @@ __all__ = [
     "AlertSeverity",
     "Attachment",
     "AuditLog",
+    "CannedReply",
     "ChangeEvent",
     "ChatMessage",
     "ChatSessionStatus",

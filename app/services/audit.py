@@ -26,6 +26,7 @@ from app.extensions import db
 from app.models import (
     STAFF_ROLES,
     AuditLog,
+    CannedReply,
     Company,
     Machine,
     MachineLink,
@@ -52,6 +53,7 @@ AUDITED = {
     MachineLink: ("vínculo", lambda o: f"dispositivo {o.machine_id} ↔ usuário {o.user_id}"),
     UsbPolicy: ("política USB", lambda o: f"dispositivo {o.machine_id}"),
     Tenant: ("configurações", lambda o: o.name),
+    CannedReply: ("resposta pronta", lambda o: o.title),
 }
 # Bookkeeping, not decisions: never audited.
 IGNORED_FIELDS = frozenset(
@@ -88,6 +90,10 @@ ACTION_LABELS = {
     "política USB.criar": "Política USB definida",
     "política USB.alterar": "Política USB alterada",
     "configurações.alterar": "Configurações alteradas",
+    "resposta pronta.criar": "Resposta pronta criada",
+    "resposta pronta.alterar": "Resposta pronta alterada",
+    "resposta pronta.excluir": "Resposta pronta excluída",
+    "chamado.mesclar": "Chamados mesclados",
     "login.sucesso": "Login",
     "login.falha": "Login recusado",
     "login.código_de_recuperação": "Login com código de recuperação",

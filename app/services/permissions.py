@@ -157,6 +157,16 @@ def _chats_as_customer(visitor: Visitor, ticket=None) -> bool:
     return ticket.requester_id == user.id
 
 
+def _assignable(visitor: Visitor, _target=None) -> bool:
+    """Who may be a ticket's responsável: active staff (tickets.staff_member says the same)."""
+    return visitor.user.is_active and visitor.user.is_staff
+
+
+def _merges(visitor: Visitor, ticket=None) -> bool:
+    """Staff; with a ticket, staff who also see it (the rules of a merge are in ticket_merge)."""
+    return visitor.user.is_staff and (ticket is None or _sees_ticket(visitor, ticket))
+
+
 def _downloads(visitor: Visitor, attachment: Attachment) -> bool:
     """Who sees the ticket; a file of an internal comment, staff only; a chat file, the
     chat's participants: staff who may chat and the person on the other side."""
@@ -186,6 +196,7 @@ RULES: dict[str, Rule] = {
     "admin.queues": _admin,
     "admin.audit": _admin,
     "admin.jobs": _admin,  # Saúde: "Executar agora", the local archive
+    "admin.canned_replies": _admin,  # Respostas prontas: create, edit, delete
     "devices.manage": _admin,  # reset agent, access, links, USB policy, activation, external inventory
     "devices.describe": _staff,  # a device's display name and notes
     "admin.security": _admin,  # require a second factor of the staff; turn off someone's second factor
@@ -198,6 +209,9 @@ RULES: dict[str, Rule] = {
     "tickets.reopen": _reopens,
     "tickets.comment_internal": _staff,
     "tickets.download": _downloads,  # target: the attachment
+    "tickets.assignee": _assignable,  # may be the responsável ("Atribuir a mim")
+    "tickets.merge": _merges,  # "Mesclar em outro chamado" (target: the ticket, optional)
+    "tickets.canned_replies": _staff,  # insert a resposta pronta in a comment
     # Live chat (target: the ticket, optional).
     "chat.use": _chats,
     "chat.customer": _chats_as_customer,  # the portal's side of a chat (target: the ticket, optional)

@@ -3,6 +3,7 @@ priority changes, comments and the timeline. The staff UI, the portal, the
 agent API and the workers all go through these functions.
 """
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
@@ -157,6 +158,7 @@ def change_status(
     message_html: str = "",
     reason: str = "",
 ) -> Ticket:
+    """Move the ticket by `action`, in the caller's unit of work (a request, a ticket merge)."""
     if action not in TRANSITIONS:
         raise ValidationError("Ação desconhecida.", field="action")
     if action != "reabrir" and not can(actor, "tickets.change_status", ticket):
@@ -195,6 +197,8 @@ def change_status(
                 created_at=now,
             )
         )
+        # The closing message is a public reply: it answers a ticket nobody had answered yet.
+        note_public_reply(ticket, actor, now)
     db.session.flush()
     db.session.refresh(ticket)  # the UPDATE's values
     return ticket
@@ -212,9 +216,8 @@ def _apply_transition(
         elapsed = int((now - ticket.in_progress_since).total_seconds())
         values.update(worked_seconds=(ticket.worked_seconds or 0) + max(elapsed, 0), in_progress_since=None)
     if target == TicketStatus.IN_PROGRESS:
+        # Starting work is not an answer: only a public staff comment is the first response.
         values["in_progress_since"] = now
-        if ticket.first_response_at is None:
-            values["first_response_at"] = now
     if target == TicketStatus.RESOLVED:
         values["resolved_at"] = now
     if action == "reabrir":
@@ -334,20 +337,83 @@ def change_priority(ticket: Ticket, priority: str, actor: User) -> bool:
     return True
 
 
-BULK_ACTIONS = ("atribuir", "fila", "prioridade")
+BULK_ACTIONS = ("atribuir", "fila", "prioridade", "pausar", "encerrar")
+BULK_STATUS_ACTIONS = ("pausar", "encerrar")
 BULK_LIMIT = 100
+BULK_DONE = {"pausar": "pausado(s)", "encerrar": "encerrado(s)"}
 
 
-def bulk_update(user: User, ticket_ids: list[int], action: str, value: str) -> int:
-    """Apply one change to several tickets the user may see; returns how many changed."""
+@dataclass
+class BulkResult:
+    """What a bulk action did, by ticket number: changed, already as asked, or refused (why)."""
+
+    action: str
+    target: str = ""  # "com Artur Agente", "na fila Chamados"...: how "already so" reads
+    changed: list[int] = field(default_factory=list)
+    unchanged: list[int] = field(default_factory=list)
+    refused: dict[str, list[int]] = field(default_factory=dict)  # reason -> references
+
+    @property
+    def changed_count(self) -> int:
+        return len(self.changed)
+
+    def message(self) -> tuple[str, str]:
+        """The Portuguese sentence for the list, and its flash category: green only when
+        something changed and nothing was refused; neutral when nothing changed."""
+        parts = []
+        if self.changed:
+            parts.append(f"{len(self.changed)} chamado(s) {BULK_DONE.get(self.action, 'alterado(s)')}.")
+        if self.unchanged:
+            already = f"já {'estava' if len(self.unchanged) == 1 else 'estavam'} {self.target}"
+            if self.changed:
+                parts.append(f"{_refs(self.unchanged)} {already}.")
+            else:
+                who = "o selecionado" if len(self.unchanged) == 1 else "os selecionados"
+                parts.append(f"Nenhum chamado mudou: {who} {already}.")
+        if self.refused:
+            reasons = "; ".join(f"{_refs(refs)} ({reason})" for reason, refs in self.refused.items())
+            parts.append(f"Não foi possível {ACTION_VERBS.get(self.action, 'alterar')}: {reasons}.")
+        if not parts:
+            parts.append("Nenhum chamado mudou.")
+        if self.refused:
+            category = "info" if self.changed else "error"
+        else:
+            category = "success" if self.changed else "info"
+        return " ".join(parts), category
+
+
+def _refs(references: list[int]) -> str:
+    return ", ".join(f"#{reference}" for reference in sorted(references))
+
+
+def bulk_update(
+    user: User,
+    ticket_ids: list[int],
+    action: str,
+    value: str = "",
+    *,
+    reason: str = "",
+    message_html: str = "",
+) -> BulkResult:
+    """Apply one change to several tickets the user may see.
+
+    Pausar and Encerrar go through `change_status`, the single actions' rule, one ticket (and
+    one commit) at a time: a ticket that cannot move (already resolved, changed meanwhile) is
+    reported, the others still move."""
     if action not in BULK_ACTIONS:
         raise ValidationError("Escolha uma ação em massa.", field="action")
     if not ticket_ids:
         raise ValidationError("Selecione ao menos um chamado.", field="tickets")
     if len(ticket_ids) > BULK_LIMIT:
         raise ValidationError(f"Selecione no máximo {BULK_LIMIT} chamados por vez.", field="tickets")
-    tickets = db.session.scalars(visible_tickets(user).where(Ticket.id.in_(ticket_ids))).all()
-    changed = 0
+    if action == "encerrar" and not html_to_text(message_html):
+        raise ValidationError("Escreva a mensagem de encerramento.", field="message")
+    tickets = db.session.scalars(
+        visible_tickets(user).where(Ticket.id.in_(ticket_ids)).order_by(Ticket.reference)
+    ).all()
+    if action in BULK_STATUS_ACTIONS:
+        return _bulk_status(user, tickets, action, reason, message_html)
+    result = BulkResult(action, target=_bulk_target(user, action, value))
     for ticket in tickets:
         if action == "atribuir":
             target = None if value in ("", "nenhum") else _positive_int(value, "assignee")
@@ -358,9 +424,50 @@ def bulk_update(user: User, ticket_ids: list[int], action: str, value: str) -> i
             did_change = change_priority(ticket, value, user)
         if did_change:
             ticket.updated_at = utcnow()
-            changed += 1
+            result.changed.append(ticket.reference)
+        else:
+            result.unchanged.append(ticket.reference)
     db.session.flush()
-    return changed
+    return result
+
+
+def _bulk_status(
+    user: User, tickets: list[Ticket], action: str, reason: str, message_html: str
+) -> BulkResult:
+    result = BulkResult(action)
+    for ticket in tickets:
+        reference = ticket.reference
+        try:
+            change_status(ticket, action, user, reason=reason, message_html=message_html)
+        except Conflict as error:
+            why = (
+                TicketStatus(ticket.status).label
+                if error.code == "invalid_transition"
+                else "alterado por outra pessoa"
+            )
+            result.refused.setdefault(why, []).append(reference)
+        else:
+            result.changed.append(reference)
+    return result
+
+
+def _bulk_target(user: User, action: str, value: str) -> str:
+    """How "already so" reads for a field change ("com Artur Agente"); the value is checked
+    again by the change itself."""
+    if action == "atribuir":
+        if value in ("", "nenhum"):
+            return "sem responsável"
+        assignee = staff_member(user.tenant_id, _positive_int(value, "assignee"))
+        return f"com {assignee.name}"
+    if action == "fila":
+        queue = db.session.get(Queue, _positive_int(value, "queue"))
+        if queue is None or queue.tenant_id != user.tenant_id:
+            raise ValidationError("Fila inválida.", field="queue")
+        return f"na fila {queue.name}"
+    try:
+        return f"com a prioridade {TicketPriority(value).label}"
+    except ValueError:
+        raise ValidationError("Prioridade inválida.", field="priority") from None
 
 
 def _positive_int(value: str, field: str) -> int:
@@ -371,6 +478,14 @@ def _positive_int(value: str, field: str) -> int:
 
 
 # --- comments -----------------------------------------------------------------
+
+
+def note_public_reply(ticket: Ticket, author: User, at: datetime) -> None:
+    """The first response: the first public reply by staff (a comment or a closing message).
+
+    Starting, assigning or an internal note do not count: the requester has heard nothing yet."""
+    if author.is_staff and ticket.first_response_at is None:
+        ticket.first_response_at = at
 
 
 def add_comment(
@@ -400,8 +515,8 @@ def add_comment(
     for filename, data in files:
         save_attachment(ticket, author, filename, data, comment_id=comment.id)
     ticket.updated_at = now
-    if author.is_staff and visibility is CommentVisibility.PUBLIC and ticket.first_response_at is None:
-        ticket.first_response_at = now
+    if visibility is CommentVisibility.PUBLIC:
+        note_public_reply(ticket, author, now)
     notifications.notify_comment(ticket, comment, author)
     db.session.flush()
     return comment

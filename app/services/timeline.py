@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
-from app.models import Comment, CommentVisibility, Ticket, TicketEvent, TicketPriority, TicketStatus
+from app.models import Comment, CommentVisibility, Ticket, TicketEvent, TicketPriority, TicketStatus, User
 from app.models.chat import CHAT_END_REASONS
+from app.services.errors import ValidationError
 
 
 @dataclass
@@ -24,9 +25,9 @@ class TimelineEntry:
 PUBLIC_EVENT_TYPES = frozenset({"CREATED", "STATUS_CHANGED"})
 
 
-def timeline(ticket: Ticket, *, include_internal: bool) -> list[TimelineEntry]:
-    """Events and comments of a ticket, merged in time order. Without
-    `include_internal`: public comments and public events only (the portal)."""
+def timeline(ticket: Ticket, *, include_internal: bool, newest_first: bool = False) -> list[TimelineEntry]:
+    """Events and comments of a ticket, merged in time order (oldest first, or newest first).
+    Without `include_internal`: public comments and public events only (the portal)."""
     event_query = (
         select(TicketEvent)
         .where(TicketEvent.ticket_id == ticket.id)
@@ -47,8 +48,33 @@ def timeline(ticket: Ticket, *, include_internal: bool) -> list[TimelineEntry]:
     comments = db.session.scalars(comment_query).all()
     entries = [TimelineEntry(e.created_at, "event", e) for e in events]
     entries += [TimelineEntry(c.created_at, "comment", c) for c in comments]
-    entries.sort(key=lambda entry: (entry.at, 0 if entry.kind == "event" else 1))
+    entries.sort(key=lambda entry: (entry.at, 0 if entry.kind == "event" else 1), reverse=newest_first)
     return entries
+
+
+# --- the order a person reads it in (saved per person, like their e-mail switches) -----------
+
+ORDER_KEY = "timeline_order"
+OLDEST_FIRST = "antigos"
+NEWEST_FIRST = "recentes"
+ORDERS = {OLDEST_FIRST: "Mais antigos primeiro", NEWEST_FIRST: "Mais recentes primeiro"}
+
+
+def order_of(user: User) -> str:
+    """The person's timeline order; oldest first unless they chose otherwise."""
+    value = (user.preferences or {}).get(ORDER_KEY)
+    return value if value in ORDERS else OLDEST_FIRST
+
+
+def set_order(user: User, order: str) -> bool:
+    """Save the person's order; writes nothing when it is already so."""
+    if order not in ORDERS:
+        raise ValidationError("Ordem da linha do tempo inválida.", field="ordem")
+    if order_of(user) == order:
+        return False
+    user.preferences = {**(user.preferences or {}), ORDER_KEY: order}  # a new dict: SQLAlchemy sees it
+    db.session.flush()
+    return True
 
 
 # A timeline line for an event type this code does not know (an older or newer release wrote it).
@@ -61,25 +87,42 @@ def describe_event(event: TicketEvent, *, public: bool = False) -> str:
     Any stored payload renders: a missing or unexpected value becomes a neutral word, never an
     exception, since events written by older releases (or by hand) must not break the page."""
     payload = event.payload if isinstance(event.payload, dict) else {}
+    text = _describe(event.type, payload, public)
+    # An event moved here by a merge says which ticket it happened on.
+    origin = _reference(payload.get("merged_from"))
+    if origin is None:
+        return text
     if event.type == "CREATED":
+        return f"Chamado #{origin} aberto"
+    return f"{text} (no chamado #{origin})"
+
+
+def _describe(event_type: str, payload: dict, public: bool) -> str:
+    if event_type == "CREATED":
         return "Chamado aberto"
-    if event.type == "STATUS_CHANGED":
+    if event_type == "STATUS_CHANGED":
         return _describe_status_change(payload, public)
-    if event.type == "ASSIGNED":
+    if event_type == "ASSIGNED":
         name = _text(payload.get("to_name"))
         return f"Atribuído a {name}" if name else "Responsável alterado"
-    if event.type == "UNASSIGNED":
+    if event_type == "UNASSIGNED":
         return "Responsável removido"
-    if event.type == "QUEUE_CHANGED":
+    if event_type == "QUEUE_CHANGED":
         return _describe_change("Fila", _text(payload.get("from_name")), _text(payload.get("to_name")))
-    if event.type == "PRIORITY_CHANGED":
+    if event_type == "PRIORITY_CHANGED":
         return _describe_change(
             "Prioridade",
             _label(TicketPriority, payload.get("from")),
             _label(TicketPriority, payload.get("to")),
         )
-    if event.type in ("LIVE_CHAT_STARTED", "LIVE_CHAT_ENDED"):
-        return describe_chat_event(event.type, payload)
+    if event_type in ("LIVE_CHAT_STARTED", "LIVE_CHAT_ENDED"):
+        return describe_chat_event(event_type, payload)
+    if event_type == "MERGED_INTO":
+        target = _reference(payload.get("to_reference"))
+        return f"Mesclado no chamado #{target}" if target else "Mesclado em outro chamado"
+    if event_type == "MERGED_FROM":
+        origin = _reference(payload.get("from_reference"))
+        return f"Chamado #{origin} mesclado neste" if origin else "Outro chamado mesclado neste"
     return UNKNOWN_EVENT_TEXT
 
 
@@ -113,6 +156,23 @@ def _label(enum_class, value) -> str:
 
 def _text(value) -> str:
     return value.strip() if isinstance(value, str) else ""
+
+
+def _reference(value) -> int | None:
+    """A stored ticket number, or None for anything else."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def merged_with(event: TicketEvent) -> int | None:
+    """The other ticket of a merge event on this ticket (the staff timeline links it)."""
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    if "merged_from" in payload:
+        return None  # moved here from another ticket: its link would mislead
+    if event.type == "MERGED_INTO":
+        return _reference(payload.get("to_reference"))
+    if event.type == "MERGED_FROM":
+        return _reference(payload.get("from_reference"))
+    return None
 
 
 def describe_chat_event(event_type: str, payload: dict) -> str:

@@ -18,9 +18,9 @@ from app.chat import read_models as chat_service
 from app.extensions import db
 from app.models import Attachment, CommentVisibility, Ticket, TicketPriority
 from app.security import current_user_can, staff_required
-from app.services import saved_views, timeline
+from app.services import canned_replies, saved_views, ticket_merge, ticket_sidebar, timeline
 from app.services import tickets as ticket_service
-from app.services.errors import DomainError
+from app.services.errors import DomainError, ValidationError
 from app.services.numbers import record_number
 from app.services.permissions import visible_tickets
 from app.services.queues import existing_default_queue, list_queues
@@ -232,8 +232,15 @@ def bulk():
     ids = [number for number in map(record_number, request.form.getlist("ticket")) if number]
     action, _, value = request.form.get("bulk", "").partition(":")
     try:
-        changed = ticket_service.bulk_update(current_user, ids, action, value)
-        flash(f"{changed} chamado(s) alterado(s).", "success")
+        result = ticket_service.bulk_update(
+            current_user,
+            ids,
+            action,
+            value,
+            reason=request.form.get("reason", ""),
+            message_html=request.form.get("message", ""),
+        )
+        flash(*result.message())
     except DomainError as error:
         flash_refusal(error.message)  # a ticket refused: none of them changes
     return _back_to_list(query)
@@ -293,22 +300,42 @@ def ticket_or_404(reference: int) -> Ticket:
 
 
 def _ticket_context(ticket: Ticket) -> dict:
+    order = timeline.order_of(current_user)
     return {
         "ticket": ticket,
-        "timeline": timeline.timeline(ticket, include_internal=True),
+        "timeline": timeline.timeline(
+            ticket, include_internal=True, newest_first=order == timeline.NEWEST_FIRST
+        ),
+        "timeline_order": order,
+        "timeline_orders": timeline.ORDERS,
+        **_comment_form_context(),
         "ticket_files": ticket_service.ticket_attachments(ticket),
         "actions": ticket_service.allowed_actions(ticket),
         "describe_event": timeline.describe_event,
+        "merged_with": timeline.merged_with,
+        "merged_into": ticket_merge.merged_into(ticket),
         "format_duration": timeline.format_duration,
         **_form_choices(),
     }
+
+
+def _comment_form_context() -> dict:
+    """What the comment form needs besides the ticket: the respostas prontas of its menu."""
+    if not current_user_can("tickets.canned_replies"):
+        return {}
+    return {"canned_replies": canned_replies.list_replies()}
 
 
 @bp.get("/chamados/<int:reference>")
 @staff_required
 def show(reference: int):
     ticket = ticket_or_404(reference)
-    return render_template("tickets/show.html", **_ticket_context(ticket), **chat_service.panel(ticket))
+    return render_template(
+        "tickets/show.html",
+        **_ticket_context(ticket),
+        **chat_service.panel(ticket),
+        sidebar=ticket_sidebar.sidebar(current_user, ticket),
+    )
 
 
 def _ticket_update(ticket: Ticket, *, editor_changed: bool = False, primary: str = "main"):
@@ -337,6 +364,15 @@ def change_status(reference: int):
     if not is_fragment_request():
         flash("Status atualizado.", "success")
     return _ticket_update(ticket, editor_changed=had_assignee != (ticket.assignee_id is not None))
+
+
+@bp.post("/chamados/<int:reference>/linha-do-tempo/ordem")
+@staff_required
+def timeline_order(reference: int):
+    """Newest or oldest first, saved for the person (every ticket, every browser)."""
+    ticket = ticket_or_404(reference)
+    timeline.set_order(current_user, request.form.get("ordem", ""))
+    return redirect(url_for("tickets.show", reference=ticket.reference) + "#timeline", code=303)
 
 
 @bp.post("/chamados/<int:reference>/responsavel")
@@ -388,8 +424,65 @@ def comment(reference: int):
             comment_error=error.message,
             body=request.form.get("body", ""),
             visibility=request.form.get("visibility", "PUBLIC"),
+            **_comment_form_context(),
         ), error.status
     return _ticket_update(ticket, primary="comment")
+
+
+# --- merging -------------------------------------------------------------------
+
+
+def _merge_target(source: Ticket, typed: str) -> Ticket:
+    """The survivor the person typed ("1234" or "#1234"), among the tickets they see."""
+    number = record_number(typed.strip().removeprefix("#"))
+    if number is None:
+        raise ValidationError("Informe o número do chamado que fica (por exemplo, 1234).", field="destino")
+    target = db.session.scalar(visible_tickets(current_user).where(Ticket.reference == number))
+    if target is None:
+        raise ValidationError(f"Chamado #{number} não encontrado.", field="destino")
+    return target
+
+
+def _merge_page(source: Ticket, typed: str, preview=None, error: DomainError | None = None):
+    page = render_template(
+        "tickets/merge.html",
+        ticket=source,
+        typed=typed,
+        preview=preview,
+        error=error.message if error else None,
+    )
+    return page, (error.status if error else 200)
+
+
+@bp.get("/chamados/<int:reference>/mesclar")
+@staff_required
+def merge(reference: int):
+    """Choose the survivor by number, then see what would move before confirming."""
+    source = ticket_or_404(reference)
+    typed = request.args.get("destino", "")[:20]
+    try:
+        ticket_merge.validate_source(source, current_user)
+        if not typed.strip():
+            return _merge_page(source, typed)
+        return _merge_page(
+            source, typed, ticket_merge.preview(source, _merge_target(source, typed), current_user)
+        )
+    except DomainError as error:
+        return _merge_page(source, typed, error=error)
+
+
+@bp.post("/chamados/<int:reference>/mesclar")
+@staff_required
+def merge_confirm(reference: int):
+    source = ticket_or_404(reference)
+    typed = request.form.get("destino", "")[:20]
+    try:
+        target = _merge_target(source, typed)
+        ticket_merge.merge(source, target, current_user)
+    except DomainError as error:  # its 4xx answer rolls the work back
+        return _merge_page(source, typed, error=error)
+    flash(f"Chamado #{source.reference} mesclado no #{target.reference}.", "success")
+    return redirect(url_for("tickets.show", reference=target.reference))
 
 
 @bp.get("/anexos/<int:attachment_id>")
