@@ -314,6 +314,7 @@ def main() -> None:
         for name, query in cases.items():
             if query:
                 saved_views.create_view(admin, name, query)
+        db.session.commit()  # services flush; the unit of work is the caller's (services/transaction.py)
         views_ms = []
         for i in range(args.requests // 2 + 3):
             started = time.perf_counter()
