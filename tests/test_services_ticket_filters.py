@@ -233,6 +233,63 @@ def test_previous_pages_read_backwards_are_the_pages_read_forwards(agent_user, m
     assert page.previous_cursor is None  # back at the first page
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"status": ["PENDING", "PAUSED", "RESOLVED"]},  # several statuses
+        {"empresa": None},  # a company, no status: every status
+        {"empresa": None, "status": ["PENDING", "RESOLVED"]},
+        {"responsavel": "nenhum"},  # nobody's tickets, every status
+    ],
+)
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_pages_read_one_status_at_a_time_are_the_list_in_order(
+    tenant, company, agent_user, make_ticket, args, direction
+):
+    """Several statuses (or none, with a company or assignee) are read as one branch per status
+    (page_query): the pages, forwards and back, are still the whole list in order, ties included."""
+    other = Company(tenant_id=tenant.id, name="Outra", apelido="outra")
+    db.session.add(other)
+    db.session.flush()
+    same_moment = datetime(2026, 5, 1, 9, tzinfo=UTC)
+    statuses = list(TicketStatus)
+    tickets = []
+    for i in range(17):
+        ticket = make_ticket(f"T{i}")
+        ticket.company_id = (company if i % 4 else other).id
+        ticket.status = statuses[i % 4]
+        ticket.assignee_id = None if i % 3 else agent_user.id
+        ticket.created_at = same_moment if i < 6 else datetime(2026, 5, 2 + i % 5, tzinfo=UTC)
+        tickets.append(ticket)
+    db.session.commit()
+    query = {k: (v if v is not None else str(company.id)) for k, v in args.items()}
+    multi = MultiDict([(k, item) for k, v in query.items() for item in (v if isinstance(v, list) else [v])])
+    multi.update({"direcao": direction, "por_pagina": "4"})
+    filters = parse_filters(multi, agent_user.tenant_id)
+    wanted = [
+        t
+        for t in tickets
+        if (not filters.statuses or t.status in filters.statuses)
+        and (not filters.company_id or t.company_id == filters.company_id)
+        and (filters.assignee != "nenhum" or t.assignee_id is None)
+    ]
+    expected = [
+        t.reference for t in sorted(wanted, key=lambda t: (t.created_at, t.id), reverse=direction == "desc")
+    ]
+    forwards, cursor = [], None
+    while True:
+        page = list_tickets(agent_user, filters, cursor, TZ)
+        forwards.append(page)
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert [t.reference for page in forwards for t in page.tickets] == expected
+    page = forwards[-1]
+    for earlier in reversed(forwards[:-1]):
+        page = list_tickets(agent_user, filters, None, TZ, before=page.previous_cursor)
+        assert [t.reference for t in page.tickets] == [t.reference for t in earlier.tickets]
+
+
 def test_a_previous_page_that_reaches_the_start_is_the_whole_first_page(agent_user, make_ticket):
     tickets = [make_ticket(f"T{i}") for i in range(8)]
     filters = parse_filters(MultiDict({"por_pagina": "5", "ordem": "referencia"}), agent_user.tenant_id)

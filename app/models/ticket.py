@@ -79,10 +79,28 @@ class Ticket(TenantOwned, db.Model):
     __tablename__ = "tickets"
     __table_args__ = (
         UniqueConstraint("tenant_id", "reference"),
-        # The list's common shapes: by status, by assignee, by company, newest first.
-        Index("ix_tickets_tenant_status_created", "tenant_id", "status", "created_at"),
-        Index("ix_tickets_tenant_assignee_status", "tenant_id", "assignee_id", "status"),
-        Index("ix_tickets_tenant_company_status", "tenant_id", "company_id", "status"),
+        # The list's common shapes, newest first and a keyset page deep: by status, and by
+        # assignee, company or queue with or without a status; the list reads one of these per
+        # status (ticket_filters.page_query). A queue belongs to one tenant, so its index needs
+        # no tenant_id; leading with queue_id it also serves the queue's foreign key (migration 0018).
+        Index("ix_tickets_tenant_status_created_id", "tenant_id", "status", "created_at", "id"),
+        Index(
+            "ix_tickets_tenant_assignee_status_created",
+            "tenant_id",
+            "assignee_id",
+            "status",
+            "created_at",
+            "id",
+        ),
+        Index(
+            "ix_tickets_tenant_company_status_created",
+            "tenant_id",
+            "company_id",
+            "status",
+            "created_at",
+            "id",
+        ),
+        Index("ix_tickets_queue_status_created", "queue_id", "status", "created_at", "id"),
         # Keyset pagination: every sortable column is indexed together with id.
         Index("ix_tickets_tenant_created_id", "tenant_id", "created_at", "id"),
         Index("ix_tickets_tenant_updated_id", "tenant_id", "updated_at", "id"),
@@ -122,7 +140,7 @@ class Ticket(TenantOwned, db.Model):
     )
     # 1 (Baixa) .. 4 (Urgente): lets "sort by priority" use an index.
     priority_rank: Mapped[int] = mapped_column(default=PRIORITY_RANKS["MEDIUM"])
-    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"), index=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
     requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
