@@ -217,7 +217,8 @@ def test_a_toolbar_drawn_in_english_is_translated_and_its_form_still_sends(page,
           Object.assign(Trix.config.lang, {bold: "Bold", italic: "Italic", undo: "Undo", url: "URL",
                                            urlPlaceholder: "Enter a URL…"});
           const form = document.createElement("form");
-          form.innerHTML = '<input type="hidden" id="late-body"><trix-editor input="late-body"></trix-editor>';
+          form.innerHTML = '<input type="hidden" id="late-body">'
+            + '<trix-editor input="late-body"></trix-editor>';
           document.addEventListener("trix-initialize", (event) => {
             if (!form.contains(event.target)) return;
             setTimeout(() => {
