@@ -412,6 +412,22 @@ def browser_login(page, user, password=PASSWORD):
     page.wait_for_url("**/" if user.is_staff else "**/portal")
 
 
+def sign_in_persona(page, app, persona, hostname="caixa-navegador"):
+    """Sign a demo persona in through the login form; "device" through a computer's handshake."""
+    from app.services.demo import DEMO_PASSWORD
+
+    if persona == "device":
+        page.goto(f"/machines/handshake?token={demo_device_token(app, hostname=hostname)}")
+        page.wait_for_url("**/portal")
+        return
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(DEMO_PERSONAS[persona])
+    page.get_by_label("Senha").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Entrar").click()
+    page.wait_for_load_state("load")
+    assert "/login" not in page.url, f"{persona} could not sign in"
+
+
 @pytest.fixture
 def make_ticket(tenant, collaborator):
     """Open a ticket quickly; keyword arguments go to create_ticket or are set afterwards."""

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.test_csp_browser import NOT_PAGES, _sign_in
-from tests.conftest import demo_client
+from tests.browser.test_csp_browser import NOT_PAGES
+from tests.conftest import demo_client, sign_in_persona
 from tests.crawl import crawl
 
 AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
@@ -55,7 +55,7 @@ def test_no_page_has_an_accessibility_violation(app, demo, new_page, persona, si
     page = new_page()
     width, height = SIZES[size]
     page.set_viewport_size({"width": width, "height": height})
-    _sign_in(page, app, persona)
+    sign_in_persona(page, app, persona)
     found = []
     for url in urls:
         response = page.goto(url)

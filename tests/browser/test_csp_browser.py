@@ -10,8 +10,7 @@ from collections import Counter
 
 import pytest
 
-from app.services.demo import DEMO_PASSWORD
-from tests.conftest import DEMO_PERSONAS, demo_client, demo_device_token
+from tests.conftest import demo_client, sign_in_persona
 from tests.crawl import crawl
 
 PERSONAS = ("admin", "agent", "collaborator", "company_manager", "device")
@@ -31,19 +30,6 @@ def _sample(urls):
     return chosen
 
 
-def _sign_in(page, app, persona):
-    if persona == "device":
-        page.goto(f"/machines/handshake?token={demo_device_token(app, hostname='caixa-navegador')}")
-        page.wait_for_url("**/portal")
-        return
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(DEMO_PERSONAS[persona])
-    page.get_by_label("Senha").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Entrar").click()
-    page.wait_for_load_state("load")
-    assert "/login" not in page.url, f"{persona} could not sign in"
-
-
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_no_page_breaks_the_content_security_policy(app, demo, page, persona):
     pages = _sample(crawl(demo_client(app, persona), "/").pages())
@@ -57,7 +43,7 @@ def test_no_page_breaks_the_content_security_policy(app, demo, page, persona):
         ),
     )
     page.on("pageerror", lambda error: problems.append((page.url, f"erro de script: {error}")))
-    _sign_in(page, app, persona)
+    sign_in_persona(page, app, persona)
     for url in pages:
         response = page.goto(url)
         assert response is not None and response.status == 200, url

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from app.services.demo import DEMO_PASSWORD
-from tests.conftest import DEMO_PERSONAS, demo_client, demo_device_token
+from tests.conftest import demo_client, sign_in_persona
 from tests.crawl import crawl
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -63,19 +62,6 @@ MEASURE = """() => {
 }"""
 
 
-def _sign_in(page, app, persona):
-    if persona == "device":
-        page.goto(f"/machines/handshake?token={demo_device_token(app, hostname='caixa-layout')}")
-        page.wait_for_url("**/portal")
-        return
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(DEMO_PERSONAS[persona])
-    page.get_by_label("Senha").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Entrar").click()
-    page.wait_for_load_state("load")
-    assert "/login" not in page.url, f"{persona} could not sign in"
-
-
 def _main_pages(persona, urls):
     chosen = {}
     for name, wanted in MAIN_PAGES.get(persona, {}).items():
@@ -101,7 +87,7 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_desktop(app, demo, page, perso
     assert len(urls) >= 5, urls
     shots = _main_pages(persona, urls)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    _sign_in(page, app, persona)
+    sign_in_persona(page, app, persona, hostname="caixa-layout")
     too_wide = []
     for url in urls:
         page.set_viewport_size(PHONE)
@@ -119,7 +105,7 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_desktop(app, demo, page, perso
 
 def test_the_ticket_list_shows_fifteen_rows_above_the_fold(app, demo, page):
     page.set_viewport_size(DESKTOP)
-    _sign_in(page, app, "admin")
+    sign_in_persona(page, app, "admin", hostname="caixa-layout")
     _open(page, "/chamados")
     rows = page.evaluate(
         """(fold) => Array.from(document.querySelectorAll("#ticket-rows tr"))
@@ -133,7 +119,7 @@ def test_the_ticket_list_shows_fifteen_rows_above_the_fold(app, demo, page):
 
 def test_on_a_phone_the_menu_folds_and_opens_with_the_account_links(app, demo, page):
     page.set_viewport_size(PHONE)
-    _sign_in(page, app, "company_manager")
+    sign_in_persona(page, app, "company_manager", hostname="caixa-layout")
     _open(page, "/portal/chamados/novo")
     nav = page.get_by_role("navigation", name="Navegação principal")
     menu = page.get_by_text("Menu", exact=True)
