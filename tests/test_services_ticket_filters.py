@@ -183,6 +183,16 @@ def test_query_string_round_trips_and_drops_defaults(agent_user):
     assert again == filters
 
 
+def _pages_forwards(user, filters):
+    """Every page of the list, following "Próxima" from the first."""
+    pages, cursor = [], None
+    while True:
+        pages.append(list_tickets(user, filters, cursor, TZ))
+        cursor = pages[-1].next_cursor
+        if not cursor:
+            return pages
+
+
 @pytest.mark.parametrize("sort", ["referencia", "criado", "atualizado", "prioridade"])
 @pytest.mark.parametrize("direction", ["asc", "desc"])
 def test_keyset_pages_cover_every_ticket_once_even_with_ties(agent_user, make_ticket, sort, direction):
@@ -194,13 +204,7 @@ def test_keyset_pages_cover_every_ticket_once_even_with_ties(agent_user, make_ti
     filters = parse_filters(
         MultiDict({"ordem": sort, "direcao": direction, "por_pagina": "5"}), agent_user.tenant_id
     )
-    seen, cursor = [], None
-    while True:
-        page = list_tickets(agent_user, filters, cursor, TZ)
-        seen += [t.reference for t in page.tickets]
-        if not page.next_cursor:
-            break
-        cursor = page.next_cursor
+    seen = [t.reference for page in _pages_forwards(agent_user, filters) for t in page.tickets]
     assert sorted(seen) == sorted(t.reference for t in tickets) and len(seen) == 23
 
 
@@ -215,13 +219,7 @@ def test_previous_pages_read_backwards_are_the_pages_read_forwards(agent_user, m
     filters = parse_filters(
         MultiDict({"ordem": sort, "direcao": direction, "por_pagina": "5"}), agent_user.tenant_id
     )
-    forwards, cursor = [], None
-    while True:
-        page = list_tickets(agent_user, filters, cursor, TZ)
-        forwards.append(page)
-        if not page.next_cursor:
-            break
-        cursor = page.next_cursor
+    forwards = _pages_forwards(agent_user, filters)
     assert [len(page.tickets) for page in forwards] == [5, 5, 2]
     assert forwards[0].previous_cursor is None and all(page.previous_cursor for page in forwards[1:])
     # From the last page back to the first, through each page's previous_cursor.
@@ -276,13 +274,7 @@ def test_pages_read_one_status_at_a_time_are_the_list_in_order(
     expected = [
         t.reference for t in sorted(wanted, key=lambda t: (t.created_at, t.id), reverse=direction == "desc")
     ]
-    forwards, cursor = [], None
-    while True:
-        page = list_tickets(agent_user, filters, cursor, TZ)
-        forwards.append(page)
-        if not page.next_cursor:
-            break
-        cursor = page.next_cursor
+    forwards = _pages_forwards(agent_user, filters)
     assert [t.reference for page in forwards for t in page.tickets] == expected
     page = forwards[-1]
     for earlier in reversed(forwards[:-1]):
