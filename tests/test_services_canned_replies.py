@@ -53,6 +53,17 @@ def test_title_and_text_are_checked_and_titles_are_unique_per_tenant(tenant, oth
         assert [r.body_html for r in canned_replies.list_replies()] == ["<p>Para trocar a senha…</p>"]
 
 
+def test_the_menu_lists_this_tenants_titles_only(tenant, other_tenant):
+    mine = canned_replies.create_reply(tenant.id, "Senha", "<p>Para trocar a senha…</p>")
+    canned_replies.create_reply(tenant.id, "impressora", "<p>Reinicie a impressora.</p>")
+    with tenancy.scope(other_tenant.id):
+        canned_replies.create_reply(other_tenant.id, "Deles", "<p>Deles</p>")
+    with tenancy.scope(tenant.id):
+        menu = canned_replies.menu_replies()
+    assert [reply.title for reply in menu] == ["impressora", "Senha"]  # by title, whatever the case
+    assert mine.id in {reply.id for reply in menu}
+
+
 def test_update_writes_only_a_change_and_delete_removes(tenant):
     reply = canned_replies.create_reply(tenant.id, "Reinício", "<p>Reinicie o computador.</p>")
     assert canned_replies.update_reply(reply, "Reinício", "<p>Reinicie o computador.</p>") is False

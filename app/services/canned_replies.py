@@ -39,6 +39,13 @@ def list_replies(limit: int = MENU_LIMIT) -> list[CannedReply]:
     return list(db.session.scalars(select(CannedReply).order_by(func.lower(CannedReply.title)).limit(limit)))
 
 
+def menu_replies(limit: int = MENU_LIMIT) -> list:
+    """The ticket page's menu: ids and titles only (rows with .id and .title). Every render of
+    the page and every live refresh reads it; the text comes when one is chosen."""
+    query = select(CannedReply.id, CannedReply.title).order_by(func.lower(CannedReply.title)).limit(limit)
+    return list(db.session.execute(query))
+
+
 def _clean(reply: CannedReply | None, title: str, body_html: str) -> tuple[str, str]:
     title = " ".join((title or "").split())
     if not title:

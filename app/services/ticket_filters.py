@@ -365,8 +365,10 @@ def page_query(
         )
         lead.append(Ticket.status)
         branch_order = [c.asc() if ascending else c.desc() for c in lead] + list(order)
+        # Built once (the requester filter reads its people here), narrowed per branch.
+        every_status = narrowed(filtered_query(user, replace(filters, statuses=[]), timezone))
         branches = [
-            narrowed(filtered_query(user, replace(filters, statuses=[status]), timezone))
+            every_status.where(Ticket.status == status)
             .with_only_columns(Ticket.id)
             .order_by(*branch_order)
             .limit(limit)

@@ -323,7 +323,7 @@ def _comment_form_context() -> dict:
     """What the comment form needs besides the ticket: the respostas prontas of its menu."""
     if not current_user_can("tickets.canned_replies"):
         return {}
-    return {"canned_replies": canned_replies.list_replies()}
+    return {"canned_replies": canned_replies.menu_replies()}
 
 
 @bp.get("/chamados/<int:reference>")
