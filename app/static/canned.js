@@ -236,6 +236,13 @@
   });
 
   // The form replaced (a comment sent, a live refresh): the list belonged to the old editor.
-  document.addEventListener("htmx:beforeSwap", closeSlash);
+  // Only a swap of what holds the editor: the chat panel or a notice reloading must not close
+  // the list under the cursor.
+  function closeIfEditorReplaced(event) {
+    var element = editorElement();
+    if (!element || event.detail.target.contains(element)) closeSlash();
+  }
+  document.addEventListener("htmx:beforeSwap", closeIfEditorReplaced);
+  document.addEventListener("htmx:oobBeforeSwap", closeIfEditorReplaced);
   document.addEventListener("live:refreshed", function () { if (!document.getElementById(EDITOR_ID)) closeSlash(); });
 })();

@@ -175,3 +175,28 @@ def test_a_merge_updates_the_other_tickets_open_screen(new_page, agent_user, mak
 
     expect(watcher.locator("#timeline")).to_contain_text(f"Chamado #{duplicate.reference} mesclado neste")
     assert watcher.evaluate("window.__sameDocument") is True
+
+
+def test_the_slash_list_stays_open_when_another_part_of_the_page_is_swapped(
+    page, agent_user, tenant, make_ticket
+):
+    ticket = make_ticket("Lista aberta", assignee_id=agent_user.id)
+    canned_replies.create_reply(tenant.id, "Reinício", "<p>Reinicie a impressora.</p>")
+    db.session.commit()
+    browser_login(page, agent_user)
+    page.goto(f"/chamados/{ticket.reference}")
+    editor = page.locator("#comment-editor")
+    editor.click()
+    editor.type("/rei")
+    listbox = page.locator("#canned-slash-list")
+    expect(listbox.get_by_role("option")).to_have_text(["Reinício"])
+    # Something else on the page reloads through htmx (the chat panel, a notice): the list stays.
+    page.evaluate(
+        """() => new Promise((done) => {
+          document.body.addEventListener("htmx:afterSwap", () => done(), { once: true });
+          htmx.ajax("GET", location.pathname, { target: "#flash-area", select: "#flash-area" });
+        })"""
+    )
+    expect(listbox.get_by_role("option")).to_have_text(["Reinício"])
+    editor.press("Enter")
+    expect(editor).to_contain_text("Reinicie a impressora.")
