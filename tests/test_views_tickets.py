@@ -223,11 +223,11 @@ def test_bulk_assign_from_the_list(agent_client, make_ticket, agent_user):
 def test_a_bulk_change_refused_halfway_changes_no_ticket(agent_client, make_ticket, monkeypatch):
     """The refusal is answered with a redirect (a success to the request's boundary): the view
     rolls back, so the tickets changed before the refused one keep their priority too."""
-    from app.services import tickets as ticket_service
+    from app.services import ticket_bulk
     from app.services.errors import ValidationError
 
     tickets = [make_ticket(f"T{i}") for i in range(3)]
-    real_change, seen = ticket_service.change_priority, []
+    real_change, seen = ticket_bulk.change_priority, []
 
     def refuse_the_second(ticket, priority, actor):
         seen.append(ticket.id)
@@ -235,7 +235,7 @@ def test_a_bulk_change_refused_halfway_changes_no_ticket(agent_client, make_tick
             raise ValidationError("Prioridade recusada.", field="priority")
         return real_change(ticket, priority, actor)
 
-    monkeypatch.setattr(ticket_service, "change_priority", refuse_the_second)
+    monkeypatch.setattr(ticket_bulk, "change_priority", refuse_the_second)
     response = agent_client.post(
         "/chamados/em-massa", data={"ticket": [str(t.id) for t in tickets], "bulk": "prioridade:HIGH"}
     )

@@ -18,7 +18,7 @@ from app.chat import read_models as chat_service
 from app.extensions import db
 from app.models import Attachment, CommentVisibility, Ticket, TicketPriority
 from app.security import current_user_can, staff_required
-from app.services import canned_replies, saved_views, ticket_merge, ticket_sidebar, timeline
+from app.services import canned_replies, saved_views, ticket_bulk, ticket_merge, ticket_sidebar, timeline
 from app.services import tickets as ticket_service
 from app.services.errors import DomainError, ValidationError
 from app.services.numbers import record_number
@@ -232,7 +232,7 @@ def bulk():
     ids = [number for number in map(record_number, request.form.getlist("ticket")) if number]
     action, _, value = request.form.get("bulk", "").partition(":")
     try:
-        result = ticket_service.bulk_update(
+        result = ticket_bulk.bulk_update(
             current_user,
             ids,
             action,
