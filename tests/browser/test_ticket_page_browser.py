@@ -200,3 +200,17 @@ def test_the_slash_list_stays_open_when_another_part_of_the_page_is_swapped(
     expect(listbox.get_by_role("option")).to_have_text(["Reinício"])
     editor.press("Enter")
     expect(editor).to_contain_text("Reinicie a impressora.")
+
+
+def test_starting_the_chat_from_the_sidebar_updates_the_sidebar_and_the_panel(page, chat_device, agent_user):
+    """The sidebar's "Iniciar chat" opens the chat panel; the sidebar then says the chat is on
+    (the chat's start is a change of the ticket, which the page follows), without a reload."""
+    setup = chat_device()
+    db.session.commit()
+    browser_login(page, agent_user)
+    page.goto(f"/chamados/{setup.ticket.reference}")
+    sidebar = page.locator("#ticket-sidebar")
+    sidebar.get_by_role("button", name="Iniciar chat").click()
+    expect(page.locator("#chat")).to_contain_text("Chat ao vivo")
+    expect(sidebar.get_by_role("link", name="Chat ao vivo em andamento")).to_be_visible(timeout=3000)
+    expect(sidebar.get_by_role("button", name="Iniciar chat")).to_have_count(0)
