@@ -8,6 +8,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 
@@ -60,6 +62,7 @@ def _run(command: list[str], home: Path):
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
+@pytest.mark.process  # starts another process
 def test_the_commands_start_the_agent(tmp_path):
     home = _installed_home(tmp_path)
     unit = _ini(DEPLOY / "chamados-agent.service")["Service"]

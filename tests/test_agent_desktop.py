@@ -146,6 +146,7 @@ def _start_desktop(config_path, server):
     )
 
 
+@pytest.mark.process  # starts another process
 def test_the_desktop_part_waits_out_a_server_that_is_down_and_stops_on_sigterm(tmp_path):
     process = _start_desktop(tmp_path / "config.json", f"http://127.0.0.1:{free_port()}")
     time.sleep(4)

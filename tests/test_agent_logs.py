@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from agent import logs
 from app.devices.admin import reset_agent
 from app.extensions import db
@@ -63,6 +65,7 @@ def _agent(*args, env, timeout=60):
     )
 
 
+@pytest.mark.process  # starts another process
 def test_the_output_of_real_runs_holds_no_token(live_server, company, tmp_path):
     config = tmp_path / "config.json"
     env = {**os.environ, "CHAMADOS_AGENT_CONFIG": str(config)}

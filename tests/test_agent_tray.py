@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from agent import tray
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +69,7 @@ print(pystray.Icon.__module__, done, str(menu.items[2]))
 """
 
 
+@pytest.mark.process  # starts another process
 def test_the_menu_with_pystray_itself():
     env = {**os.environ, "PYSTRAY_BACKEND": "dummy"}
     env.pop("DISPLAY", None)
@@ -75,6 +78,7 @@ def test_the_menu_with_pystray_itself():
     assert probe.stdout.strip() == "pystray._base ['ticket', 'portal', 'chat', 'quit'] Falar com o suporte"
 
 
+@pytest.mark.process  # starts another process
 def test_no_display_is_a_warning_not_a_failure():
     code = "from agent import tray; print(tray.Tray(tray.entries(*[print] * 4)).run(setup=print))"
     env = dict(os.environ)
