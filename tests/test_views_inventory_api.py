@@ -375,7 +375,6 @@ def fusion_agent():
     return FUSION_AGENT
 
 
-@pytest.mark.process  # starts another process
 def test_the_real_fusioninventory_agent_reports_a_device(fusion_agent, live_server, company):
     server_url = f"{live_server}/api/inventory/{company.provisioning_code}"
     state = _last_state_file(server_url)
