@@ -38,7 +38,7 @@ from bench._db import migrate, production_env, recreate_database, start_gunicorn
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/chamados_bench_window"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
-PORT = 5397
+PORT = 5399  # each bench its own ports (live.py has 5397-5398)
 CHROMIUM = "/usr/bin/chromium"
 TARGET_P95_SECONDS = 2.0
 STAFF_EMAIL, PASSWORD = "agente@bench.test", "bench-senha-forte-123"
