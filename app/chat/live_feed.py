@@ -1,7 +1,10 @@
 """A socket following its tenant's change feed (app/services/feed.py): every event after the
 number the screen last saw, once and in order, then the live ones; "reload" when it was away
 too long. Same rule as the chat's messages: a live event with the next number goes out, an
-older one is dropped, a gap is read back from the database first.
+older one is dropped. A gap (event N + 2 before N + 1) is usually two writers publishing in
+the other order: the early event waits up to GAP_WAIT_SECONDS for the missing one, and only
+then is the gap read back (memory, else the database). Every socket of a process reading the
+database at each reordering was what saturated a server at 50 changes/s (bench/live.py).
 
 Frames go out in batches (`flush`, once per wake-up of the socket): one change as
 {"type": "change", ...}, several as {"type": "changes", "items": [...]}. A screen that may not
@@ -21,6 +24,8 @@ from app.services import feed
 RESET = {"type": "feed_reset"}  # the screen reloads: more was missed than it should replay
 POSITION_EVERY_SECONDS = 1.0
 RECENT_EVENTS = 1000  # per tenant, kept by each process so a reconnect rarely reads the database
+GAP_WAIT_SECONDS = 0.2  # how long an early event waits for the one before it
+REORDER_LIMIT = 64  # events heard past a missing one before the process takes it as lost
 
 
 class RecentEvents:
@@ -32,15 +37,28 @@ class RecentEvents:
         self.size = size
         self._lock = threading.Lock()
         self._by_tenant: dict[int, deque] = {}
+        self._early: dict[int, dict[int, dict]] = {}  # per tenant: heard before the one before them
 
     def record(self, _channel: str, change: dict) -> None:
         with self._lock:
-            events = self._by_tenant.setdefault(change["tenant_id"], deque(maxlen=self.size))
-            if events and change["seq"] != events[-1]["seq"] + 1:
-                if change["seq"] <= events[-1]["seq"]:
-                    return  # heard already
-                events.clear()  # a hole (an event this process missed): start again from here
-            events.append(change)
+            tenant_id, seq = change["tenant_id"], change["seq"]
+            events = self._by_tenant.setdefault(tenant_id, deque(maxlen=self.size))
+            early = self._early.setdefault(tenant_id, {})
+            if not events:
+                events.append(change)
+                return
+            if seq <= events[-1]["seq"] or seq in early:
+                return  # heard already
+            if seq == events[-1]["seq"] + 1:
+                events.append(change)
+            else:
+                early[seq] = change  # the one before it is on its way, most likely
+                if len(early) <= REORDER_LIMIT:
+                    return
+                events.clear()  # it is not: a hole this process missed, start again after it
+                events.append(early.pop(min(early)))
+            while (following := early.pop(events[-1]["seq"] + 1, None)) is not None:
+                events.append(following)
 
     def after(self, tenant_id: int, cursor: int) -> list[dict] | None:
         """Every event after `cursor` if memory holds them all from cursor + 1, else None
@@ -78,6 +96,8 @@ class FeedFollower:
         self.told = 0  # the last number the screen knows of
         self.outgoing: list[dict] = []
         self.position_sent_at = 0.0
+        self.early: dict[int, dict] = {}  # heard before the event before them
+        self.gap_since: float | None = None  # when the oldest wait for a missing event began
 
     def start(self, after: int) -> None:
         """From the number the screen saw (its page was rendered with it)."""
@@ -87,14 +107,38 @@ class FeedFollower:
 
     def on_event(self, change: dict) -> None:
         seq = change["seq"]
-        if seq <= self.cursor:
-            return  # already sent (from the database)
+        if seq <= self.cursor or seq in self.early:
+            return  # already sent (from the database), or already waiting
         if seq == self.cursor + 1:
             self._deliver(change)
-        else:
-            self.catch_up()  # an earlier event is late or lost
+            self._deliver_early()
+            return
+        remembered = self.recent.after(self.tenant_id, self.cursor)
+        if remembered and remembered[-1]["seq"] >= seq:  # the process has heard the missing ones
+            for known in remembered:
+                self._deliver(known)
+            self._deliver_early()
+            return
+        self.early[seq] = change
+        if self.gap_since is None:
+            self.gap_since = time.monotonic()
+
+    def seconds_to_gap_check(self) -> float | None:
+        """How long until a missing event is read back; None when nothing is missing."""
+        if self.gap_since is None:
+            return None
+        return max(0.0, self.gap_since + GAP_WAIT_SECONDS - time.monotonic())
+
+    def check_gap(self) -> None:
+        """An event still missing after GAP_WAIT_SECONDS is read back (memory, else database)."""
+        if self.gap_since is not None and self.seconds_to_gap_check() == 0:
+            self.catch_up()
 
     def catch_up(self) -> None:
+        self._read_back()
+        self._deliver_early()
+
+    def _read_back(self) -> None:
         remembered = self.recent.after(self.tenant_id, self.cursor)
         if remembered:
             for change in remembered:
@@ -109,6 +153,14 @@ class FeedFollower:
         for change in missed:
             self._deliver(change)
         return None
+
+    def _deliver_early(self) -> None:
+        """The early events that now follow on; the gap clock restarts for any still waiting."""
+        while (following := self.early.pop(self.cursor + 1, None)) is not None:
+            self._deliver(following)
+        for seq in [seq for seq in self.early if seq <= self.cursor]:
+            del self.early[seq]  # read back meanwhile
+        self.gap_since = time.monotonic() if self.early else None
 
     def flush(self) -> None:
         """Send what this wake-up produced, in one frame."""

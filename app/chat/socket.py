@@ -163,6 +163,7 @@ class ChatConnection:
                         if not self._handle(queued):
                             return
                     if self.feed is not None:
+                        self.feed.check_gap()
                         self.feed.flush()
                     self._flush_sessions_notice()
                     if self.presence is not None:
@@ -182,7 +183,10 @@ class ChatConnection:
     def _handle(self, item) -> bool:
         """One inbox item (None: the idle timer). False once the client has gone."""
         if item is None:
-            self._idle()
+            if self.feed is not None and self.feed.seconds_to_gap_check() == 0:
+                self.feed.check_gap()  # woken to read back a missing event, not for the idle check
+            else:
+                self._idle()
         elif item[0] == "frames":
             return self._client_frames()
         elif item[0] == "event":
@@ -200,7 +204,8 @@ class ChatConnection:
         else:
             wait = max(0.0, self.sessions_notice_due - time.monotonic())
         presence_due = self.presence.seconds_to_wait() if self.presence is not None else None
-        return wait if presence_due is None else min(wait, presence_due)
+        gap_due = self.feed.seconds_to_gap_check() if self.feed is not None else None
+        return min(due for due in (wait, presence_due, gap_due) if due is not None)
 
     def _idle(self) -> None:
         self._check_credentials()
