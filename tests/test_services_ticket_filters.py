@@ -282,6 +282,32 @@ def test_pages_read_one_status_at_a_time_are_the_list_in_order(
         assert [t.reference for t in page.tickets] == [t.reference for t in earlier.tickets]
 
 
+@pytest.mark.parametrize("sort", ["atualizado", "prioridade", "referencia"])
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_a_short_creation_range_sorted_otherwise_pages_in_order(agent_user, make_ticket, sort, direction):
+    """A creation range of up to a quarter is read whole and sorted (page_query): its pages,
+    forwards and back, are the range's tickets in the asked order, ties included, none outside."""
+    inside, outside = [], []
+    for i in range(14):
+        ticket = make_ticket(f"T{i}", priority=list(TicketPriority)[i % 3])
+        ticket.created_at = datetime(2026, 3, 1 + i, 12, tzinfo=UTC)
+        ticket.updated_at = datetime(2026, 6, 1 + i % 4, tzinfo=UTC)  # ties: only the id orders them
+        (inside if i < 11 else outside).append(ticket)
+    db.session.commit()
+    args = {"de": "2026-03-01", "ate": "2026-03-11", "ordem": sort, "direcao": direction, "por_pagina": "4"}
+    filters = parse_filters(MultiDict(args), agent_user.tenant_id)
+    key = {"atualizado": "updated_at", "prioridade": "priority_rank", "referencia": "reference"}[sort]
+    expected = [
+        t.reference for t in sorted(inside, key=lambda t: (getattr(t, key), t.id), reverse=direction == "desc")
+    ]
+    forwards = _pages_forwards(agent_user, filters)
+    assert [t.reference for page in forwards for t in page.tickets] == expected
+    page = forwards[-1]
+    for earlier in reversed(forwards[:-1]):
+        page = list_tickets(agent_user, filters, None, TZ, before=page.previous_cursor)
+        assert [t.reference for t in page.tickets] == [t.reference for t in earlier.tickets]
+
+
 def test_a_previous_page_that_reaches_the_start_is_the_whole_first_page(agent_user, make_ticket):
     tickets = [make_ticket(f"T{i}") for i in range(8)]
     filters = parse_filters(MultiDict({"por_pagina": "5", "ordem": "referencia"}), agent_user.tenant_id)

@@ -317,6 +317,15 @@ def _per_status(filters: TicketFilters) -> bool:
     return len(filters.statuses) > 1 or (not filters.statuses and bool(narrowed))
 
 
+SHORT_RANGE_DAYS = 92  # a creation range up to a quarter is read whole and sorted (see page_query)
+
+
+def _sorted_within_a_short_range(filters: TicketFilters) -> bool:
+    if filters.sort == "criado" or not (filters.created_from and filters.created_to):
+        return False
+    return (filters.created_to - filters.created_from).days <= SHORT_RANGE_DAYS
+
+
 def page_query(
     user: User, filters: TicketFilters, cursor: str | None, timezone: str, before: str | None = None
 ) -> tuple[Select, bool]:
@@ -376,6 +385,24 @@ def page_query(
             for status in filters.statuses or list(TicketStatus)
         ]
         page_ids = union_all(*(select(branch.c.id) for branch in branches)).subquery()
+    elif _sorted_within_a_short_range(filters):
+        # A creation range sorted by anything else: PostgreSQL walked the sort's index from the
+        # newest ticket down, discarding everything created outside the range (a month of a
+        # year ago: 90 000 rows at 200 000 tickets, 650 ms at a million). The range's own rows,
+        # read from the created_at index and sorted, are what a month or a quarter holds,
+        # however large the table grows; MATERIALIZED keeps the planner from folding it back.
+        in_range = (
+            narrowed(filtered_query(user, filters, timezone))
+            .with_only_columns(Ticket.id, column.label("sort_key"))
+            .cte("in_range")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
+        range_order = (
+            (in_range.c.sort_key.asc(), in_range.c.id.asc())
+            if ascending
+            else (in_range.c.sort_key.desc(), in_range.c.id.desc())
+        )
+        page_ids = select(in_range.c.id).order_by(*range_order).limit(limit).subquery()
     else:
         page_ids = (
             narrowed(filtered_query(user, filters, timezone))
