@@ -297,9 +297,8 @@ def test_a_short_creation_range_sorted_otherwise_pages_in_order(agent_user, make
     args = {"de": "2026-03-01", "ate": "2026-03-11", "ordem": sort, "direcao": direction, "por_pagina": "4"}
     filters = parse_filters(MultiDict(args), agent_user.tenant_id)
     key = {"atualizado": "updated_at", "prioridade": "priority_rank", "referencia": "reference"}[sort]
-    expected = [
-        t.reference for t in sorted(inside, key=lambda t: (getattr(t, key), t.id), reverse=direction == "desc")
-    ]
+    in_order = sorted(inside, key=lambda t: (getattr(t, key), t.id), reverse=direction == "desc")
+    expected = [t.reference for t in in_order]
     forwards = _pages_forwards(agent_user, filters)
     assert [t.reference for page in forwards for t in page.tickets] == expected
     page = forwards[-1]
