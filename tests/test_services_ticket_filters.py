@@ -114,6 +114,16 @@ def test_sqlite_search_takes_percent_and_underscore_as_typed(agent_user, make_ti
     assert _refs(agent_user, {"q": "rede_financeiro"}) == [underscore.reference]
 
 
+def test_the_requester_filter_takes_percent_and_underscore_as_typed(tenant, company, agent_user, make_ticket):
+    def person(name, email):
+        return make_user(tenant, Role.COLLABORATOR, email=email, name=name, company=company)
+
+    joana = make_ticket("Impressora", requester=person("Joana", "joana_lima@pao.test"))
+    make_ticket("Monitor", requester=person("Joao", "joanaxlima@pao.test"))
+    assert _refs(agent_user, {"solicitante": "joana_lima"}) == [joana.reference]
+    assert _refs(agent_user, {"solicitante": "%"}) == []
+
+
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="the GIN index is PostgreSQL's")
 def test_postgres_search_still_uses_its_gin_index(agent_user, make_ticket):
     from sqlalchemy import text

@@ -222,9 +222,12 @@ def filtered_query(user: User, filters: TicketFilters, timezone: str) -> Select:
     elif filters.assignee:
         query = query.where(Ticket.assignee_id == filters.assignee)
     if filters.requester:
-        pattern = f"%{filters.requester.lower()}%"
+        typed = filters.requester.lower()  # "%" and "_" are what was typed, not wildcards
         requesters = select(User.id).where(
-            or_(func.lower(User.name).like(pattern), func.lower(User.email).like(pattern))
+            or_(
+                func.lower(User.name).contains(typed, autoescape=True),
+                func.lower(User.email).contains(typed, autoescape=True),
+            )
         )
         if db.engine.dialect.name == "postgresql":
             # The people first, as a list: PostgreSQL cannot estimate a LIKE '%…%' (it guessed one
