@@ -105,11 +105,8 @@
   }
 
   function assignButton() {
-    var marked = document.querySelector("[data-assign-me]");
-    if (marked) return marked;
-    return Array.prototype.filter.call(document.querySelectorAll("main button"), function (button) {
-      return button.textContent.trim() === "Atribuir a mim" && !button.disabled;
-    })[0] || null;
+    var button = document.getElementById("assign-to-me");  // tickets/_main.html
+    return button && !button.disabled ? button : null;
   }
 
   function assignToMe() {
