@@ -66,8 +66,8 @@ from bench._db import migrate, production_env, recreate_database, start_gunicorn
 from bench.ticket_list import SEED_SHAPE, TENANT_KEY, ensure_database, percentile, seed  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/chamados_bench_pages"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/12"
-PORT = 5398
+DEFAULT_REDIS = "redis://127.0.0.1:6379/10"  # live.py has 12
+PORT = 5400  # each bench its own port (live.py has 5397-5398)
 CHROMIUM = "/usr/bin/chromium"
 TARGET_P95_MS = 300.0
 PASSWORD = "bench-senha-forte-123"
