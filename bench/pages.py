@@ -14,7 +14,7 @@ ticket gets a conversation of a few comments. Both parts are seeded once and reu
 database holds that size and shape (the devices' size is noted as the database's comment); each
 run only moves the last-seen times and, when an hour old, the metric samples back to now.
 
-gunicorn serves the app with production settings (PostgreSQL + Redis db 12, flushed) and Debian's
+gunicorn serves the app with production settings (PostgreSQL + Redis db 10, flushed) and Debian's
 Chromium, headless through Playwright (1440×900, signed in through /login, one tab, caches warm
 after the warm-up rounds), navigates to each page in turn, round after round:
 
