@@ -28,6 +28,7 @@ from app.models.tenant import Tenant
 from app.models.ticket import (
     OPEN_STATUSES,
     OPEN_TICKET_SQL,
+    OPEN_UNANSWERED_SQL,
     OPEN_UNASSIGNED_SQL,
     Attachment,
     Comment,
@@ -43,6 +44,7 @@ __all__ = [
     "DEFAULT_QUEUE_NAME",
     "OPEN_STATUSES",
     "OPEN_TICKET_SQL",
+    "OPEN_UNANSWERED_SQL",
     "OPEN_UNASSIGNED_SQL",
     "STAFF_ROLES",
     "AlertSeverity",

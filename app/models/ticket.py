@@ -43,6 +43,7 @@ OPEN_STATUSES = (TicketStatus.PENDING, TicketStatus.IN_PROGRESS, TicketStatus.PA
 # Literal SQL (no bound parameters) so PostgreSQL can match the partial indexes below.
 OPEN_TICKET_SQL = "tickets.status IN ('PENDING', 'IN_PROGRESS', 'PAUSED')"
 OPEN_UNASSIGNED_SQL = f"tickets.assignee_id IS NULL AND {OPEN_TICKET_SQL}"
+OPEN_UNANSWERED_SQL = f"tickets.first_response_at IS NULL AND {OPEN_TICKET_SQL}"
 
 
 class TicketPriority(enum.StrEnum):
@@ -122,6 +123,14 @@ class Ticket(TenantOwned, db.Model):
             "id",
             postgresql_where=text(OPEN_UNASSIGNED_SQL),
             sqlite_where=text(OPEN_UNASSIGNED_SQL),
+        ),
+        # The Painel's "Sem primeira resposta": open tickets nobody answered yet, a handful.
+        Index(
+            "ix_tickets_open_unanswered",
+            "tenant_id",
+            "created_at",
+            postgresql_where=text(OPEN_UNANSWERED_SQL),
+            sqlite_where=text(OPEN_UNANSWERED_SQL),
         ),
         Index("ix_tickets_tenant_requester", "tenant_id", "requester_id"),
     )
