@@ -173,8 +173,9 @@ def _register_error_handlers(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask) -> None:
     from app.services import tenancy
-    from app.views import account, template_helpers, text_input
+    from app.views import account, static_assets, template_helpers, text_input
 
+    static_assets.register(app)
     template_helpers.register(app)
     text_input.register(app)
     app.before_request(tenancy.enter_request_scope)
