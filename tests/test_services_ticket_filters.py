@@ -203,6 +203,17 @@ def _pages_forwards(user, filters):
             return pages
 
 
+def _assert_pages_both_ways(user, filters, expected):
+    """Read forwards, the pages are `expected` in order; read back from the last through each
+    page's previous_cursor, each page is the one read forwards."""
+    forwards = _pages_forwards(user, filters)
+    assert [t.reference for page in forwards for t in page.tickets] == expected
+    page = forwards[-1]
+    for earlier in reversed(forwards[:-1]):
+        page = list_tickets(user, filters, None, TZ, before=page.previous_cursor)
+        assert [t.reference for t in page.tickets] == [t.reference for t in earlier.tickets]
+
+
 @pytest.mark.parametrize("sort", ["referencia", "criado", "atualizado", "prioridade"])
 @pytest.mark.parametrize("direction", ["asc", "desc"])
 def test_keyset_pages_cover_every_ticket_once_even_with_ties(agent_user, make_ticket, sort, direction):
@@ -284,12 +295,7 @@ def test_pages_read_one_status_at_a_time_are_the_list_in_order(
     expected = [
         t.reference for t in sorted(wanted, key=lambda t: (t.created_at, t.id), reverse=direction == "desc")
     ]
-    forwards = _pages_forwards(agent_user, filters)
-    assert [t.reference for page in forwards for t in page.tickets] == expected
-    page = forwards[-1]
-    for earlier in reversed(forwards[:-1]):
-        page = list_tickets(agent_user, filters, None, TZ, before=page.previous_cursor)
-        assert [t.reference for t in page.tickets] == [t.reference for t in earlier.tickets]
+    _assert_pages_both_ways(agent_user, filters, expected)
 
 
 @pytest.mark.parametrize("sort", ["atualizado", "prioridade", "referencia"])
@@ -309,12 +315,7 @@ def test_a_short_creation_range_sorted_otherwise_pages_in_order(agent_user, make
     key = {"atualizado": "updated_at", "prioridade": "priority_rank", "referencia": "reference"}[sort]
     in_order = sorted(inside, key=lambda t: (getattr(t, key), t.id), reverse=direction == "desc")
     expected = [t.reference for t in in_order]
-    forwards = _pages_forwards(agent_user, filters)
-    assert [t.reference for page in forwards for t in page.tickets] == expected
-    page = forwards[-1]
-    for earlier in reversed(forwards[:-1]):
-        page = list_tickets(agent_user, filters, None, TZ, before=page.previous_cursor)
-        assert [t.reference for t in page.tickets] == [t.reference for t in earlier.tickets]
+    _assert_pages_both_ways(agent_user, filters, expected)
 
 
 def test_a_previous_page_that_reaches_the_start_is_the_whole_first_page(agent_user, make_ticket):
