@@ -38,6 +38,8 @@ import multiprocessing
 import os
 import random
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
@@ -62,18 +64,31 @@ class Stop(Exception):
     """Raised from a heartbeat client's request builder once the phase is over: ends `drive`."""
 
 
+SO_TIMESTAMP = getattr(socket, "SO_TIMESTAMP", 29)  # Linux; the socket module does not export it
+
+
 class _TimedSocket:
-    """The socket of a heartbeat connection, noting when each request went out."""
+    """The socket of a heartbeat connection: notes when each request went out and, from the
+    kernel (SO_TIMESTAMP), when the data last read had arrived. The paced client sleeps between
+    sends, so a response may sit in the socket a while before it is read: the kernel's time of
+    arrival keeps that wait out of the latency."""
 
     def __init__(self, sock, owner):
         self.sock, self.owner = sock, owner
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
 
     def sendall(self, data: bytes) -> None:
-        self.owner.sent_at = time.perf_counter()
+        self.owner.sent_at = time.time()
         self.sock.sendall(data)
 
     def recv(self, size: int) -> bytes:
-        return self.sock.recv(size)
+        data, ancillary, _flags, _address = self.sock.recvmsg(size, 64)
+        self.owner.arrived_at = time.time()
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMP and len(value) >= 16:
+                seconds, microseconds = struct.unpack("qq", value[:16])
+                self.owner.arrived_at = seconds + microseconds / 1e6
+        return data
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -87,17 +102,18 @@ ANSWERS: list[tuple[float, float, int]] = []
 
 
 class TimedConnection(heartbeats.LeanConnection):
-    """heartbeats.LeanConnection that records each response's latency (one request in flight)."""
+    """heartbeats.LeanConnection that records each response's latency (one request in flight):
+    from the send to the arrival of the response's last bytes."""
 
     def __init__(self):
         super().__init__()
-        self.sent_at = time.perf_counter()
+        self.sent_at = self.arrived_at = time.time()
         self.sock = _TimedSocket(self.sock, self)
 
     def response(self) -> int | None:
         status = super().response()
         if status is not None:
-            ANSWERS.append((time.time(), (time.perf_counter() - self.sent_at) * 1000, status))
+            ANSWERS.append((self.arrived_at, (self.arrived_at - self.sent_at) * 1000, status))
         return status
 
 
@@ -114,8 +130,8 @@ def heartbeat_client(devices, rate, connections, ready, go, stop, results) -> No
     def next_request(i: int) -> bytes:
         if stop.is_set():
             raise Stop
-        # Paced: the i-th request not before its time. Responses arriving meanwhile wait in the
-        # socket for at most one interval (1 ms per client at 1 000/s over two clients).
+        # Paced: the i-th request not before its time (responses arriving meanwhile wait in their
+        # sockets; their latency is taken at arrival, see _TimedSocket).
         delay = started + i / rate - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
