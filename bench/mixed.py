@@ -315,23 +315,53 @@ def main() -> None:
             response.read()
         warm.close()
 
+        def cpu_now() -> tuple[float, ...]:
+            """(time, web pool, sockets pool and PostgreSQL CPU seconds, machine busy and total ticks)."""
+            web, sockets = ([server.pid, *heartbeats.worker_pids(server.pid)] for server in servers)
+            ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+            return (
+                time.perf_counter(),
+                heartbeats.cpu_seconds(web),
+                heartbeats.cpu_seconds(sockets),
+                heartbeats.cpu_seconds(heartbeats.postgres_pids()),
+                sum(ticks[:8]) - ticks[3] - ticks[4],  # all but idle and iowait
+                sum(ticks[:8]),
+            )
+
         def measure(with_chat: bool, with_heartbeats: bool, with_staff: bool) -> dict:
             load = Load(args, devices, cookie, references, with_heartbeats, with_staff)
-            tally = None
+            tally, cpu = None, {}
+
+            def begin():
+                load.go()
+                cpu["start"] = cpu_now()
+                # The CPU figures cover the measured window only (not the chat's drain after it).
+                timer = threading.Timer(
+                    args.seconds + (0.2 if with_chat else 0), lambda: cpu.update(end=cpu_now())
+                )
+                timer.start()
+                cpu["timer"] = timer
+
             if with_chat:
                 window = {}
 
                 def connected():
-                    load.go()
+                    begin()
                     window["start"] = time.time() + 0.2  # run_chat's exchange starts 0.2 s after
 
                 tally = asyncio.run(chat.run_chat(pairs, cookie, args.seconds, args.rate, connected))
                 start = window["start"]
             else:
-                load.go()
+                begin()
                 start = load.started_at
                 time.sleep(args.seconds)
-            return summarize(*load.finish((start, start + args.seconds)), tally, args.seconds)
+            cpu["timer"].join()
+            figures = summarize(*load.finish((start, start + args.seconds)), tally, args.seconds)
+            before, after = cpu["start"], cpu["end"]
+            elapsed = after[0] - before[0]
+            machine = (after[4] - before[4]) / max(1, after[5] - before[5]) * os.cpu_count()
+            figures["cpu"] = (*((after[i] - before[i]) / elapsed for i in (1, 2, 3)), machine)
+            return figures
 
         print(f"phases of {args.seconds:.0f} s: chat alone, staff alone, heartbeats alone, all at once")
         alone_chat = measure(True, False, False)
@@ -365,6 +395,11 @@ def main() -> None:
     print(f"\n  {'':30} {'alone':>16} {'mixed':>16}")
     for label, key, alone, shape in rows:
         print(f"  {label:30} {shape.format(*alone[key]):>16} {shape.format(*mixed[key]):>16}")
+    header = "".join(f" {name:>10}" for name in ("web pool", "sockets", "PostgreSQL", "machine"))
+    print(f"\n  CPU used, in cores of {os.cpu_count()}: {header}")
+    phases = (("chat alone", alone_chat), ("staff alone", alone_staff), ("heartbeats alone", alone_beats))
+    for name, figures in (*phases, ("all at once", mixed)):
+        print(f"  {name:28}" + "".join(f" {value:10.2f}" for value in figures["cpu"]))
     for name, figures in (("alone", None), ("mixed", mixed)):
         if figures is None:
             errors = (alone_staff["staff_errors"], alone_beats["beat_errors"])
