@@ -199,7 +199,6 @@ class Load:
                     args=(cookie, references, args.staff_clients, args.staff_pause, *channels),
                 )
             )
-        self.heartbeat_processes = args.clients if with_heartbeats else 0
         for process in self.processes:
             process.start()
         for _ in self.processes:
