@@ -32,5 +32,7 @@ def test_a_changed_file_gets_a_new_address(app, client, tmp_path, monkeypatch):
         os.utime(asset, (1, 1))  # a different modification time, whatever the clock's resolution
         second = url_for("static", filename="probe.js")
         missing = url_for("static", filename="nao-existe.js")
+        outside = url_for("static", filename="../__init__.py")  # never read, never versioned
     assert first != second and first.startswith("/static/probe.js?v=")
     assert missing == "/static/nao-existe.js"
+    assert "v=" not in outside

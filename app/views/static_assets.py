@@ -14,6 +14,7 @@ import hashlib
 import os
 
 from flask import Flask, request
+from werkzeug.security import safe_join
 
 YEAR_SECONDS = 365 * 24 * 3600
 
@@ -22,10 +23,10 @@ def register(app: Flask) -> None:
     versions: dict[str, tuple[float, str]] = {}  # filename -> (mtime, version)
 
     def version(filename: str) -> str | None:
-        path = os.path.join(app.static_folder, filename)
+        path = safe_join(app.static_folder, filename)
         try:
             mtime = os.stat(path).st_mtime  # a file edited while the app runs gets a new version
-        except OSError:
+        except (OSError, TypeError):  # no such file, or a name outside the folder (None)
             return None
         known = versions.get(filename)
         if known is None or known[0] != mtime:
@@ -38,8 +39,13 @@ def register(app: Flask) -> None:
         if endpoint == "static" and "v" not in values and (found := version(values.get("filename", ""))):
             values["v"] = found
 
-    @app.after_request
-    def immutable(response):
-        if request.endpoint == "static" and request.args.get("v") and response.status_code == 200:
+    # Flask's static route calls app.send_static_file: only static answers pay for this.
+    send_plainly = app.send_static_file
+
+    def send_static_file(filename: str):
+        response = send_plainly(filename)
+        if request.args.get("v") and response.status_code == 200:
             response.headers["Cache-Control"] = f"public, max-age={YEAR_SECONDS}, immutable"
         return response
+
+    app.send_static_file = send_static_file
