@@ -111,14 +111,12 @@ class FeedFollower:
             return  # already sent (from the database), or already waiting
         if seq == self.cursor + 1:
             self._deliver(change)
-            self._deliver_early()
+            if self.early:
+                self._deliver_early()
             return
-        remembered = self.recent.after(self.tenant_id, self.cursor)
-        if remembered and remembered[-1]["seq"] >= seq:  # the process has heard the missing ones
-            for known in remembered:
-                self._deliver(known)
-            self._deliver_early()
-            return
+        # The missing one has not reached this process (its memory hears each event just before
+        # the sockets do), so there is nothing to ask yet: wait; check_gap reads it back if it
+        # does not come.
         self.early[seq] = change
         if self.gap_since is None:
             self.gap_since = time.monotonic()
