@@ -79,8 +79,8 @@ def bulk_update(
 ) -> BulkResult:
     """Apply one change to several tickets the user may see.
 
-    Pausar and Encerrar go through `change_status`, the single actions' rule, one ticket (and
-    one commit) at a time: a ticket that cannot move (already resolved, changed meanwhile) is
+    Pausar and Encerrar go through `change_status`, the single actions' rule, one ticket at a
+    time: a ticket that cannot move (already resolved, changed meanwhile) is
     reported, the others still move."""
     if action not in BULK_ACTIONS:
         raise ValidationError("Escolha uma ação em massa.", field="action")
