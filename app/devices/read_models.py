@@ -127,6 +127,19 @@ def chart_points(machine_id: int, hours: int = 24, width: int = 600, height: int
     }
 
 
+def _latest_sample(machine_id: int):
+    """The newest sample's time and free space. Looked for in the last day first: on PostgreSQL
+    the samples are partitioned by day, and an unbounded "newest" reads every partition's index."""
+    query = (
+        select(MetricSample.taken_at, MetricSample.disk_free_percent)
+        .where(MetricSample.machine_id == machine_id)
+        .order_by(MetricSample.taken_at.desc())
+        .limit(1)
+    )
+    recent = db.session.execute(query.where(MetricSample.taken_at >= utcnow() - timedelta(days=1))).first()
+    return recent or db.session.execute(query).first()
+
+
 def device_detail(machine: Machine) -> dict:
     alerts = db.session.scalars(
         select(MachineAlert)
@@ -143,12 +156,7 @@ def device_detail(machine: Machine) -> dict:
         .order_by(MachineToken.id.desc())
         .limit(20)
     ).all()
-    latest = db.session.execute(
-        select(MetricSample.taken_at, MetricSample.disk_free_percent)
-        .where(MetricSample.machine_id == machine.id)
-        .order_by(MetricSample.taken_at.desc())
-        .limit(1)
-    ).first()
+    latest = _latest_sample(machine.id)
     return {
         "alerts": alerts,
         "tickets": tickets,

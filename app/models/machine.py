@@ -9,7 +9,7 @@ snapshot only when its canonical hash changes.
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -135,7 +135,8 @@ class MachineToken(db.Model):
 
 
 class InventorySnapshot(db.Model):
-    """A full inventory, kept only when it differs from the previous one."""
+    """A full inventory, kept only when it differs from the previous one. On PostgreSQL the
+    table is partitioned by created_at, one partition a week (app/services/partitions.py)."""
 
     __tablename__ = "inventory_snapshots"
     __table_args__ = (Index("ix_inventory_snapshots_machine_created", "machine_id", "created_at"),)
@@ -153,7 +154,10 @@ class MetricSample(db.Model):
     __tablename__ = "metric_samples"
     __table_args__ = (Index("ix_metric_samples_machine_taken", "machine_id", "taken_at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    # 64-bit on PostgreSQL: at 28.8 million samples a day a 32-bit id runs out in 75 days.
+    # There the table is partitioned by taken_at (app/services/partitions.py, migration 0020),
+    # so its primary key is (id, taken_at); ids still come from one sequence.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
     machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"))
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     cpu_percent: Mapped[float | None] = mapped_column()

@@ -6,6 +6,12 @@ deletes in bounded batches (one short transaction each) so a sweep never holds
 locks on a busy table for long. The newest inventory of each device is kept
 whatever its age: inventories are stored only when they change, so a device that
 has not changed in 90 days would otherwise lose its inventory.
+
+On PostgreSQL the telemetry tables are partitioned by time (app/services/partitions.py):
+the sweep first creates the coming week's partitions, then drops the partitions past
+retention whole, and its batched DELETEs only see what the DEFAULT partition holds.
+Their retention is therefore counted in whole partitions: a metric sample goes on the
+first sweep after its day has fully expired.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from app.models import (
     ReportExport,
 )
 from app.models.types import utcnow
+from app.services import partitions
 from app.services.job_runs import JobOutcome
 
 SWEEP_BATCH = 1000
@@ -55,18 +62,25 @@ RULES = (
 )
 
 
-def _newest_inventory_ids():
-    return select(func.max(InventorySnapshot.id)).group_by(InventorySnapshot.machine_id)
+def _superseded(snapshot):
+    """A later inventory of the same device exists (the index on machine and time answers it)."""
+    newer = InventorySnapshot.__table__.alias("newer")
+    return (
+        select(newer.c.id)
+        .where(newer.c.machine_id == snapshot.c.machine_id, newer.c.created_at > snapshot.c.created_at)
+        .exists()
+    )
 
 
-def _overdue_ids(table: str, cutoff: datetime):
-    """A SELECT of the ids past retention in `table`."""
+def _overdue_ids(table: str, cutoff: datetime, source=None):
+    """A SELECT of the ids past retention in `table`; of a telemetry table, read from
+    `source` when given (its DEFAULT partition: the expired partitions are dropped whole)."""
     if table == "inventory_snapshots":
-        return select(InventorySnapshot.id).where(
-            InventorySnapshot.created_at < cutoff, InventorySnapshot.id.not_in(_newest_inventory_ids())
-        )
+        rows = InventorySnapshot.__table__ if source is None else source
+        return select(rows.c.id).where(rows.c.created_at < cutoff, _superseded(rows))
     if table == "metric_samples":
-        return select(MetricSample.id).where(MetricSample.taken_at < cutoff)
+        rows = MetricSample.__table__ if source is None else source
+        return select(rows.c.id).where(rows.c.taken_at < cutoff)
     if table == "machine_alerts":
         # Open alerts are current state, never history.
         return select(MachineAlert.id).where(
@@ -95,27 +109,46 @@ MODELS = {
 
 
 def overdue_counts(now: datetime | None = None) -> dict[str, int]:
-    """Rows past their retention, per table (what a sweep would delete)."""
+    """Rows past their retention, per table (what a sweep would delete). For a partitioned
+    table: PostgreSQL's estimate of the expired partitions' rows (counting them would read
+    millions) plus the exact count of what waits in its DEFAULT partition."""
     now = now or utcnow()
-    return {
-        rule.table: db.session.scalar(
-            select(func.count()).select_from(_overdue_ids(rule.table, rule.cutoff(now)).subquery())
+    counts = {}
+    for rule in RULES:
+        cutoff, source, estimated = rule.cutoff(now), None, 0
+        spec = partitions.partitioned(rule.table)
+        if spec is not None:
+            cutoff = spec.start_of(cutoff)
+            source = partitions.default_partition_of(spec, MODELS[rule.table].__table__)
+            estimated = partitions.expired_rows(spec, cutoff)
+        counts[rule.table] = estimated + db.session.scalar(
+            select(func.count()).select_from(_overdue_ids(rule.table, cutoff, source).subquery())
         )
-        for rule in RULES
-    }
+    return counts
 
 
 @dataclass
 class SweepResult:
     deleted: dict[str, int] = field(default_factory=dict)
+    dropped_partitions: dict[str, int] = field(default_factory=dict)
+    created_partitions: int = 0
     has_more: bool = False
     dry_run: bool = False
 
     def outcome(self) -> JobOutcome:
         verb = "a remover" if self.dry_run else "removidas"
-        parts = ", ".join(f"{table}={count}" for table, count in self.deleted.items())
-        changed = 0 if self.dry_run else sum(self.deleted.values())
-        return JobOutcome(changed=changed, summary=f"linhas {verb}: {parts}", has_more=self.has_more)
+        parts = ", ".join(
+            f"{table}={count}{self._partitions_note(table)}" for table, count in self.deleted.items()
+        )
+        summary = f"linhas {verb}: {parts}"
+        if self.created_partitions:
+            summary += f"; partições criadas: {self.created_partitions}"
+        changed = 0 if self.dry_run else sum(self.deleted.values()) + self.created_partitions
+        return JobOutcome(changed=changed, summary=summary, has_more=self.has_more)
+
+    def _partitions_note(self, table: str) -> str:
+        dropped = self.dropped_partitions.get(table)
+        return f" (estimadas; {dropped} partições apagadas)" if dropped else ""
 
 
 def sweep(now: datetime | None = None, *, dry_run: bool = False, batch: int = SWEEP_BATCH) -> SweepResult:
@@ -124,9 +157,21 @@ def sweep(now: datetime | None = None, *, dry_run: bool = False, batch: int = SW
         return SweepResult(deleted=overdue_counts(now), dry_run=True)
     result = SweepResult()
     for rule in RULES:
+        cutoff, source = rule.cutoff(now), None
         result.deleted[rule.table] = 0
+        spec = partitions.partitioned(rule.table)
+        if spec is not None:
+            source = partitions.default_partition_of(spec, MODELS[rule.table].__table__)
+            # Ahead of the writes, which carry the wall clock's time whatever `now` the sweep was given.
+            result.created_partitions += len(partitions.ensure_ahead(spec, utcnow()))
+            db.session.commit()
+            cutoff = spec.start_of(cutoff)
+            dropped = partitions.drop_expired(spec, cutoff)
+            result.deleted[rule.table] += dropped.rows
+            result.dropped_partitions[rule.table] = len(dropped.partitions)
+        # What is left past the cutoff: on a partitioned table, only rows in its DEFAULT partition.
         for _ in range(MAX_BATCHES_PER_TABLE):
-            removed = _delete_batch(rule, now, batch)
+            removed = _delete_batch(rule, cutoff, batch, source)
             result.deleted[rule.table] += removed
             if removed < batch:
                 break
@@ -135,14 +180,19 @@ def sweep(now: datetime | None = None, *, dry_run: bool = False, batch: int = SW
     return result
 
 
-def _delete_batch(rule: RetentionRule, now: datetime, batch: int) -> int:
+def _delete_batch(rule: RetentionRule, cutoff: datetime, batch: int, source=None) -> int:
     model = MODELS[rule.table]
-    ids = list(db.session.scalars(_overdue_ids(rule.table, rule.cutoff(now)).order_by(model.id).limit(batch)))
+    query = _overdue_ids(rule.table, cutoff, source)
+    ids = list(db.session.scalars(query.order_by(query.selected_columns[0]).limit(batch)))
     if not ids:
         return 0
     if model is ReportExport:
         _remove_export_files(ids)
-    db.session.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
+    statement = delete(model).where(model.id.in_(ids))
+    if rule.table in partitions.TABLES:
+        # The partition key lets PostgreSQL look in the partitions before the cutoff only.
+        statement = statement.where(getattr(model, partitions.TABLES[rule.table].column) < cutoff)
+    db.session.execute(statement.execution_options(synchronize_session=False))
     # One short transaction per batch, not one per run: a sweep never holds a busy table's locks long.
     db.session.commit()
     return len(ids)
