@@ -1,3 +1,8 @@
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
 from tests.conftest import TEST_REDIS_URL
 
 
@@ -201,3 +206,41 @@ def test_executar_agora_with_redis_down_runs_the_job_here_and_says_so(dead_redis
     assert "A fila de tarefas (Redis) não respondeu" in html and "executada neste servidor" in html
     assert [run.job for run in JobRun.query.all()] == ["chat_cleanup"]
     assert "verificadas 0, encerradas 0" in html  # and the page lists the run it made
+
+
+def test_saude_shows_the_telemetry_partitions_and_warns_when_none_are_ready_ahead(agent_client, app):
+    """On PostgreSQL: how many partitions each telemetry table has and until when they are ready;
+    when the daily job has not created the coming days, a warning says so."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+    from app.models.types import utcnow
+    from app.services import partitions
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the telemetry tables are partitioned only on PostgreSQL")
+    spec = partitions.TABLES["metric_samples"]
+    ready = spec.start_of(utcnow()) + timedelta(days=partitions.AHEAD_DAYS + 1)
+    ready = ready.astimezone(ZoneInfo(app.config["DEFAULT_TIMEZONE"]))
+    html = agent_client.get("/admin/saude").get_data(as_text=True)
+    retention_block = html.split('id="retention"')[1].split("</table>")[0]
+    assert f"diárias, prontas até {ready:%d/%m/%Y %H:%M}" in retention_block
+    assert "faltam partições" not in html
+
+    ahead = [name for start, name in partitions.existing_partitions(spec).items() if start > utcnow()]
+    for name in ahead:
+        db.session.execute(text(f"ALTER TABLE metric_samples DETACH PARTITION {name}"))
+    db.session.commit()
+    try:
+        html = agent_client.get("/admin/saude").get_data(as_text=True)
+        assert "Amostras de métricas: faltam partições para os próximos dias" in html
+    finally:
+        for name in ahead:
+            start = datetime.strptime(name.rsplit("_p", 1)[1], "%Y%m%d").replace(tzinfo=UTC)
+            db.session.execute(
+                text(
+                    f"ALTER TABLE metric_samples ATTACH PARTITION {name} FOR VALUES FROM "
+                    f"('{start.isoformat()}') TO ('{(start + timedelta(days=1)).isoformat()}')"
+                )
+            )
+        db.session.commit()

@@ -94,10 +94,13 @@ def format_os_version(name: str | None, version: str | None = None, build: str |
 
 def chart_points(machine_id: int, hours: int = 24, width: int = 600, height: int = 120) -> dict:
     """CPU and memory of the last hours as SVG polyline points (no JavaScript)."""
-    since = utcnow() - timedelta(hours=hours)
+    now = utcnow()
+    since = now - timedelta(hours=hours)
     samples = db.session.execute(
         select(MetricSample.taken_at, MetricSample.cpu_percent, MetricSample.memory_percent)
-        .where(MetricSample.machine_id == machine_id, MetricSample.taken_at >= since)
+        # Bounded on both sides: on PostgreSQL only the partitions of those hours are read (not
+        # the week ahead's, nor the DEFAULT one).
+        .where(MetricSample.machine_id == machine_id, MetricSample.taken_at.between(since, now))
         .order_by(MetricSample.taken_at)
         .limit(2000)
     ).all()
@@ -136,7 +139,10 @@ def _latest_sample(machine_id: int):
         .order_by(MetricSample.taken_at.desc())
         .limit(1)
     )
-    recent = db.session.execute(query.where(MetricSample.taken_at >= utcnow() - timedelta(days=1))).first()
+    now = utcnow()
+    recent = db.session.execute(
+        query.where(MetricSample.taken_at.between(now - timedelta(days=1), now))
+    ).first()
     return recent or db.session.execute(query).first()
 
 

@@ -10,8 +10,9 @@ from sqlalchemy import func, select, text
 from app.devices.online import online_sql
 from app.extensions import db
 from app.models import Company, Machine, MachinePresence, Role, Ticket, TicketStatus, User
+from app.models.types import utcnow
 from app.redis_client import get_redis
-from app.services import job_runs, retention
+from app.services import job_runs, partitions, retention
 
 
 def process_rss_bytes() -> int:
@@ -171,16 +172,22 @@ def tenant_overview() -> dict:
 def system_overview(queue: dict) -> dict:
     """What the whole installation shares: retention, database size, the job queue, failed runs."""
     overdue = retention.overdue_counts()
-    return {
-        "retention": [
+    now = utcnow()
+    rows = []
+    for rule in retention.RULES:
+        spec = partitions.partitioned(rule.table)
+        rows.append(
             {
                 "table": rule.table,
                 "label": rule.label,
                 "days": current_app.config[rule.days_setting],
                 "overdue": overdue[rule.table],
+                "partitions": partitions.status(spec, now) if spec is not None else None,
             }
-            for rule in retention.RULES
-        ],
+        )
+    return {
+        "retention": rows,
+        "partitioned": any(row["partitions"] for row in rows),
         "database_size_bytes": database_size_bytes(),
         "queue": queue,
         "failed_runs_24h": job_runs.failures_last_day(),

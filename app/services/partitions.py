@@ -188,3 +188,24 @@ def expired_rows(spec: PartitionedTable, cutoff: datetime) -> int:
         for start, name in existing_partitions(spec).items()
         if start + timedelta(days=spec.days) <= cutoff
     )
+
+
+@dataclass(frozen=True)
+class PartitionStatus:
+    """What Saúde shows of a partitioned table."""
+
+    width_label: str  # "diárias" / "semanais"
+    count: int
+    ready_until: datetime | None  # the end of the furthest partition
+    behind: bool  # fewer than two days are covered ahead: the daily job has not been running
+
+
+def status(spec: PartitionedTable, now: datetime) -> PartitionStatus:
+    starts = list(existing_partitions(spec))
+    ready_until = starts[-1] + timedelta(days=spec.days) if starts else None
+    return PartitionStatus(
+        width_label="diárias" if spec.days == 1 else "semanais",
+        count=len(starts),
+        ready_until=ready_until,
+        behind=ready_until is None or ready_until < now + timedelta(days=2),
+    )
