@@ -103,3 +103,69 @@ def test_devices_registered_before_0009_keep_their_identity(make_app, tmp_path):
         db.engine.dispose()
     # A MAC two devices shared stays with the older one.
     assert [tuple(r) for r in rows] == [(1, "mac", "aa:01"), (1, "serial", "SN-1"), (2, "mac", "aa:02")]
+
+
+def test_0020_partitions_the_telemetry_and_goes_back_keeping_the_rows(make_app):
+    """On PostgreSQL 0020 turns metric_samples and inventory_snapshots into time-partitioned
+    tables, rows included, and its downgrade makes them plain tables again with the same rows."""
+    from tests.conftest import TEST_DATABASE_URL, _create_database_if_missing, _reset_database
+
+    if not TEST_DATABASE_URL.startswith("postgresql"):
+        pytest.skip("the telemetry tables are partitioned only on PostgreSQL")
+    from sqlalchemy import text
+
+    url = f"{TEST_DATABASE_URL}_m0020"
+    _create_database_if_missing(url)
+    _reset_database(url)
+    scratch = make_app(DATABASE_URL=url)
+    partitioned = (
+        "SELECT count(*) FROM pg_partitioned_table "
+        "WHERE partrelid::regclass::text IN ('metric_samples', 'inventory_snapshots')"
+    )
+    where = "SELECT tableoid::regclass::text FROM metric_samples"
+    with scratch.app_context():
+        upgrade(revision="0019")
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO tenants (key, name, timezone, ticket_sequence, created_at) "
+                    "VALUES ('t', 'T', 'UTC', 0, now())"
+                )
+            )
+            connection.execute(
+                text("INSERT INTO machines (tenant_id, hostname, created_at) VALUES (1, 'pc', now())")
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO metric_samples (machine_id, taken_at, cpu_percent) VALUES "
+                    "(1, now() - interval '10 days', 10), (1, now(), 20)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO inventory_snapshots (machine_id, content_hash, inventory, created_at) "
+                    "VALUES (1, 'h', '{}', now() - interval '30 days')"
+                )
+            )
+        upgrade()
+        with db.engine.begin() as connection:
+            assert connection.scalar(text(partitioned)) == 2
+            days = connection.scalars(text(where + " ORDER BY taken_at")).all()
+            assert (
+                len(days) == 2
+                and all(day.startswith("metric_samples_p") for day in days)
+                and days[0] != days[1]
+            )
+            assert connection.scalar(text("SELECT count(*) FROM inventory_snapshots")) == 1
+            # New samples get ids from the same (now 64-bit) sequence.
+            connection.execute(text("INSERT INTO metric_samples (machine_id, taken_at) VALUES (1, now())"))
+            assert connection.scalar(text("SELECT max(id) FROM metric_samples")) == 3
+        assert _pending_diff(db.engine) == []
+
+        downgrade(revision="0019")
+        with db.engine.connect() as connection:
+            assert connection.scalar(text(partitioned)) == 0
+            assert connection.scalars(text(where)).all() == ["metric_samples"] * 3
+            assert connection.scalar(text("SELECT count(*) FROM inventory_snapshots")) == 1
+        upgrade()
+        db.engine.dispose()
