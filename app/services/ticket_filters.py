@@ -557,3 +557,8 @@ def company_choices() -> list:
         .where(Company.is_active.is_(True))
         .order_by(Company.apelido)
     ).all()
+
+
+def queue_choices() -> list:
+    """The tenant's queues (id, name), by name."""
+    return db.session.execute(select(Queue.id, Queue.name).order_by(Queue.name)).all()
