@@ -512,19 +512,25 @@ class FilterChip:
 def filter_chips(filters: TicketFilters, queues=(), companies=(), assignees=()) -> list[FilterChip]:
     """One chip per active filter value, in the order of the canonical query string. Names come
     from the filter form's choices (queues, companies, assignees), already loaded for the page."""
-    names = {
-        "status": {s.value: s.label for s in TicketStatus},
-        "prioridade": {p.value: p.label for p in TicketPriority},
-        "fila": {str(q.id): q.name for q in queues},
-        "empresa": {str(c.id): c.apelido for c in companies},
-        "responsavel": {UNASSIGNED: "Sem responsável", **{str(u.id): u.name for u in assignees}},
+    # Each chip's name is looked up when it is shown (a page has a few chips), rather than maps
+    # of every choice (every company of the tenant) built on each request.
+    choices = {
+        "status": lambda: ((s.value, s.label) for s in TicketStatus),
+        "prioridade": lambda: ((p.value, p.label) for p in TicketPriority),
+        "fila": lambda: ((str(q.id), q.name) for q in queues),
+        "empresa": lambda: ((str(c.id), c.apelido) for c in companies),
+        "responsavel": lambda: [(UNASSIGNED, "Sem responsável"), *((str(u.id), u.name) for u in assignees)],
     }
+
+    def name_of(key: str, value: str) -> str:
+        return next((name for choice, name in choices[key]() if choice == value), value)
+
     params = filters.to_params()
     chips = []
     for index, (key, value) in enumerate(params):
         if key not in CHIP_LABELS:
             continue
-        shown = names[key].get(value, value) if key in names else value
+        shown = name_of(key, value) if key in choices else value
         if key in ("de", "ate"):
             shown = date.fromisoformat(value).strftime("%d/%m/%Y")
         elif key == "q":
