@@ -16,7 +16,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ARRAY, Integer, Select, any_, bindparam, func, or_, select, text, tuple_, union_all
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    Select,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.orm import aliased
 
 from app.db_sqlite import FOLD_FUNCTION, search_fold
@@ -424,12 +437,15 @@ def page_query(
         # newest ticket down, discarding everything created outside the range (a month of a
         # year ago: 90 000 rows at 200 000 tickets, 650 ms at a million). The range's own rows,
         # read from the created_at index and sorted, are what a month or a quarter holds,
-        # however large the table grows; MATERIALIZED keeps the planner from folding it back.
+        # however large the table grows. OFFSET 0 keeps the planner from folding the subquery
+        # back into the sorted walk; unlike a MATERIALIZED CTE (the previous fence) it does not
+        # copy the range's rows into a tuplestore first: a month at a million tickets (42 000
+        # rows) is read and top-N sorted in ~13-18 ms instead of ~17-26 ms.
         in_range = (
             narrowed(filtered_query(user, filters, timezone))
             .with_only_columns(Ticket.id, column.label("sort_key"))
-            .cte("in_range")
-            .prefix_with("MATERIALIZED", dialect="postgresql")
+            .offset(literal_column("0"))
+            .subquery("in_range")
         )
         range_order = (
             (in_range.c.sort_key.asc(), in_range.c.id.asc())
