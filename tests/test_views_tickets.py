@@ -55,6 +55,24 @@ def test_company_filter_lists_every_active_company(agent_client, tenant, company
     assert "Inativa" not in html
 
 
+def test_filter_form_marks_the_chosen_options_and_escapes_their_names(agent_client, tenant, agent_user):
+    from app.models import Company
+
+    odd = Company(tenant_id=tenant.id, name="<b>Negrito</b> & Cia", apelido="a<i>")
+    db.session.add(odd)
+    db.session.commit()
+    query = f"/chamados?f=1&empresa={odd.id}&responsavel={agent_user.id}"
+    form = agent_client.get(query).get_data(as_text=True)
+    label = "a&lt;i&gt; — &lt;b&gt;Negrito&lt;/b&gt; &amp; Cia"
+    assert f'<option value="{odd.id}" selected>{label}</option>' in form
+    assert f'<option value="{agent_user.id}" selected>{agent_user.name}</option>' in form
+    assert "<b>Negrito</b>" not in form
+    # Nothing chosen: none of them is marked, and the select's "Todas" comes first.
+    plain = agent_client.get("/chamados?f=1").get_data(as_text=True)
+    company_select = plain.split('id="filter-company">', 1)[1].split("</select>", 1)[0]
+    assert "selected" not in company_select and company_select.lstrip().startswith('<option value="">Todas')
+
+
 def test_bad_parameters_answer_400_in_portuguese(agent_client, other_tenant):
     outsider = make_user(other_tenant, Role.AGENT)
     response = agent_client.get(f"/chamados?f=1&responsavel={outsider.id}")

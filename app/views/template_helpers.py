@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, request
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from app.security import current_user_can
 from app.services import feed
@@ -58,6 +59,20 @@ def thousands(value: int) -> str:
     return f"{value:,}".replace(",", ".")
 
 
+def options(choices, selected=None, label: str = "name", detail: str | None = None) -> Markup:
+    """The <option>s of (id, label…) rows: `<option value="id">label — detail</option>`, the one
+    whose id is `selected` marked so. A select of every company of a tenant (hundreds) is on each
+    ticket list request: as one Python loop it costs half the same loop written in Jinja."""
+    html = []
+    for choice in choices:
+        text = escape(getattr(choice, label))
+        if detail:
+            text = f"{text} — {escape(getattr(choice, detail))}"
+        mark = " selected" if choice.id == selected else ""
+        html.append(f'<option value="{choice.id}"{mark}>{text}</option>')
+    return Markup("".join(html))
+
+
 def note_feed_seq() -> None:
     """Before a page is built: the tenant's last change number, which live.js follows from.
     Read first, so a change committed while the page is built is replayed, never missed."""
@@ -71,7 +86,9 @@ def note_feed_seq() -> None:
 def register(app: Flask) -> None:
     # can('admin.companies'), can('tickets.download', attachment): the signed-in visitor's
     # permissions (services/permissions.py); templates never compare roles themselves.
-    app.jinja_env.globals.update(layout=layout, is_fragment_request=is_fragment_request, can=current_user_can)
+    app.jinja_env.globals.update(
+        layout=layout, is_fragment_request=is_fragment_request, can=current_user_can, options=options
+    )
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["thousands"] = thousands

@@ -35,6 +35,7 @@ from app.services.ticket_filters import (
     filter_chips,
     list_tickets,
     parse_filters,
+    queue_choices,
 )
 from app.views.downloads import send_attachment
 from app.views.errors import flash_refusal
@@ -49,7 +50,7 @@ def _timezone() -> str:
 
 
 def _list_context(filters, page=None, error=None, page_number=1) -> dict:
-    queues, companies, assignees = list_queues(), company_choices(), assignee_choices()
+    queues, companies, assignees = queue_choices(), company_choices(), assignee_choices()
     return {
         "filters": filters,
         "page": page,
