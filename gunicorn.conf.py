@@ -26,6 +26,34 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
+def _niceness(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 19:
+        raise ValueError(
+            f"GUNICORN_NICE must be a whole number from 0 (normal CPU priority) to 19 (the lowest), "
+            f"got {raw!r}"
+        )
+    return value
+
+
+# The pool's CPU priority (nice level). The device pool (heartbeats and inventories, README
+# "Three pools") runs at GUNICORN_NICE=10: when the cores are all busy the staff pages and the
+# chat are served first and the devices get what is left. 0 (the default) leaves it alone.
+nice = _niceness(os.environ.get("GUNICORN_NICE", "0").strip())
+
+
+def on_starting(server):
+    """Lower the master's priority to `nice` before it forks: every worker, including those it
+    forks later to replace one, inherits it."""
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if nice > current:
+        os.nice(nice - current)
+        server.log.info("CPU priority: nice %d", nice)
+
+
 def post_worker_init(worker):
     """Move everything the app built at start-up (modules, routes, tables, compiled SQL) out of
     the garbage collector's reach: it lives as long as the worker, and a full collection

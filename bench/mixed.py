@@ -7,12 +7,14 @@ Seeds its own database (BENCH_MIXED_DATABASE_URL, default the local
 `chamados_bench_mixed`, recreated each run; Redis BENCH_REDIS_URL, default db 9,
 flushed): N devices online with a ticket and an ACTIVE chat session each
 (bench/chat.py's seed), and M more devices registered over HTTP (bench/heartbeats.py's).
-Runs the servers as production does (README, "Sizing the sockets"): the web pool
-(gunicorn gthread, :5401) serves the heartbeats and the staff pages, the sockets
-pool (gunicorn gevent, :5402) every chat socket, both on the same PostgreSQL and Redis.
+Runs the servers as production does (README, "Three pools"): the staff pool
+(gunicorn gthread, :5401) serves the staff pages, the sockets pool (gunicorn gevent,
+:5402) every chat socket, and the device pool (gunicorn gthread at GUNICORN_NICE
+--device-nice, :5403) the heartbeats, all on the same PostgreSQL and Redis.
 
 Four phases of --seconds each: chat alone, staff browsing alone, heartbeats alone,
-then all three at once. Chat: both sides of every session send as a Poisson
+then all three at once. --shared adds a fifth: all at once with the heartbeats sent
+to the staff pool instead (the single web pool of before, for comparison). Chat: both sides of every session send as a Poisson
 process (bench/chat.py's connect/converse; 200 sessions × 0.1/s per side = 40
 messages/s), send→receive latency. Staff: --staff-clients signed-in browsers
 (the session cookie of the seeded agent) alternating GET /chamados and
@@ -20,8 +22,9 @@ GET /chamados/<ref> with --staff-pause between requests, each timed from the
 client. Heartbeats: the full ~90 KB inventory gzipped on every beat
 (bench/heartbeats.py's requests and `drive`), paced to --heartbeat-rate over
 keep-alive connections; the achieved rate and each request's latency. On two
-cores the web pool does not reach 1 000 full-inventory heartbeats/s: the
-heartbeats then take all it has, and the table says what they achieved.
+cores the machine does not reach 1 000 full-inventory heartbeats/s beside the
+rest: the niced device pool gets what the people leave, and the table says what
+the heartbeats achieved.
 
 Prints, alone and mixed: staff pages p50/p95, chat p50/p99, heartbeats/s and
 p95. Targets, while the heartbeats flow: staff pages p95 < 100 ms, chat p99 <
@@ -56,7 +59,7 @@ from bench._db import migrate, production_env, recreate_database, start_gunicorn
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/chamados_bench_mixed"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
-WEB_PORT, SOCKETS_PORT = 5401, 5402  # 5403 is kept for this bench too
+WEB_PORT, SOCKETS_PORT, DEVICE_PORT = 5401, 5402, 5403  # 5404 is kept for this bench too
 percentile = chat.percentile
 
 
@@ -117,10 +120,10 @@ class TimedConnection(heartbeats.LeanConnection):
         return status
 
 
-def heartbeat_client(devices, rate, connections, ready, go, stop, results) -> None:
-    """Full-inventory heartbeats round-robin over `devices` at `rate` per second (or as fast as
-    the server answers, if slower) from `go` until `stop`; puts ANSWERS on `results`."""
-    heartbeats.PORT = WEB_PORT
+def heartbeat_client(devices, rate, connections, port, ready, go, stop, results) -> None:
+    """Full-inventory heartbeats to `port`, round-robin over `devices` at `rate` per second (or as
+    fast as the server answers, if slower) from `go` until `stop`; puts ANSWERS on `results`."""
+    heartbeats.PORT = port
     heartbeats.LeanConnection = TimedConnection  # drive() opens its connections through this name
     built = [heartbeats.heartbeat_request(device, token, 0, False) for device, token in devices]
     ready.put(1)
@@ -178,7 +181,9 @@ class Load:
     """Heartbeat and/or staff client processes: started and ready (requests built), then
     `go()` starts them together and `finish()` stops them and collects what they measured."""
 
-    def __init__(self, args, devices, cookie, references, with_heartbeats=False, with_staff=False):
+    def __init__(
+        self, args, devices, cookie, references, with_heartbeats=False, with_staff=False, port=DEVICE_PORT
+    ):
         self.ready, self.results = multiprocessing.Queue(), multiprocessing.Queue()
         self.go_event, self.stop_event = multiprocessing.Event(), multiprocessing.Event()
         self.processes = []
@@ -189,7 +194,7 @@ class Load:
                 self.processes.append(
                     multiprocessing.Process(
                         target=heartbeat_client,
-                        args=(devices[part :: args.clients], rate, args.connections, *channels),
+                        args=(devices[part :: args.clients], rate, args.connections, port, *channels),
                     )
                 )
         if with_staff:
@@ -255,8 +260,16 @@ def main() -> None:
     parser.add_argument("--heartbeat-rate", type=float, default=1000.0, help="heartbeats per second aimed at")
     parser.add_argument("--clients", type=int, default=2, help="heartbeat client processes")
     parser.add_argument("--connections", type=int, default=8, help="keep-alive connections per client")
-    parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per web worker")
+    parser.add_argument("--web-workers", type=int, default=2, help="staff pool workers")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per staff pool worker")
+    parser.add_argument("--device-workers", type=int, default=2, help="device pool workers")
+    parser.add_argument(
+        "--device-threads", type=int, default=4, help="gunicorn threads per device pool worker"
+    )
+    parser.add_argument("--device-nice", type=int, default=19, help="the device pool's GUNICORN_NICE")
+    parser.add_argument(
+        "--shared", action="store_true", help="a fifth phase: all at once, heartbeats on the staff pool"
+    )
     parser.add_argument("--staff-clients", type=int, default=4, help="staff browsers")
     parser.add_argument("--staff-pause", type=float, default=0.25, help="seconds between a browser's pages")
     args = parser.parse_args()
@@ -282,12 +295,15 @@ def main() -> None:
     engine.dispose()
 
     chat.PORTS = (SOCKETS_PORT, SOCKETS_PORT)  # connect() reads it: device and staff sockets on the pool
-    heartbeats.PORT = WEB_PORT
+    heartbeats.PORT = DEVICE_PORT  # registration and the first heartbeats, in the pool's processes
     web_pool = {"PORT": str(WEB_PORT), "WEB_CONCURRENCY": str(args.web_workers)}
     web_pool["GUNICORN_THREADS"] = str(args.threads)
     sockets_pool = {"PORT": str(SOCKETS_PORT), "WEB_CONCURRENCY": "1", "GUNICORN_WORKER_CLASS": "gevent"}
+    device_pool = {"PORT": str(DEVICE_PORT), "WEB_CONCURRENCY": str(args.device_workers)}
+    device_pool.update(GUNICORN_THREADS=str(args.device_threads), GUNICORN_NICE=str(args.device_nice))
     servers = [start_gunicorn(ROOT, {**env, **web_pool}, WEB_PORT)]
     servers.append(start_gunicorn(ROOT, {**env, **sockets_pool}, SOCKETS_PORT))
+    servers.append(start_gunicorn(ROOT, {**env, **device_pool}, DEVICE_PORT))
     try:
         started = time.perf_counter()
         with multiprocessing.Pool(4) as pool:
@@ -304,7 +320,14 @@ def main() -> None:
                 [(devices[i::4], len(devices[i::4]), set(), 4, (False, False)) for i in range(4)],
             )
 
-        # And every web worker's first pages (templates compiled, caches filled), not measured either.
+        if args.shared:  # the staff pool's heartbeat path too, for the shared phase
+            heartbeats.PORT = WEB_PORT
+            with multiprocessing.Pool(4) as pool:
+                pool.map(
+                    heartbeats.worker,
+                    [(devices[i::4], len(devices[i::4]), set(), 4, (False, False)) for i in range(4)],
+                )
+        # And every staff worker's first pages (templates compiled, caches filled), not measured either.
         warm = http.client.HTTPConnection("127.0.0.1", WEB_PORT, timeout=60)
         for n in range(40):
             path = "/chamados" if n % 2 == 0 else f"/chamados/{references[n % len(references)]}"
@@ -315,20 +338,20 @@ def main() -> None:
         warm.close()
 
         def cpu_now() -> tuple[float, ...]:
-            """(time, web pool, sockets pool and PostgreSQL CPU seconds, machine busy and total ticks)."""
-            web, sockets = ([server.pid, *heartbeats.worker_pids(server.pid)] for server in servers)
+            """(time, staff, sockets and device pool and PostgreSQL CPU seconds, machine busy and
+            total ticks)."""
+            pools = ([server.pid, *heartbeats.worker_pids(server.pid)] for server in servers)
             ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
             return (
                 time.perf_counter(),
-                heartbeats.cpu_seconds(web),
-                heartbeats.cpu_seconds(sockets),
+                *(heartbeats.cpu_seconds(pids) for pids in pools),
                 heartbeats.cpu_seconds(heartbeats.postgres_pids()),
                 sum(ticks[:8]) - ticks[3] - ticks[4],  # all but idle and iowait
                 sum(ticks[:8]),
             )
 
-        def measure(with_chat: bool, with_heartbeats: bool, with_staff: bool) -> dict:
-            load = Load(args, devices, cookie, references, with_heartbeats, with_staff)
+        def measure(with_chat: bool, with_heartbeats: bool, with_staff: bool, port=DEVICE_PORT) -> dict:
+            load = Load(args, devices, cookie, references, with_heartbeats, with_staff, port)
             tally, cpu = None, {}
 
             def begin():
@@ -358,8 +381,8 @@ def main() -> None:
             figures = summarize(*load.finish((start, start + args.seconds)), tally, args.seconds)
             before, after = cpu["start"], cpu["end"]
             elapsed = after[0] - before[0]
-            machine = (after[4] - before[4]) / max(1, after[5] - before[5]) * os.cpu_count()
-            figures["cpu"] = (*((after[i] - before[i]) / elapsed for i in (1, 2, 3)), machine)
+            machine = (after[5] - before[5]) / max(1, after[6] - before[6]) * os.cpu_count()
+            figures["cpu"] = (*((after[i] - before[i]) / elapsed for i in (1, 2, 3, 4)), machine)
             return figures
 
         print(f"phases of {args.seconds:.0f} s: chat alone, staff alone, heartbeats alone, all at once")
@@ -367,19 +390,25 @@ def main() -> None:
         alone_staff = measure(False, False, True)
         alone_beats = measure(False, True, False)
         mixed = measure(True, True, True)
+        shared = measure(True, True, True, port=WEB_PORT) if args.shared else None
     finally:
         for server in servers:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
 
     print(
-        f"\nmixed bench: web pool (gthread, {args.web_workers} workers × {args.threads} threads) :{WEB_PORT}, "
-        f"sockets pool (gevent, 1 process) :{SOCKETS_PORT}; PostgreSQL + Redis"
+        f"\nmixed bench: staff pool (gthread, {args.web_workers} workers × {args.threads} threads) :{WEB_PORT}, "
+        f"sockets pool (gevent, 1 process) :{SOCKETS_PORT}, device pool (gthread, {args.device_workers} "
+        f"workers × {args.device_threads} threads, nice {args.device_nice}) :{DEVICE_PORT}; PostgreSQL + Redis"
     )
     print(
         f"  chat: {args.sessions} sessions × {args.rate * 2:g} messages/s = {args.sessions * args.rate * 2:.0f}/s; "
         f"staff: {args.staff_clients} browsers, list and ticket alternately, {args.staff_pause:g} s apart; "
         f"heartbeats: {len(devices)} devices, full inventory gzipped, aimed at {args.heartbeat_rate:.0f}/s"
+    )
+    print(
+        f"  heartbeats achieved: {alone_beats['beats'][0]:.0f}/s alone, {mixed['beats'][0]:.0f}/s mixed "
+        f"(device pool)" + (f", {shared['beats'][0]:.0f}/s shared (on the staff pool)" if shared else "")
     )
     rows = [
         ("staff pages p50 / p95 (ms)", "staff", alone_staff, "{0:.1f} / {1:.1f}"),
@@ -391,15 +420,21 @@ def main() -> None:
         ("heartbeats per second", "beats", alone_beats, "{0:.0f}"),
         ("heartbeat p50 / p95 (ms)", "beats", alone_beats, "{1:.0f} / {2:.0f}"),
     ]
-    print(f"\n  {'':30} {'alone':>16} {'mixed':>16}")
+    runs = [("mixed", mixed)] + ([("shared", shared)] if shared else [])
+    print(f"\n  {'':30} {'alone':>16}" + "".join(f" {name:>16}" for name, _ in runs))
     for label, key, alone, shape in rows:
-        print(f"  {label:30} {shape.format(*alone[key]):>16} {shape.format(*mixed[key]):>16}")
-    header = "".join(f" {name:>10}" for name in ("web pool", "sockets", "PostgreSQL", "machine"))
+        cells = "".join(f" {shape.format(*figures[key]):>16}" for _, figures in runs)
+        print(f"  {label:30} {shape.format(*alone[key]):>16}{cells}")
+    header = "".join(f" {name:>10}" for name in ("staff pool", "sockets", "devices", "PostgreSQL", "machine"))
     print(f"\n  CPU used, in cores of {os.cpu_count()}: {header}")
     phases = (("chat alone", alone_chat), ("staff alone", alone_staff), ("heartbeats alone", alone_beats))
-    for name, figures in (*phases, ("all at once", mixed)):
+    for name, figures in (
+        *phases,
+        ("all at once", mixed),
+        *((("all at once, shared", shared),) if shared else ()),
+    ):
         print(f"  {name:28}" + "".join(f" {value:10.2f}" for value in figures["cpu"]))
-    for name, figures in (("alone", None), ("mixed", mixed)):
+    for name, figures in (("alone", None), *runs):
         if figures is None:
             errors = (alone_staff["staff_errors"], alone_beats["beat_errors"])
             lost = (alone_chat["chat_lost"], alone_chat["chat_duplicated"])
@@ -413,7 +448,7 @@ def main() -> None:
     staff_ok = mixed["staff"][1] < 100
     chat_ok = mixed["chat"][1] < 100 and mixed["chat_lost"] == 0 and mixed["chat_duplicated"] == 0
     print(
-        f"  targets while the heartbeats flow ({mixed['beats'][0]:.0f}/s): "
+        f"  targets while the heartbeats flow ({mixed['beats'][0]:.0f}/s on the device pool): "
         f"staff pages p95 < 100 ms {'met' if staff_ok else 'NOT met'}, "
         f"chat p99 < 100 ms (nothing lost) {'met' if chat_ok else 'NOT met'}"
     )
