@@ -120,9 +120,12 @@ class TimedConnection(heartbeats.LeanConnection):
         return status
 
 
-def heartbeat_client(devices, rate, connections, port, ready, go, stop, results) -> None:
+def heartbeat_client(devices, rate, connections, port, nice, ready, go, stop, results) -> None:
     """Full-inventory heartbeats to `port`, round-robin over `devices` at `rate` per second (or as
-    fast as the server answers, if slower) from `go` until `stop`; puts ANSWERS on `results`."""
+    fast as the server answers, if slower) from `go` until `stop`; puts ANSWERS on `results`.
+    At `nice`: these processes stand for a thousand other computers, whose CPU is not this
+    machine's; at nice 0 they would take a core from the people the bench measures."""
+    os.nice(nice)
     heartbeats.PORT = port
     heartbeats.LeanConnection = TimedConnection  # drive() opens its connections through this name
     built = [heartbeats.heartbeat_request(device, token, 0, False) for device, token in devices]
@@ -194,7 +197,14 @@ class Load:
                 self.processes.append(
                     multiprocessing.Process(
                         target=heartbeat_client,
-                        args=(devices[part :: args.clients], rate, args.connections, port, *channels),
+                        args=(
+                            devices[part :: args.clients],
+                            rate,
+                            args.connections,
+                            port,
+                            args.client_nice,
+                            *channels,
+                        ),
                     )
                 )
         if with_staff:
@@ -259,6 +269,9 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=1000, help="devices sending heartbeats")
     parser.add_argument("--heartbeat-rate", type=float, default=1000.0, help="heartbeats per second aimed at")
     parser.add_argument("--clients", type=int, default=2, help="heartbeat client processes")
+    parser.add_argument(
+        "--client-nice", type=int, default=19, help="CPU priority of the heartbeat clients (other computers)"
+    )
     parser.add_argument("--connections", type=int, default=8, help="keep-alive connections per client")
     parser.add_argument("--web-workers", type=int, default=2, help="staff pool workers")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per staff pool worker")
