@@ -40,7 +40,7 @@ def _niceness(raw: str) -> int:
 
 
 # The pool's CPU priority (nice level). The device pool (heartbeats and inventories, README
-# "Three pools") runs at GUNICORN_NICE=10: when the cores are all busy the staff pages and the
+# "Three pools") runs at GUNICORN_NICE=19: when the cores are all busy the staff pages and the
 # chat are served first and the devices get what is left. 0 (the default) leaves it alone.
 nice = _niceness(os.environ.get("GUNICORN_NICE", "0").strip())
 
