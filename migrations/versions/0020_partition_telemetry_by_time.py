@@ -27,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0020'
 down_revision = '0019'
@@ -63,25 +62,12 @@ def upgrade():
 
 
 def _partition(table, key, days, indexes):
-    old = f'{table}_unpartitioned'
-    fk = f'fk_{table}_machine_id_machines'
-    op.execute(f'ALTER TABLE {table} RENAME TO {old}')
-    op.execute(f'ALTER TABLE {old} RENAME CONSTRAINT pk_{table} TO pk_{old}')
-    op.execute(f'ALTER TABLE {old} RENAME CONSTRAINT {fk} TO fk_{old}')
-    for name in indexes:
-        op.execute(f'ALTER INDEX {name} RENAME TO {name}_unpartitioned')
-
+    old = _set_aside(table, 'unpartitioned', indexes)
     op.execute(f'CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS) PARTITION BY RANGE ({key})')
     if table == 'metric_samples':
         op.execute('ALTER SEQUENCE metric_samples_id_seq AS bigint')
         op.execute('ALTER TABLE metric_samples ALTER COLUMN id TYPE bigint')
-    op.execute(f'ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY (id, {key})')
-    op.execute(
-        f'ALTER TABLE {table} ADD CONSTRAINT {fk} FOREIGN KEY (machine_id) '
-        'REFERENCES machines (id) ON DELETE CASCADE'
-    )
-    for name, columns in indexes.items():
-        op.execute(f'CREATE INDEX {name} ON {table} ({columns})')
+    _add_keys_and_indexes(table, f'id, {key}', indexes)
     op.execute(f'CREATE TABLE {table}_default PARTITION OF {table} DEFAULT')
 
     now = datetime.now(UTC)
@@ -95,10 +81,36 @@ def _partition(table, key, days, indexes):
         )
         start = end
 
+    _move_rows(old, table)
+    op.execute(f'ANALYZE {table}')
+
+
+def _set_aside(table, suffix, indexes):
+    """Rename the table, its keys and its indexes out of the way; the new name."""
+    old = f'{table}_{suffix}'
+    op.execute(f'ALTER TABLE {table} RENAME TO {old}')
+    op.execute(f'ALTER TABLE {old} RENAME CONSTRAINT pk_{table} TO pk_{old}')
+    op.execute(f'ALTER TABLE {old} RENAME CONSTRAINT fk_{table}_machine_id_machines TO fk_{old}')
+    for name in indexes:
+        op.execute(f'ALTER INDEX {name} RENAME TO {name}_{suffix}')
+    return old
+
+
+def _add_keys_and_indexes(table, primary_key, indexes):
+    op.execute(f'ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY ({primary_key})')
+    op.execute(
+        f'ALTER TABLE {table} ADD CONSTRAINT fk_{table}_machine_id_machines FOREIGN KEY (machine_id) '
+        'REFERENCES machines (id) ON DELETE CASCADE'
+    )
+    for name, columns in indexes.items():
+        op.execute(f'CREATE INDEX {name} ON {table} ({columns})')
+
+
+def _move_rows(old, table):
+    """Copy the rows over, hand the id sequence to the new table, drop the old one."""
     op.execute(f'INSERT INTO {table} SELECT * FROM {old}')
     op.execute(f'ALTER SEQUENCE {table}_id_seq OWNED BY {table}.id')
     op.execute(f'DROP TABLE {old}')
-    op.execute(f'ANALYZE {table}')
 
 
 def downgrade():
@@ -109,21 +121,7 @@ def downgrade():
 
 
 def _unpartition(table, key, indexes):
-    old = f'{table}_partitioned'
-    fk = f'fk_{table}_machine_id_machines'
-    op.execute(f'ALTER TABLE {table} RENAME TO {old}')
-    op.execute(f'ALTER TABLE {old} RENAME CONSTRAINT pk_{table} TO pk_{old}')
-    op.execute(f'ALTER TABLE {old} RENAME CONSTRAINT {fk} TO fk_{old}')
-    for name in indexes:
-        op.execute(f'ALTER INDEX {name} RENAME TO {name}_partitioned')
+    old = _set_aside(table, 'partitioned', indexes)
     op.execute(f'CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS)')
-    op.execute(f'ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY (id)')
-    op.execute(
-        f'ALTER TABLE {table} ADD CONSTRAINT {fk} FOREIGN KEY (machine_id) '
-        'REFERENCES machines (id) ON DELETE CASCADE'
-    )
-    for name, columns in indexes.items():
-        op.execute(f'CREATE INDEX {name} ON {table} ({columns})')
-    op.execute(f'INSERT INTO {table} SELECT * FROM {old}')
-    op.execute(f'ALTER SEQUENCE {table}_id_seq OWNED BY {table}.id')
-    op.execute(f'DROP TABLE {old}')  # metric_samples.id stays bigint: a higher id would not fit back
+    _add_keys_and_indexes(table, 'id', indexes)
+    _move_rows(old, table)  # metric_samples.id stays bigint: a higher id would not fit back
