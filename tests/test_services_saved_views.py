@@ -66,7 +66,7 @@ def test_columns_are_kept_per_person_in_display_order(agent_user, tenant):
 
 
 def test_view_counts_are_capped_and_each_query_counted_once(agent_user, tenant, make_ticket, monkeypatch):
-    from app.services import ticket_filters
+    from app.services import ticket_pages
 
     for i in range(4):
         make_ticket(f"P{i}")
@@ -78,9 +78,9 @@ def test_view_counts_are_capped_and_each_query_counted_once(agent_user, tenant, 
     db.session.add(broken)
     db.session.commit()
     counted = []
-    real = ticket_filters.count_tickets
+    real = ticket_pages.count_tickets
     monkeypatch.setattr(saved_views, "count_tickets", lambda *a: counted.append(1) or real(*a))
-    monkeypatch.setattr(ticket_filters, "COUNT_CAP", 3)
+    monkeypatch.setattr(ticket_pages, "COUNT_CAP", 3)
     counts = saved_views.view_counts(agent_user, saved_views.list_views(agent_user), "America/Sao_Paulo")
     assert (counts[pending.id].total, counts[pending.id].capped) == (3, True)
     assert counts[again.id] is counts[pending.id]

@@ -166,7 +166,7 @@ def test_the_column_chooser_is_saved_per_person_and_applied(agent_client, app, t
 
 
 def test_saved_views_show_their_counts_after_the_list(agent_client, agent_user, make_ticket, monkeypatch):
-    from app.services import ticket_filters
+    from app.services import ticket_pages
 
     for i in range(3):
         make_ticket(f"P{i}")
@@ -176,7 +176,7 @@ def test_saved_views_show_their_counts_after_the_list(agent_client, agent_user, 
     page = agent_client.get("/chamados?f=1").get_data(as_text=True)
     assert 'hx-get="/chamados/visoes/contagens" hx-trigger="load"' in page  # the list does not wait
     assert 'id="view-count-' not in page
-    monkeypatch.setattr(ticket_filters, "COUNT_CAP", 2)
+    monkeypatch.setattr(ticket_pages, "COUNT_CAP", 2)
     panel = agent_client.get("/chamados/visoes/contagens", headers=HTMX).get_data(as_text=True)
     assert re.search(rf'id="view-count-{pending.id}" title="Mais de 2 chamados">2\+</span>', panel)
     assert f'id="view-count-{paused.id}">1</span>' in panel

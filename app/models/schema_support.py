@@ -4,7 +4,15 @@ import re
 
 # Objects created by hand-written SQL in migrations, which the models cannot describe
 # (PostgreSQL-only expression indexes); autogenerate must not try to drop them.
-HAND_WRITTEN_INDEXES = frozenset({"ix_tickets_search"})
+HAND_WRITTEN_INDEXES = frozenset(
+    {
+        "ix_tickets_search",
+        # migration 0021: the ticket list's creation-day indexes
+        "ix_tickets_tenant_created_day_updated",
+        "ix_tickets_tenant_created_day_reference",
+        "ix_tickets_tenant_created_day_priority",
+    }
+)
 
 # The time partitions of PostgreSQL's telemetry tables (app/services/partitions.py): tables the
 # daily job creates and drops, which the models describe only through their parent.

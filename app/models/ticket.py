@@ -82,7 +82,7 @@ class Ticket(TenantOwned, db.Model):
         UniqueConstraint("tenant_id", "reference"),
         # The list's common shapes, newest first and a keyset page deep: by status, and by
         # assignee, company or queue with or without a status; the list reads one of these per
-        # status (ticket_filters.page_query). A queue belongs to one tenant, so its index needs
+        # status (ticket_pages.page_query). A queue belongs to one tenant, so its index needs
         # no tenant_id; leading with queue_id it also serves the queue's foreign key (migration 0018).
         Index("ix_tickets_tenant_status_created_id", "tenant_id", "status", "created_at", "id"),
         Index(

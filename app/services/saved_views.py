@@ -14,7 +14,8 @@ from werkzeug.datastructures import MultiDict
 from app.extensions import db
 from app.models import SavedView, User
 from app.services.errors import NotFound, ValidationError
-from app.services.ticket_filters import FilterError, TicketCount, count_tickets, parse_filters
+from app.services.ticket_filters import FilterError, parse_filters
+from app.services.ticket_pages import TicketCount, count_tickets
 
 DEFAULT_KEY = "ticket_filter_default"
 COLUMNS_KEY = "ticket_columns"

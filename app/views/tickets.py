@@ -31,12 +31,11 @@ from app.services.ticket_filters import (
     TicketFilters,
     assignee_choices,
     company_choices,
-    count_tickets,
     filter_chips,
-    list_tickets,
     parse_filters,
     queue_choices,
 )
+from app.services.ticket_pages import count_tickets, list_tickets
 from app.views.downloads import send_attachment
 from app.views.errors import flash_refusal
 from app.views.forms import uploaded_files
