@@ -77,8 +77,14 @@ def test_widget_lists_active_chats_with_unread_counts(agent_client, chat_device,
     post_message(setup.ticket, author=None, from_device=True, body="Alguém?")
     html = agent_client.get("/chat/sessoes").get_data(as_text=True)
     assert f"#{setup.ticket.reference}" in html and 'aria-label="2 não lidas"' in html
+    # Unfolded while something waits to be read, the total in its title.
+    assert '<details class="chat-widget-box" open>' in html and ">2 não lidas</span></summary>" in html
     assert agent_client.post(f"/chamados/{setup.ticket.reference}/chat/lidas").status_code == 204
-    assert 'aria-label="0 não lidas"' in agent_client.get("/chat/sessoes").get_data(as_text=True)
+    html = agent_client.get("/chat/sessoes").get_data(as_text=True)
+    assert 'aria-label="0 não lidas"' in html
+    # All read: folded to its title, which counts the chats and no longer shows a "0".
+    assert '<details class="chat-widget-box">' in html and "não lidas</span></summary>" not in html
+    assert 'aria-label="1 em andamento">1</span></summary>' in html
 
 
 def test_chat_pages_are_for_staff_only(app, chat_device, collaborator, agent_user):

@@ -93,8 +93,9 @@
     wide.addEventListener("change", place);
   }
 
-  // Phones: the floating "Chats ativos" box (staff) comes folded, as open it covered the page;
-  // once the person opens or folds it, it stays so through its refreshes (chat.js reloads it).
+  // The floating "Chats ativos" box (staff) comes folded unless a message waits to be read (the
+  // server's choice); once the person opens or folds it, it stays so through its refreshes
+  // (chat.js reloads it), its title still counting what is unread.
   var chatBoxWanted = null;
   document.addEventListener("click", function (event) {
     var summary = event.target.closest(".chat-widget-box > summary");
@@ -104,7 +105,7 @@
     var widget = event.detail.target;
     if (!widget || widget.id !== "chat-widget") return;
     var box = widget.querySelector(".chat-widget-box");
-    if (box && window.matchMedia("(max-width: 720px)").matches) box.open = chatBoxWanted === true;
+    if (box && chatBoxWanted !== null) box.open = chatBoxWanted;
   });
 
   // Trix: files go through the form's own file input (checked on the server), not inline.
