@@ -24,13 +24,14 @@ install: $(BIN)/.installed
 # Debian packages the tests drive for real: Chromium for the Playwright browser tests
 # (Playwright's own browser download cannot be used here), fusioninventory-agent for
 # the inventory tests and Xvfb, the virtual screen of the desktop agent's tests
-# (tests/desktop/). Needs root or sudo; without them those tests skip with a note.
-TEST_PACKAGES := chromium fusioninventory-agent xvfb
+# (tests/desktop/), and nginx, which runs deploy/nginx-three-pools.conf in its test.
+# Needs root or sudo; without them those tests skip with a note.
 test-deps:
 	@missing=""; \
 	[ -x "$(CHROMIUM)" ] || missing="$$missing chromium"; \
 	command -v fusioninventory-agent >/dev/null || missing="$$missing fusioninventory-agent"; \
 	command -v Xvfb >/dev/null || missing="$$missing xvfb"; \
+	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing="$$missing nginx"; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		echo "Installing$$missing (Debian packages) for the tests..."; \
