@@ -1,6 +1,7 @@
 # Chamados — every set-up step lives here, so a fresh clone needs nothing else.
 #   make run    venv + install + migrate + demo data + web server (prints URL and logins)
-#   make test   venv + install + Chromium and fusioninventory-agent for the tests + the whole suite
+#   make test   venv + install + the tests' Debian packages (Chromium, fusioninventory-agent, Xvfb,
+#               nginx) + the whole suite
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -32,6 +33,7 @@ test-deps:
 	command -v fusioninventory-agent >/dev/null || missing="$$missing fusioninventory-agent"; \
 	command -v Xvfb >/dev/null || missing="$$missing xvfb"; \
 	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing="$$missing nginx"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		echo "Installing$$missing (Debian packages) for the tests..."; \

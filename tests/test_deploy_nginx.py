@@ -72,8 +72,8 @@ def _swap(text: str, old: str, new: str) -> str:
 def nginx_three_pools(tmp_path_factory):
     """nginx with the shipped server block and three stand-in pools, once for the module."""
     tmp_path = tmp_path_factory.mktemp("nginx")
-    if NGINX is None:
-        message = "nginx is not installed (make test installs the Debian package as root)"
+    if NGINX is None or shutil.which("openssl") is None:
+        message = "nginx or openssl is not installed (make test installs the Debian packages as root)"
         if os.environ.get("REQUIRE_NGINX"):
             pytest.fail(message)  # CI: a missing nginx is a failure, not a skip
         pytest.skip(message)
@@ -126,6 +126,8 @@ http {{
             except OSError:
                 assert process.poll() is None, (tmp_path / "error.log").read_text()
                 time.sleep(0.05)
+        else:
+            pytest.fail("nginx did not listen within 5 s: " + (tmp_path / "error.log").read_text())
         yield port
     finally:
         process.terminate()

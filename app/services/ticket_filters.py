@@ -1,10 +1,11 @@
-"""The ticket list's filters, sorting and keyset pagination.
+"""The ticket list's filters and sorts.
 
 `parse_filters` turns query-string arguments into a `TicketFilters` (refusing
-unknown ids with a clear message, clamping out-of-range numbers), and
-`list_tickets` runs it. The same object renders back to a canonical query
-string, which is what "Salvar como padrão" and "Minhas visões" store, and into
-the chips above the list (`filter_chips`: each one the query without that filter).
+unknown ids with a clear message, clamping out-of-range numbers), `filtered_query`
+selects what it matches, and `ticket_pages.list_tickets` reads it a page at a
+time. The same object renders back to a canonical query string, which is what
+"Salvar como padrão" and "Minhas visões" store, and into the chips above the list
+(`filter_chips`: each one the query without that filter).
 """
 
 from __future__ import annotations

@@ -167,7 +167,8 @@ created_day = cast(func.timezone(literal_column("'UTC'"), Ticket.created_at), Da
 
 
 def _walked_day_by_day(filters: TicketFilters) -> bool:
-    """A creation range and nothing else, sorted by anything but creation, on PostgreSQL."""
+    """A creation range and nothing else, sorted by a column with a creation-day index (any but
+    creation itself), on PostgreSQL."""
     narrowed = (
         filters.statuses
         or filters.priorities
@@ -177,7 +178,8 @@ def _walked_day_by_day(filters: TicketFilters) -> bool:
         or filters.requester
         or filters.text
     )
-    if filters.sort == "criado" or not (filters.created_from and filters.created_to) or narrowed:
+    two_sided = filters.created_from and filters.created_to
+    if filters.sort not in CREATED_DAY_INDEXES or not two_sided or narrowed:
         return False
     days = (filters.created_to - filters.created_from).days
     return days <= DAY_BY_DAY_MAX_DAYS and db.engine.dialect.name == "postgresql"
