@@ -94,8 +94,9 @@
   }
 
   // The floating "Chats ativos" box (staff) comes folded unless a message waits to be read (the
-  // server's choice); once the person opens or folds it, it stays so through its refreshes
-  // (chat.js reloads it), its title still counting what is unread.
+  // server's choice), and always folded on a phone, where open it would cover a good part of the
+  // screen; its title counts what is unread either way. Once the person opens or folds it, it
+  // stays so through its refreshes (chat.js reloads it).
   var chatBoxWanted = null;
   document.addEventListener("click", function (event) {
     var summary = event.target.closest(".chat-widget-box > summary");
@@ -105,7 +106,9 @@
     var widget = event.detail.target;
     if (!widget || widget.id !== "chat-widget") return;
     var box = widget.querySelector(".chat-widget-box");
-    if (box && chatBoxWanted !== null) box.open = chatBoxWanted;
+    if (!box) return;
+    if (chatBoxWanted !== null) box.open = chatBoxWanted;
+    else if (window.matchMedia("(max-width: 720px)").matches) box.open = false;
   });
 
   // Trix: files go through the form's own file input (checked on the server), not inline.
