@@ -8,8 +8,9 @@ from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
 from app.models import Company, Role, TicketPriority, TicketStatus
+from app.models.schema_support import CREATED_DAY_INDEXES
 from app.services.ticket_filters import FilterError, parse_filters
-from app.services.ticket_pages import COUNT_CAP, CREATED_DAY_INDEXES, count_tickets, list_tickets
+from app.services.ticket_pages import COUNT_CAP, count_tickets, list_tickets
 from tests.conftest import TEST_DATABASE_URL, make_user
 
 TZ = "America/Sao_Paulo"

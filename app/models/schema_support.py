@@ -2,17 +2,17 @@
 
 import re
 
+# Migration 0021's indexes on PostgreSQL, per list sort: (tenant_id, UTC day of creation, sort
+# column, id), for each sort but creation's own (services/ticket_pages.py reads a range with them).
+CREATED_DAY_INDEXES = {
+    "atualizado": "ix_tickets_tenant_created_day_updated",
+    "referencia": "ix_tickets_tenant_created_day_reference",
+    "prioridade": "ix_tickets_tenant_created_day_priority",
+}
+
 # Objects created by hand-written SQL in migrations, which the models cannot describe
 # (PostgreSQL-only expression indexes); autogenerate must not try to drop them.
-HAND_WRITTEN_INDEXES = frozenset(
-    {
-        "ix_tickets_search",
-        # migration 0021: the ticket list's creation-day indexes
-        "ix_tickets_tenant_created_day_updated",
-        "ix_tickets_tenant_created_day_reference",
-        "ix_tickets_tenant_created_day_priority",
-    }
-)
+HAND_WRITTEN_INDEXES = frozenset({"ix_tickets_search", *CREATED_DAY_INDEXES.values()})
 
 # The time partitions of PostgreSQL's telemetry tables (app/services/partitions.py): tables the
 # daily job creates and drops, which the models describe only through their parent.

@@ -31,6 +31,7 @@ from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import Company, Queue, Ticket, TicketPriority, TicketStatus, User
+from app.models.schema_support import CREATED_DAY_INDEXES
 from app.services.permissions import visible_tickets
 from app.services.ticket_filters import (
     SORT_COLUMNS,
@@ -149,20 +150,19 @@ def _per_status(filters: TicketFilters) -> bool:
 SHORT_RANGE_DAYS = 92  # a creation range up to a quarter is read whole and sorted (see page_query)
 
 
+def _in_order(sort_key, ticket_id, ascending: bool) -> tuple:
+    """ORDER BY the sort key, then the id (the tie-break every page and cursor relies on)."""
+    return (sort_key.asc(), ticket_id.asc()) if ascending else (sort_key.desc(), ticket_id.desc())
+
+
 def _sorted_within_a_short_range(filters: TicketFilters) -> bool:
     if filters.sort == "criado" or not (filters.created_from and filters.created_to):
         return False
     return (filters.created_to - filters.created_from).days <= SHORT_RANGE_DAYS
 
 
-# Migration 0021's indexes on PostgreSQL: (tenant_id, UTC day of creation, sort column, id) for
-# each sort but creation's own. The query's day must be this expression for them to be used.
-CREATED_DAY_INDEXES = {
-    "atualizado": "ix_tickets_tenant_created_day_updated",
-    "referencia": "ix_tickets_tenant_created_day_reference",
-    "prioridade": "ix_tickets_tenant_created_day_priority",
-}
 DAY_BY_DAY_MAX_DAYS = 366  # a year: ~370 short index reads; longer ranges are read as any other list
+# The day of migration 0021's CREATED_DAY_INDEXES: the query must use this very expression.
 created_day = cast(func.timezone(literal_column("'UTC'"), Ticket.created_at), Date)
 
 
@@ -207,19 +207,14 @@ def _page_of_a_range_day_by_day(
         .table_valued("day")
         .render_derived(name="range_days")
     )
-    order = (column.asc(), Ticket.id.asc()) if ascending else (column.desc(), Ticket.id.desc())
     one_day = (
         in_range.where(created_day == days.c.day)
         .with_only_columns(Ticket.id, column.label("sort_key"))
-        .order_by(*order)
+        .order_by(*_in_order(column, Ticket.id, ascending))
         .limit(limit)
         .lateral("one_day")
     )
-    merged = (
-        (one_day.c.sort_key.asc(), one_day.c.id.asc())
-        if ascending
-        else (one_day.c.sort_key.desc(), one_day.c.id.desc())
-    )
+    merged = _in_order(one_day.c.sort_key, one_day.c.id, ascending)
     return (
         select(one_day.c.id).select_from(days).join(one_day, true()).order_by(*merged).limit(limit).subquery()
     )
@@ -253,7 +248,7 @@ def page_query(
         value, ticket_id = decode_cursor(before or cursor, filters.sort)
         key = tuple_(column, Ticket.id)
         keyset = key > (value, ticket_id) if ascending else key < (value, ticket_id)
-    order = (column.asc(), Ticket.id.asc()) if ascending else (column.desc(), Ticket.id.desc())
+    order = _in_order(column, Ticket.id, ascending)
     limit = filters.per_page + 1
 
     def narrowed(query: Select) -> Select:
@@ -307,11 +302,7 @@ def page_query(
             .offset(literal_column("0"))
             .subquery("in_range")
         )
-        range_order = (
-            (in_range.c.sort_key.asc(), in_range.c.id.asc())
-            if ascending
-            else (in_range.c.sort_key.desc(), in_range.c.id.desc())
-        )
+        range_order = _in_order(in_range.c.sort_key, in_range.c.id, ascending)
         page_ids = select(in_range.c.id).order_by(*range_order).limit(limit).subquery()
     else:
         page_ids = (
